@@ -182,3 +182,14 @@ def read_table(path: Path, *, sheet_hint: str | None = None, max_bytes: int = DE
         table.encoding = enc
         return table
     raise UnreadableFile(f"{path.name}: files of type '{suffix}' are not read; send CSV or XLSX")
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (the identity of an ingested file)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

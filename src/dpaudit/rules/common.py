@@ -1,0 +1,172 @@
+"""Views shared by several rules, computed once per audit and cached on ``AuditData``."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..audit_data import AuditData, dp_recipients, valid_plan_lines
+from ..categorise import categorise
+from ..names import looks_like_person
+
+SPEND_ORDER = ["SP-AFTER-END", "SP-PROHIBITED", "SP-TRANSFER-OUT", "SP-HOUSEHOLD", "SP-CASH",
+               "SP-SCHOOL-CONSENT", "SP-NOT-IN-PLAN"]
+
+
+def period_txns(data: AuditData) -> pd.DataFrame:
+    """Categorised transactions of DP recipients posted in the period."""
+    if "period_txns" in data.cache:
+        return data.cache["period_txns"]
+    t = categorise(data)
+    s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
+    r = dp_recipients(data)
+    p = t[(t["posted_date"] >= s) & (t["posted_date"] <= e) & t["recipient_id"].isin(r["recipient_id"])].copy()
+    p = p.merge(r[["recipient_id", "dp_start_date", "dp_end_date", "status"]], on="recipient_id", how="left")
+    data.cache["period_txns"] = p
+    return p
+
+
+def covered(data: AuditData) -> set[str]:
+    """Recipients with a statement covering some day of the period (else only DQ-STATEMENT-MISSING)."""
+    if "covered" in data.cache:
+        return data.cache["covered"]
+    st = data.statements
+    s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
+    ids = set()
+    if not st.empty:
+        ids = set(st[(st["start_date"] <= e) & (st["end_date"] >= s)]["recipient_id"])
+    ids |= set(period_txns(data)["recipient_id"])
+    data.cache["covered"] = ids
+    return ids
+
+
+def wage_like_unknown(data: AuditData) -> pd.Series:
+    """Debits that look like wages (regular, round, a person's name) to no registered employee."""
+    if "wage_like" in data.cache:
+        return data.cache["wage_like"]
+    pol = data.policy
+    t = categorise(data)
+    d = t[(t["direction"] == "debit") & t["employee_id"].isna() & ~t["provider"].astype(bool) & ~t["f_hmrc"]
+          & ~t["f_cash"] & ~t["f_prohibited"] & ~t["f_household"] & ~t["f_bank_charge"]]
+    d = d[(d["amount_pence"] % 100 == 0) & d["counterparty"].map(looks_like_person)]
+    lookback = pd.Timedelta(days=pol.days("wage_lookback_days"))
+    out = set()
+    if not d.empty:
+        for (_, _), g in d.groupby(["recipient_id", "cp_norm"], sort=True):
+            if len(g) < pol.days("wage_min_occurrences"):
+                continue
+            dates = g["posted_date"].sort_values()
+            for txn_id, dt in zip(g["txn_id"], g["posted_date"]):
+                n = int(((dates >= dt - lookback) & (dates <= dt + lookback)).sum())
+                if n >= pol.days("wage_min_occurrences"):
+                    out.add(txn_id)
+    p = period_txns(data)
+    res = p["txn_id"].isin(out)
+    data.cache["wage_like"] = res
+    return res
+
+
+def spend_verdict(data: AuditData) -> pd.Series:
+    """The one spending rule that wins for each period debit (rules.md precedence), or None."""
+    if "verdict" in data.cache:
+        return data.cache["verdict"]
+    pol = data.policy
+    p = period_txns(data)
+    debit = (p["direction"] == "debit") & ~p["f_bank_charge"]
+    after_end = (p["dp_end_date"].notna() & (p["posted_date"] > p["dp_end_date"])) | (p["status"] == "stopped")
+    agreed = p["employee_id"].notna() | p["provider"].astype(bool) | p["f_hmrc"]
+    phrase = p["text"].str.contains("|".join(_esc(pol.keywords("transfer"))), na=False, regex=True)
+    ttype = p["txn_type"].fillna("").astype(str).str.upper().isin([x.upper() for x in pol.raw["keywords"]["transfer_types"]])
+    wage_like = wage_like_unknown(data)
+    transfer = (phrase | (ttype & p["category"].isna())) & ~agreed & ~wage_like
+    lines = valid_plan_lines(data)
+    hh_cat = pol.raw["keywords"]["household_category"]
+    hh_lines = lines[lines["category"] == hh_cat] if not lines.empty else lines
+    has_hh = pd.Series(False, index=p.index)
+    if not hh_lines.empty:
+        m = p[["txn_id", "recipient_id", "posted_date"]].reset_index().merge(hh_lines[["recipient_id", "valid_from", "valid_to"]], on="recipient_id")
+        m = m[(m["posted_date"] >= m["valid_from"]) & (m["posted_date"] <= m["valid_to"])]
+        has_hh = pd.Series(p.index.isin(m["index"]), index=p.index)
+    household = p["f_household"] & ~has_hh & ~agreed
+    school = pd.Series(False, index=p.index)
+    if not lines.empty:
+        sl = lines[["recipient_id", "line_id", "school_setting", "setting_consent_date"]]
+        m = p[["line_id", "recipient_id", "posted_date"]].reset_index().merge(sl, on=["recipient_id", "line_id"])
+        bad = (m["school_setting"] == "yes") & (m["setting_consent_date"].isna() | (m["setting_consent_date"] > m["posted_date"]))
+        school = pd.Series(p.index.isin(m.loc[bad, "index"]), index=p.index)
+    allowed_always = set(pol.raw["categories"]["always_allowed"])
+    not_in_plan = p["category"].notna() & ~p["category"].isin(allowed_always) & p["line_id"].isna()
+    conds = [after_end, p["f_prohibited"], transfer, household, p["f_cash"], school, not_in_plan]
+    verdict = pd.Series(np.select([debit & c.astype(bool) for c in conds], SPEND_ORDER, default=""), index=p.index)
+    verdict = verdict.replace("", None)
+    data.cache["verdict"] = verdict
+    return verdict
+
+
+def _esc(words: list[str]) -> list[str]:
+    import re
+    return [rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])" for w in words]
+
+
+def balances(data: AuditData) -> pd.DataFrame:
+    """Per covered recipient: opening, closing and lowest end-of-day balance of the period (pence)."""
+    if "balances" in data.cache:
+        return data.cache["balances"]
+    s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
+    st = data.statements
+    allt = data.txns
+    rows = []
+    p = period_txns(data)
+    for rid in sorted(covered(data)):
+        mine = st[(st["recipient_id"] == rid) & (st["start_date"] <= e) & (st["end_date"] >= s)] if not st.empty else st
+        opening = None
+        if not mine.empty:
+            first = mine.sort_values(["start_date", "file_sha256", "stmt_index"]).iloc[0]
+            if pd.notna(first["opening_balance_pence"]):
+                before = allt[(allt["recipient_id"] == rid) & (allt["account_number"] == first["account_number"])
+                              & (allt["posted_date"] >= first["start_date"]) & (allt["posted_date"] < s)]
+                opening = int(first["opening_balance_pence"]) + int(before["amount_pence"].sum())
+        tx = p[p["recipient_id"] == rid].sort_values(["posted_date", "txn_id"])
+        if opening is None:
+            with_bal = tx[tx["balance_pence"].notna()]
+            if not with_bal.empty:
+                first_day = with_bal["posted_date"].min()
+                day = tx[tx["posted_date"] == first_day]
+                ends = with_bal[with_bal["posted_date"] == first_day]["balance_pence"]
+                # the end-of-day balance is the one every other row of the day reaches
+                opening = int(_day_end(ends, day)) - int(day["amount_pence"].sum())
+        if opening is None:
+            continue
+        daily = tx.groupby("posted_date")["amount_pence"].sum().astype("int64").cumsum() + opening
+        rows.append({"recipient_id": rid, "opening_pence": opening,
+                     "credits_pence": int(tx.loc[tx["amount_pence"] > 0, "amount_pence"].sum()),
+                     "debits_pence": int(-tx.loc[tx["amount_pence"] < 0, "amount_pence"].sum()),
+                     "closing_pence": opening + int(tx["amount_pence"].sum()),
+                     "min_eod_pence": int(daily.min()) if len(daily) else opening,
+                     "min_eod_date": daily.idxmin() if len(daily) else None,
+                     "daily": daily})
+    b = pd.DataFrame(rows, columns=["recipient_id", "opening_pence", "credits_pence", "debits_pence", "closing_pence",
+                                    "min_eod_pence", "min_eod_date", "daily"])
+    data.cache["balances"] = b
+    return b
+
+
+def _day_end(ends: pd.Series, day: pd.DataFrame) -> int:
+    """End-of-day balance from a day's running balances, whatever the file's row order.
+
+    The first row of the day has ``balance - amount`` = the day's opening; the last row has
+    ``balance`` = opening + the day's total.  Pick the opening for which that end exists.
+    """
+    if len(ends) == 1 and len(day) == 1:
+        return int(ends.iloc[0])
+    total = int(day["amount_pence"].sum())
+    bals = {int(b) for b in ends}
+    amounts = day.loc[ends.index, "amount_pence"].astype("int64")
+    for opening in sorted({int(b) - int(a) for b, a in zip(ends, amounts)}):
+        if opening + total in bals:
+            return opening + total
+    return int(ends.iloc[-1])
+
+
+def dp_value_at_end(data: AuditData) -> pd.Series:
+    from ..audit_data import annual_dp_value
+    return annual_dp_value(data, data.end)

@@ -1,0 +1,58 @@
+"""Evidence rules (EV-*): receipts for all expenditure (PBP 5.2)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..audit_data import AuditData
+from ..match import match_evidence, unmatched_documents
+from ..money import format_gbp
+from .common import covered, period_txns
+from .registry import rule, txn_findings
+
+
+@rule("EV-NO-EVIDENCE")
+def no_evidence(data: AuditData) -> pd.DataFrame:
+    """Debits with no receipt, invoice, payslip or HMRC record (bank charges and wages to employees,
+    which are PY-NO-PAYSLIP's, excepted; amounts below the de-minimis excepted)."""
+    p = period_txns(data)
+    _, mism, status = match_evidence(data)
+    d = p[(p["direction"] == "debit") & ~p["f_bank_charge"] & p["employee_id"].isna() & p["recipient_id"].isin(covered(data))]
+    d = d.merge(status, on="txn_id")
+    d = d[(d["evidence_status"] == "unevidenced") & ~d["txn_id"].isin(mism["txn_id"])]
+    d = d[d["amount_pence"].abs() >= max(data.policy.pence("evidence_min_amount"), 1)]
+    msg = ("No receipt, invoice or payroll record was found for " + d["amount_pence"].abs().map(format_gbp) + " paid to "
+           + d["counterparty"].astype(str) + " on " + d["posted_date"].dt.strftime("%d/%m/%Y")
+           + ". A receipt or invoice for this amount dated within " + str(data.policy.days("match_window_days"))
+           + " days of the payment would clear this.")
+    return txn_findings(d, msg)
+
+
+@rule("EV-AMOUNT-MISMATCH")
+def amount_mismatch(data: AuditData) -> pd.DataFrame:
+    p = period_txns(data)
+    _, mism, _ = match_evidence(data)
+    if mism.empty:
+        return pd.DataFrame()
+    m = mism.merge(p, on="txn_id")
+    diff = (m["debit_pence"] - m["doc_pence"]).abs()
+    msg = ("Paid " + m["debit_pence"].map(format_gbp) + " to " + m["counterparty"].astype(str) + " on "
+           + m["posted_date"].dt.strftime("%d/%m/%Y") + " but the " + m["kind"].astype(str) + " " + m["ev_id"].str.split(":", n=1).str[1]
+           + " from " + m["supplier"].astype(str) + " is for " + m["doc_pence"].map(format_gbp) + " (difference "
+           + diff.map(format_gbp) + "). A corrected receipt or invoice, or a refund of the difference, would clear this.")
+    return txn_findings(m, msg, amount=diff, key_suffix="|" + m["ev_id"])
+
+
+@rule("EV-ORPHAN-RECEIPT")
+def orphan_receipt(data: AuditData) -> pd.DataFrame:
+    docs = unmatched_documents(data)
+    _, mism, _ = match_evidence(data)
+    docs = docs[~docs["ev_id"].isin(mism["ev_id"]) & docs["recipient_id"].isin(covered(data))]
+    if docs.empty:
+        return pd.DataFrame()
+    label = docs["kind"].astype(str) + " " + docs["ev_id"].str.split(":", n=1).str[1]
+    msg = ("The " + label + " from " + docs["supplier"].astype(str) + " for " + docs["amount_pence"].map(format_gbp)
+           + " dated " + docs["doc_date"].dt.strftime("%d/%m/%Y") + " matches no payment from the DP account within "
+           + str(data.policy.days("match_window_days")) + " days. The bank statement line that paid it, or a note that "
+           "it was paid from elsewhere, would clear this.")
+    return pd.DataFrame({"recipient_id": docs["recipient_id"], "key": docs["ev_id"], "txn_date": docs["doc_date"],
+                         "amount_pence": docs["amount_pence"], "counterparty": docs["supplier"], "message": msg})
