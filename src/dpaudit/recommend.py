@@ -114,6 +114,16 @@ def long_date(d: date) -> str:
     return f"{d.day} {d:%B %Y}"
 
 
+def month_name(period: str) -> str:
+    """``2025-06`` -> ``June 2025``."""
+    start, _ = dates.parse_period(period)
+    return f"{start:%B %Y}"
+
+
+def _join_and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -260,9 +270,10 @@ def recommend_period(con: duckdb.DuckDBPyConnection, period: str, policy: Policy
     # REPAY components
     misuse = _first_per_txn(cur[cur["rule_id"].isin(repay_rules)], repay_rules)
     misused_keys = set(zip(*[f.loc[f["rule_id"].isin(repay_rules), c] for c in ("recipient_id", "txn_key")]))
-    grace_end = (f["txn_date"] + grace).dt.date
+    ts_start, ts_end = pd.Timestamp(p_start), pd.Timestamp(p_end)
+    grace_end = f["txn_date"] + grace
     unev = f[(f["rule_id"] == UNEVIDENCED_RULE) & f["txn_date"].notna()
-             & (grace_end >= p_start) & (grace_end <= p_end)]
+             & (grace_end >= ts_start) & (grace_end <= ts_end)]
     if len(unev):
         keys = pd.Series(list(zip(unev["recipient_id"], unev["txn_key"])), index=unev.index)
         unev = unev[~keys.isin(misused_keys) & ~unev["txn_key"].isin(_matched_txn_ids(con))]
@@ -279,8 +290,8 @@ def recommend_period(con: duckdb.DuckDBPyConnection, period: str, policy: Policy
     stop_after, stop_amount = int(policy.days("stop_after_months")), policy.pence("stop_amount")
 
     review = cur[cur["severity"].isin(["high", "medium"]) & ~cur["rule_id"].isin(repay_ground_rules)]
-    all_grace_end = (f_all["txn_date"] + grace).dt.date
-    due_unev = (f_all["rule_id"] == UNEVIDENCED_RULE) & (all_grace_end >= p_start) & (all_grace_end <= p_end)
+    all_grace_end = f_all["txn_date"] + grace
+    due_unev = (f_all["rule_id"] == UNEVIDENCED_RULE) & (all_grace_end >= ts_start) & (all_grace_end <= ts_end)
     raised_now = (f_all["period"] == period) & f_all["rule_id"].isin(repay_ground_rules - {UNEVIDENCED_RULE})
     dismissed = f_all[f_all["dismissed"] & (raised_now | due_unev.fillna(False).astype(bool))]
 
@@ -304,7 +315,7 @@ def recommend_period(con: duckdb.DuckDBPyConnection, period: str, policy: Policy
             parts = []
             if len(months) >= stop_after:
                 parts.append(f"spending it may not be used for was found in {len(months)} of the last "
-                             f"{len(lookback)} months ({', '.join(months)})")
+                             f"{len(lookback)} months ({_join_and([month_name(m) for m in months])})")
             if cur_total > stop_amount:
                 parts.append(f"such spending this month totalled {money.format_gbp(cur_total)}, above the "
                              f"{money.format_gbp(stop_amount)} limit")

@@ -52,6 +52,11 @@ def _long(d: date) -> str:
     return f"{d.day} {d:%B %Y}"
 
 
+def _month(period: str) -> str:
+    start, _ = dates.parse_period(period)
+    return f"{start:%B %Y}"
+
+
 def year_end_recipients(con: duckdb.DuckDBPyConnection, fy: int) -> list[str]:
     start, end = dates.financial_year_bounds(fy)
     rows = con.execute("""
@@ -130,7 +135,7 @@ def closing_balances(con: duckdb.DuckDBPyConnection, fy: int, recipient_ids: lis
 
     result: dict[str, tuple[int, str]] = {}
     for r in recon[recon["period"] == march].itertuples(index=False):
-        result[r.recipient_id] = (int(r.closing_balance_pence), f"reconciliation closing balance for {march}")
+        result[r.recipient_id] = (int(r.closing_balance_pence), f"from the reconciliation for {_month(march)}")
     if len(txns):
         last_date = txns.groupby("recipient_id")["posted_date"].transform("max")
         day = txns[txns["posted_date"] == last_date]
@@ -138,7 +143,7 @@ def closing_balances(con: duckdb.DuckDBPyConnection, fy: int, recipient_ids: lis
         day = day[day["recipient_id"].map(complete).astype(bool)]
         day_of = day.drop_duplicates("recipient_id").set_index("recipient_id")["posted_date"]
         for r in _day_end_balance(day).itertuples(index=False):
-            result.setdefault(r.recipient_id, (int(r.balance_pence), f"bank balance on {_long(day_of[r.recipient_id])}"))
+            result.setdefault(r.recipient_id, (int(r.balance_pence), f"the bank balance at the end of {_long(day_of[r.recipient_id])}"))
     anchors = recon[recon["period"] < march].set_index("recipient_id")
     by_rid = {str(k): g for k, g in txns.groupby("recipient_id", sort=False)}
     for rid in recipient_ids:
@@ -150,11 +155,11 @@ def closing_balances(con: duckdb.DuckDBPyConnection, fy: int, recipient_ids: lis
             _, a_end = dates.parse_period(str(a["period"]))
             later = int(mine.loc[mine["posted_date"] > a_end, "amount_pence"].sum())
             result[rid] = (int(a["closing_balance_pence"]) + later,
-                           f"reconciliation closing balance for {a['period']} plus later transactions")
+                           f"the reconciliation for {_month(str(a['period']))} plus later transactions")
         elif len(mine):
-            result[rid] = (int(mine["amount_pence"].sum()), "sum of all transactions from a nil opening balance")
+            result[rid] = (int(mine["amount_pence"].sum()), "all transactions added up from a nil opening balance")
         else:
-            result[rid] = (0, "none: no statement or reconciliation was found")
+            result[rid] = (0, "no statement or reconciliation was found, so it is taken as nil")
     out["closing_balance_pence"] = [result[r][0] for r in recipient_ids]
     out["balance_source"] = [result[r][1] for r in recipient_ids]
     return out
