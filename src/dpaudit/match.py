@@ -151,6 +151,11 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
             mism = mm.rename(columns={"need": "debit_pence", "amount_pence": "doc_pence"})[
                 ["txn_id", "ev_id", "debit_pence", "doc_pence", "kind", "doc_date", "supplier"]]
 
+    # a bank charge is evidenced by the statement itself
+    charges = deb[deb["f_bank_charge"] & ~deb["txn_id"].isin(set().union(*[set(o["txn_id"]) for o in out]) if out else set())]
+    if not charges.empty:
+        out.append(charges.assign(ev_id="statement:" + charges["txn_id"], evidence_kind="statement",
+                                  matched_pence=charges["need"], method="bank charge shown on the statement"))
     matches = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["txn_id", "ev_id", "evidence_kind", "matched_pence", "method"])
     matches = matches.rename(columns={"ev_id": "evidence_id"}).assign(period=data.period)
     matches = matches[MATCH_COLUMNS].sort_values(["txn_id", "evidence_id"]).reset_index(drop=True)
