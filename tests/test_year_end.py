@@ -155,12 +155,23 @@ def test_committed_invoices_and_hmrc(con):
              {"recipient_id": "K", "invoice_id": "I1", "invoice_date": date(2026, 3, 20), "amount_pence": 30_000},
              {"recipient_id": "K", "invoice_id": "I2", "invoice_date": date(2026, 2, 10), "amount_pence": 10_000},
              {"recipient_id": "K", "invoice_id": "I3", "invoice_date": date(2026, 3, 25), "amount_pence": 5_000},
-             {"recipient_id": "K", "invoice_id": "I0", "invoice_date": date(2025, 3, 30), "amount_pence": 7_000}],
-         transactions=[txn("K", "t2", date(2026, 2, 15), -10_000), txn("K", "t3", date(2026, 4, 3), -5_000)],
-         matches=[{"period": "2026-02", "txn_id": "t2", "evidence_kind": "invoice", "evidence_id": "I2",
-                   "matched_pence": 10_000, "method": "exact"},
-                  {"period": "2026-04", "txn_id": "t3", "evidence_kind": "invoice", "evidence_id": "I3",
-                   "matched_pence": 5_000, "method": "exact"}],
+             {"recipient_id": "K", "invoice_id": "I0", "invoice_date": date(2025, 3, 30), "amount_pence": 7_000},
+             {"recipient_id": "K", "invoice_id": "I4", "invoice_date": date(2026, 1, 5), "amount_pence": 4_000},
+             {"recipient_id": "OTHER", "invoice_id": "I1", "invoice_date": date(2026, 1, 5), "amount_pence": 1}],
+         transactions=[txn("K", "t2", date(2026, 2, 15), -10_000), txn("K", "t3", date(2026, 4, 3), -5_000),
+                       txn("K", "t4", date(2026, 1, 9), -1_500), txn("K", "t5", date(2026, 2, 9), -1_000),
+                       txn("OTHER", "o1", date(2026, 1, 9), -30_000)],
+         matches=[{"period": "2026-02", "txn_id": "t2", "evidence_kind": "invoice", "evidence_id": "invoice:I2",
+                   "matched_pence": 10_000, "method": "amount, date and supplier"},
+                  {"period": "2026-04", "txn_id": "t3", "evidence_kind": "invoice", "evidence_id": "invoice:I3",
+                   "matched_pence": 5_000, "method": "amount, date and supplier"},
+                  {"period": "2026-01", "txn_id": "t4", "evidence_kind": "invoice", "evidence_id": "invoice:I4",
+                   "matched_pence": 1_500, "method": "invoice paid in parts"},
+                  {"period": "2026-02", "txn_id": "t5", "evidence_kind": "invoice", "evidence_id": "I4",
+                   "matched_pence": 1_000, "method": "invoice paid in parts"},
+                  # another recipient's invoice with the same id does not pay K's I1
+                  {"period": "2026-01", "txn_id": "o1", "evidence_kind": "invoice", "evidence_id": "invoice:I1",
+                   "matched_pence": 30_000, "method": "amount, date and supplier"}],
          hmrc_payments=[
              {"recipient_id": "K", "tax_month": "2026-02", "amount_due_pence": 20_000, "amount_paid_pence": 15_000,
               "paid_date": date(2026, 3, 20), "reference": "a"},
@@ -172,11 +183,12 @@ def test_committed_invoices_and_hmrc(con):
               "paid_date": None, "reference": "d"}])
     ye = year_end.compute_year_end(con, 2025, POLICY)
     r = row_of(ye, "K")
-    # invoices: I1 unpaid 300.00 + I3 paid only after 31 March 50.00; I2 paid; I0 last year
+    # invoices: I1 unpaid 300.00 + I3 paid only after 31 March 50.00 + I4 part paid, 15.00 owed;
+    # I2 paid; I0 last year.
     # HMRC: 2026-02 short by 50.00; 2026-03 paid after 31 March 180.00; overpayment never negative
-    assert (r.committed_invoices_pence, r.committed_hmrc_pence) == (35_000, 23_000)
-    assert figures(r) == (1_200_000, 200_000, 58_000, 142_000, 120_000, 22_000)
-    assert "2 unpaid invoices £350.00" in r.reasons and "HMRC £230.00" in r.reasons
+    assert (r.committed_invoices_pence, r.committed_hmrc_pence) == (36_500, 23_000)
+    assert figures(r) == (1_200_000, 200_000, 59_500, 140_500, 120_000, 20_500)
+    assert "3 invoices dated in the year still to be paid £365.00" in r.reasons and "HMRC £230.00" in r.reasons
 
 
 def test_closing_balance_sources(con):

@@ -16,10 +16,13 @@ bank transaction dated in it.  All money is integer pence.
   the latest reconciliation period before it plus the transactions after that period up to 31
   March; else the sum of all transactions up to 31 March (an account opened at nil); else 0,
   said in the reasons.
-* ``committed`` = invoices dated in the FY with no ``matches`` row (``evidence_kind`` starting
-  ``invoice``, ``evidence_id`` = invoice_id) paid by a transaction of the same recipient dated on
-  or before 31 March, plus, per ``hmrc_payments`` row for a tax month of the FY,
-  ``max(0, amount_due - amount_paid)`` where a payment dated after 31 March counts as unpaid.
+* ``committed`` = for each invoice dated in the FY, what is still owed on 31 March: ``max(0,
+  amount - matched_pence)`` over its ``matches`` rows (``evidence_kind`` starting ``invoice``,
+  ``evidence_id`` = ``invoice:<invoice_id>`` as ``match`` writes it, or the bare invoice_id) whose
+  transaction is the same recipient's and dated on or before 31 March (an invoice with no such
+  row is owed in full; one paid in parts is owed the rest); plus, per ``hmrc_payments`` row for a
+  tax month of the FY, ``max(0, amount_due - amount_paid)`` where a payment dated after 31 March
+  counts as unpaid.
 * ``surplus = closing - committed``; ``carry_forward = max(0, min(surplus, carry_forward_pct %
   of annual_dp_value))``; ``repayment = max(0, surplus - carry_forward)``.  An overdrawn account
   or committed spending above the balance gives a negative surplus: nothing carried or repaid.
@@ -169,15 +172,21 @@ def committed(con: duckdb.DuckDBPyConnection, fy: int) -> pd.DataFrame:
     """``recipient_id, committed_invoices_pence, committed_hmrc_pence`` at 31 March of ``fy``."""
     start, end = dates.financial_year_bounds(fy)
     inv = store.query_df(con, """
-        SELECT i.recipient_id, sum(coalesce(i.amount_pence, 0)) AS committed_invoices_pence,
-               count(*) AS n_invoices
-        FROM invoices i
-        WHERE i.invoice_date BETWEEN ? AND ?
-          AND NOT EXISTS (
-              SELECT 1 FROM matches m LEFT JOIN transactions t ON t.txn_id = m.txn_id
-              WHERE lower(trim(m.evidence_kind)) LIKE 'invoice%' AND m.evidence_id = i.invoice_id
-                AND (t.txn_id IS NULL OR (t.recipient_id = i.recipient_id AND t.posted_date <= ?)))
-        GROUP BY i.recipient_id""", [start, end, end])
+        WITH paid AS (
+            SELECT i.recipient_id, i.invoice_id, sum(coalesce(m.matched_pence, 0)) AS paid_pence
+            FROM invoices i
+            JOIN matches m ON lower(trim(m.evidence_kind)) LIKE 'invoice%'
+                          AND m.evidence_id IN (i.invoice_id, 'invoice:' || i.invoice_id)
+            LEFT JOIN transactions t ON t.txn_id = m.txn_id
+            WHERE t.txn_id IS NULL OR (t.recipient_id = i.recipient_id AND t.posted_date <= ?)
+            GROUP BY i.recipient_id, i.invoice_id),
+        owed AS (
+            SELECT i.recipient_id, greatest(0, coalesce(i.amount_pence, 0) - coalesce(p.paid_pence, 0)) AS owed_pence
+            FROM invoices i LEFT JOIN paid p USING (recipient_id, invoice_id)
+            WHERE i.invoice_date BETWEEN ? AND ?)
+        SELECT recipient_id, sum(owed_pence) AS committed_invoices_pence,
+               count(*) FILTER (WHERE owed_pence > 0) AS n_invoices
+        FROM owed GROUP BY recipient_id""", [end, start, end])
     months = dates.fy_periods(fy)
     hmrc = store.query_df(con, f"""
         SELECT recipient_id,
@@ -213,8 +222,8 @@ def _reasons(row: dict, fy: int, lines: pd.DataFrame, pct: str) -> str:
     if row["committed_pence"]:
         bits = []
         if row["committed_invoices_pence"]:
-            bits.append(f"{row['n_invoices']} unpaid invoice{'s' if row['n_invoices'] != 1 else ''} "
-                        f"{gbp(row['committed_invoices_pence'])}")
+            bits.append(f"{row['n_invoices']} invoice{'s' if row['n_invoices'] != 1 else ''} dated in the year "
+                        f"still to be paid {gbp(row['committed_invoices_pence'])}")
         if row["committed_hmrc_pence"]:
             bits.append(f"PAYE and National Insurance still owed to HMRC {gbp(row['committed_hmrc_pence'])}")
         s.append(f"Already committed: {gbp(row['committed_pence'])} ({'; '.join(bits)}).")
