@@ -1,0 +1,425 @@
+"""Bank statements in the inbox → store (counted once), quarantine, and statement checks.
+
+``ingest_statements`` scans ``<data>/inbox/<period>/<recipient_id>/`` for OFX/QFX files and
+CSV/XLSX bank exports (not the evidence files ``receipts``/``payslips``/``hmrc``/``invoices``,
+not scans).  Each file is loaded in one store transaction (a kill -9 leaves no half file) and
+every load is an idempotent upsert:
+
+* the same path with the same SHA-256 is skipped (a re-run adds nothing);
+* the same content at another path is a ``DQ-DUPLICATE-FILE`` (nothing counted twice);
+* transactions are keyed by ``txn_id`` (OFX: bank id | account | FITID; CSV/XLSX: account |
+  date | amount | description | ordinal among identical rows that day in that file), so
+  overlapping statements count once and two genuine identical same-day payments are both kept.
+
+The findings returned are rebuilt from the store for the period (quarantine rows and duplicate
+paths), so a re-run reports the same findings with the same exception ids.
+
+``statement_checks`` raises DQ-STATEMENT-MISSING, DQ-STATEMENT-GAP, DQ-BALANCE-BREAK and
+DQ-WRONG-ACCOUNT for a period (rules.md "Data quality" and "Coverage").
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from . import store
+from .dates import parse_period
+from .mask import mask_account, mask_value
+from .money import format_gbp
+from .policy import Policy
+from .readers.bank_csv import Profile, load_profiles, read_bank_table
+from .readers.ofx import read_ofx
+from .readers.statement import ParsedStatement
+from .readers.tabular import UnreadableFile
+
+STATEMENT_SUFFIXES = (".ofx", ".qfx", ".csv", ".xlsx")
+EVIDENCE_STEMS = frozenset({"receipts", "payslips", "hmrc", "invoices"})
+KIND = "statement"
+FINDING_BASE = ["rule_id", "recipient_id", "period", "key", "message", "txn_date", "amount_pence", "counterparty", "txn_ref"]
+
+# Per-statement totals the checks need after de-duplication has merged overlapping statements.
+# Owned by this module until store.MIGRATIONS gains the columns (statements.sum_amount_pence).
+_TOTALS_DDL = """CREATE TABLE IF NOT EXISTS statement_totals (
+    file_sha256 VARCHAR, stmt_index INTEGER, sum_amount_pence BIGINT, n_read INTEGER, n_rejected INTEGER,
+    PRIMARY KEY (file_sha256, stmt_index))"""
+
+
+def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(_TOTALS_DDL)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def statement_files(data_dir: Path, period: str) -> list[tuple[str, Path]]:
+    """(recipient_id, path) of every statement file in the period's inbox, in a stable order."""
+    root = Path(data_dir) / "inbox" / period
+    out: list[tuple[str, Path]] = []
+    if not root.is_dir():
+        return out
+    for rdir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for f in sorted(rdir.rglob("*")):
+            if not f.is_file():
+                continue
+            suffix = f.suffix.lower()
+            if suffix not in STATEMENT_SUFFIXES:
+                continue
+            if suffix in (".csv", ".xlsx") and f.stem.strip().lower() in EVIDENCE_STEMS:
+                continue
+            out.append((rdir.name, f))
+    return out
+
+
+def _digits(s: object) -> str:
+    return re.sub(r"\D", "", "" if s is None or (not isinstance(s, str) and pd.isna(s)) else str(s))
+
+
+def _account_key(st: ParsedStatement, recipient_id: str) -> str:
+    """The account part of a CSV txn_id: sort code + account digits, or the recipient when the
+    export gives no usable (unmasked) account, so two recipients' identical rows never merge."""
+    acct = str(st.account_number or "")
+    if "*" in acct or len(_digits(acct)) < 6:
+        return f"recipient:{recipient_id}"
+    return _digits(st.sort_code) + _digits(acct)
+
+
+def txn_ids(st: ParsedStatement, recipient_id: str) -> pd.Series:
+    """Stable transaction ids for one statement's transactions (see module docstring)."""
+    t = st.transactions
+    if t.empty:
+        return pd.Series([], dtype="string")
+    if st.source_format in ("ofx1", "ofx2", "qfx"):
+        fitid = t["fitid"].fillna("")
+        nth = t.groupby(fitid, sort=False).cumcount()  # a FITID reused inside one statement is another txn
+        keys = (f"{st.bank_id}|{st.account_number}|" + fitid + nth.map(lambda n: "" if n == 0 else f"#{n}"))
+    else:
+        day = t["posted_date"].dt.strftime("%Y-%m-%d")
+        amt = t["amount_pence"].astype("string")
+        desc = t["description"].fillna("")
+        nth = pd.DataFrame({"d": day, "a": amt, "s": desc}).groupby(["d", "a", "s"], sort=False).cumcount()
+        keys = _account_key(st, recipient_id) + "|" + day + "|" + amt + "|" + desc + "|" + nth.astype("string")
+    return pd.Series([hashlib.sha256(k.encode("utf-8")).hexdigest() for k in keys], index=t.index, dtype="string")
+
+
+def _q_id(path: str, row: object, column: str) -> str:
+    return hashlib.sha256(f"{path}|{'' if row is None else row}|{column}".encode("utf-8")).hexdigest()
+
+
+def _read(path: Path, profiles: list[Profile], policy: Policy) -> list[ParsedStatement]:
+    max_bytes = int(policy.threshold("max_file_bytes"))
+    if path.suffix.lower() in (".ofx", ".qfx"):
+        return read_ofx(path, max_bytes)
+    return [read_bank_table(path, profiles, max_bytes=max_bytes,
+                            max_uncompressed=int(policy.threshold("max_xlsx_uncompressed_bytes")),
+                            max_ratio=int(policy.threshold("max_xlsx_ratio")))]
+
+
+def _load_file(con, rel: str, sha: str, size: int, rid: str, period: str, statements: list[ParsedStatement] | None,
+               file_reason: str | None) -> tuple[int, int, int]:
+    """Write one file's rows in one transaction. Returns (txns read, txns new, rows rejected)."""
+    now = store.now_utc()
+    quarantine: list[dict] = []
+    stmt_rows, totals, frames = [], [], []
+    read = 0
+    if statements is None:
+        quarantine.append({"q_id": _q_id(rel, None, ""), "path": rel, "file_sha256": sha, "kind": KIND,
+                           "recipient_id": rid, "period": period, "row_no": None, "column_name": "",
+                           "value_masked": "", "reason": mask_value(file_reason, "reason")})
+    else:
+        for idx, st in enumerate(statements):
+            t = st.transactions
+            read += len(t)
+            for row, col, raw, reason in st.rejects:
+                quarantine.append({"q_id": _q_id(rel, row, f"{idx}:{col}" if idx else col), "path": rel,
+                                   "file_sha256": sha, "kind": KIND, "recipient_id": rid, "period": period,
+                                   "row_no": row, "column_name": col, "value_masked": mask_value(raw, col),
+                                   "reason": mask_value(reason, "reason")})
+            stmt_rows.append({"file_sha256": sha, "stmt_index": idx, "recipient_id": rid, "period": period,
+                              "source_format": st.source_format, "profile": st.profile, "bank_id": st.bank_id,
+                              "sort_code": st.sort_code, "account_number": st.account_number, "currency": st.currency,
+                              "start_date": st.start_date, "end_date": st.end_date,
+                              "opening_balance_pence": st.opening_balance_pence,
+                              "closing_balance_pence": st.closing_balance_pence, "n_txns": len(t)})
+            totals.append({"file_sha256": sha, "stmt_index": idx, "sum_amount_pence": int(t["amount_pence"].sum()),
+                           "n_read": len(t), "n_rejected": len(st.rejects)})
+            if len(t):
+                f = t.copy()
+                f["txn_id"] = txn_ids(st, rid).to_numpy()
+                f["posted_date"] = f["posted_date"].dt.date
+                f["recipient_id"], f["sort_code"], f["account_number"] = rid, st.sort_code, st.account_number
+                f["file_sha256"], f["stmt_index"], f["period"] = sha, idx, period
+                frames.append(f)
+    status = "quarantined" if statements is None else "ingested"
+    files_row = pd.DataFrame([{
+        "sha256": sha, "path": rel, "kind": KIND, "recipient_id": rid, "period": period,
+        "format": None if statements is None else statements[0].source_format,
+        "profile": None if statements is None else statements[0].profile, "status": status,
+        "reason": None if file_reason is None else mask_value(file_reason, "reason"), "size_bytes": size,
+        "rows_read": read, "rows_rejected": len(quarantine), "ingested_at": now}])
+    new = 0
+    with store.transaction(con):
+        con.execute("DELETE FROM quarantine WHERE path = ?", [rel])  # a path whose content changed
+        store.insert_df(con, "files", files_row)
+        store.insert_df(con, "file_paths", pd.DataFrame([{"path": rel, "sha256": sha, "recipient_id": rid,
+                                                          "period": period, "first_seen": now}]), on_conflict="REPLACE")
+        if stmt_rows:
+            store.insert_df(con, "statements", pd.DataFrame(stmt_rows))
+            store.insert_df(con, "statement_totals", pd.DataFrame(totals))
+        if frames:
+            new = store.insert_df(con, "transactions", pd.concat(frames, ignore_index=True))
+        if quarantine:
+            store.insert_df(con, "quarantine", pd.DataFrame(quarantine), on_conflict="REPLACE")
+    return read, new, len(quarantine)
+
+
+def ingest_statements(con: duckdb.DuckDBPyConnection, data_dir: Path, period: str,
+                      policy: Policy) -> tuple[dict, pd.DataFrame]:
+    """Load every statement file of ``<data_dir>/inbox/<period>``; return (counts, raw findings)."""
+    parse_period(period)
+    data_dir = Path(data_dir)
+    _ensure_tables(con)
+    profiles = load_profiles(data_dir)
+    counts = dict(files_seen=0, files_ingested=0, files_quarantined=0, files_duplicate=0, txns_read=0, txns_new=0,
+                  rows_rejected=0)
+    for rid, path in statement_files(data_dir, period):
+        counts["files_seen"] += 1
+        rel = path.relative_to(data_dir).as_posix()
+        sha = _sha256(path)
+        seen = con.execute("SELECT sha256 FROM file_paths WHERE path = ?", [rel]).fetchall()
+        if seen and seen[0][0] == sha:
+            continue
+        if con.execute("SELECT 1 FROM files WHERE sha256 = ?", [sha]).fetchall():
+            counts["files_duplicate"] += 1
+            with store.transaction(con):
+                store.insert_df(con, "file_paths", pd.DataFrame([{"path": rel, "sha256": sha, "recipient_id": rid,
+                                                                  "period": period, "first_seen": store.now_utc()}]),
+                                on_conflict="REPLACE")
+            continue
+        statements, reason = None, None
+        try:
+            statements = _read(path, profiles, policy)
+        except UnreadableFile as exc:
+            reason = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a reader bug must not stop the run; the file is quarantined
+            reason = f"{path.name} could not be read ({type(exc).__name__}: {str(exc)[:150]}); report this file to the dpaudit maintainers"
+        read, new, rejected = _load_file(con, rel, sha, path.stat().st_size, rid, period, statements, reason)
+        counts["files_quarantined" if statements is None else "files_ingested"] += 1
+        counts["txns_read"] += read
+        counts["txns_new"] += new
+        counts["rows_rejected"] += rejected
+    return counts, ingest_findings(con, period)
+
+
+def ingest_findings(con: duckdb.DuckDBPyConnection, period: str) -> pd.DataFrame:
+    """DQ-ROW-REJECTED and DQ-DUPLICATE-FILE for a period's inbox, rebuilt from the store."""
+    q = con.execute("""SELECT q.path, q.recipient_id, q.row_no, q.column_name, q.value_masked, q.reason
+                       FROM quarantine q WHERE q.kind = ? AND q.period = ? ORDER BY q.path, q.row_no NULLS FIRST,
+                       q.column_name""", [KIND, period]).df()
+    out = []
+    for r in q.itertuples(index=False):
+        if pd.isna(r.row_no) and not r.column_name:
+            key = r.path
+            msg = (f"Statement file {r.path} was not read: {r.reason}. Nothing from it is counted; send the "
+                   f"statement again as an OFX download or a CSV export from the bank.")
+        else:
+            where = f"row {int(r.row_no)}" if not pd.isna(r.row_no) else "statement"
+            key = f"{r.path}|{'' if pd.isna(r.row_no) else int(r.row_no)}|{r.column_name}"
+            msg = (f"Statement file {r.path}, {where}, column {r.column_name}: {r.reason} (value seen: "
+                   f"'{r.value_masked}'). This row is not counted; correct it in the bank's export or send the "
+                   f"statement again.")
+        out.append({"rule_id": "DQ-ROW-REJECTED", "recipient_id": r.recipient_id, "period": period, "key": key,
+                    "message": msg})
+    d = con.execute("""SELECT fp.path, fp.recipient_id, f.path AS first_path FROM file_paths fp
+                       JOIN files f ON f.sha256 = fp.sha256
+                       WHERE fp.period = ? AND f.kind = ? AND fp.path <> f.path ORDER BY fp.path""",
+                    [period, KIND]).df()
+    for r in d.itertuples(index=False):
+        out.append({"rule_id": "DQ-DUPLICATE-FILE", "recipient_id": r.recipient_id, "period": period, "key": r.path,
+                    "message": f"Statement file {r.path} has exactly the same content as {r.first_path}, which was "
+                               f"already read; it was not counted again. No action is needed unless a different "
+                               f"statement was meant to be sent."})
+    return _frame(out)
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    f = pd.DataFrame(rows, columns=FINDING_BASE)
+    f["amount_pence"] = pd.array(f["amount_pence"], dtype="Int64")
+    return f
+
+
+# ---- statement checks ---------------------------------------------------------------------------
+
+def _ranges(days: list[date]) -> list[tuple[date, date]]:
+    out: list[tuple[date, date]] = []
+    for d in sorted(days):
+        if out and d == out[-1][1] + timedelta(days=1):
+            out[-1] = (out[-1][0], d)
+        else:
+            out.append((d, d))
+    return out
+
+
+def _fmt_ranges(rs: list[tuple[date, date]]) -> str:
+    return ", ".join(a.isoformat() if a == b else f"{a.isoformat()} to {b.isoformat()}" for a, b in rs)
+
+
+def _coverage(con, recipient_ids: list[str]) -> dict[str, set[date]]:
+    """Days covered per recipient: OFX DTSTART..DTEND; CSV/XLSX the calendar months of its dates."""
+    cov: dict[str, set[date]] = {r: set() for r in recipient_ids}
+    if not recipient_ids:
+        return cov
+    con.register("_rids", pd.DataFrame({"recipient_id": recipient_ids}))
+    try:
+        ofx = con.execute("""SELECT s.recipient_id, s.start_date, s.end_date FROM statements s
+                             JOIN _rids USING (recipient_id)
+                             WHERE s.source_format IN ('ofx1','ofx2','qfx') AND s.start_date IS NOT NULL
+                               AND s.end_date IS NOT NULL""").fetchall()
+        months = con.execute("""SELECT DISTINCT t.recipient_id, date_trunc('month', t.posted_date)::DATE AS m
+                                FROM transactions t JOIN statements s
+                                  ON s.file_sha256 = t.file_sha256 AND s.stmt_index = t.stmt_index
+                                JOIN _rids ON _rids.recipient_id = t.recipient_id
+                                WHERE s.source_format IN ('csv','xlsx')""").fetchall()
+    finally:
+        con.unregister("_rids")
+    for rid, a, b in ofx:
+        d = a
+        while d <= b:
+            cov[rid].add(d)
+            d += timedelta(days=1)
+    for rid, m in months:
+        _, end = parse_period(f"{m.year:04d}-{m.month:02d}")
+        d = m
+        while d <= end:
+            cov[rid].add(d)
+            d += timedelta(days=1)
+    return cov
+
+
+def _same_account(st_sort: str, st_acct: str, reg_sort: str, reg_acct: str) -> bool | None:
+    """Digits-only comparison; None when the statement shows no usable account number."""
+    raw = str(st_acct or "")
+    ra = _digits(reg_acct)
+    if "*" in raw:  # a masked export shows only the last digits
+        visible = _digits(raw.rsplit("*", 1)[-1])
+        return None if len(visible) < 3 else ra.endswith(visible)
+    sa, ss, rs = _digits(raw), _digits(st_sort), _digits(reg_sort)
+    if not sa:
+        return None
+    if len(sa) == 14 and not ss:
+        ss, sa = sa[:6], sa[6:]
+    if sa.zfill(8) != ra.zfill(8):
+        return False
+    return not (ss and rs and ss != rs)
+
+
+def statement_checks(con: duckdb.DuckDBPyConnection, period: str, policy: Policy) -> pd.DataFrame:
+    """Raw findings DQ-STATEMENT-MISSING/GAP, DQ-BALANCE-BREAK, DQ-WRONG-ACCOUNT for ``period``."""
+    pstart, pend = parse_period(period)
+    _ensure_tables(con)
+    out: list[dict] = []
+    rec = con.execute("""SELECT recipient_id, sort_code, account_number, dp_start_date, dp_end_date FROM recipients
+                         WHERE lower(management_type) IN ('direct_payment', 'combination') AND lower(status) = 'active'
+                           AND (dp_start_date IS NULL OR dp_start_date <= ?)
+                           AND (dp_end_date IS NULL OR dp_end_date >= ?) ORDER BY recipient_id""",
+                      [pend, pstart]).fetchall()
+    cov = _coverage(con, [r[0] for r in rec])
+    for rid, _sort, acct, dp_start, dp_end in rec:
+        a = max(pstart, dp_start) if dp_start else pstart
+        b = min(pend, dp_end) if dp_end else pend
+        if a > b:
+            continue
+        days = [a + timedelta(days=i) for i in range((b - a).days + 1)]
+        missing = [d for d in days if d not in cov[rid]]
+        if len(missing) == len(days):
+            out.append({"rule_id": "DQ-STATEMENT-MISSING", "recipient_id": rid, "period": period,
+                        "key": f"{period}|missing",
+                        "message": f"No bank statement covers any day of {period} ({a.isoformat()} to {b.isoformat()}) "
+                                   f"for the DP account {mask_account(acct)}. Send the statement for these dates "
+                                   f"(an OFX download or a CSV export from the bank)."})
+        elif missing:
+            rs = _ranges(missing)
+            out.append({"rule_id": "DQ-STATEMENT-GAP", "recipient_id": rid, "period": period, "key": f"{period}|gap",
+                        "message": f"The statements received for the DP account {mask_account(acct)} do not cover "
+                                   f"{_fmt_ranges(rs)} ({len(missing)} day(s) of {period}). Send statements covering "
+                                   f"these dates so the whole period can be audited."})
+    out += _balance_breaks(con, period)
+    out += _wrong_accounts(con, period)
+    return _frame(out)
+
+
+def _balance_breaks(con, period: str) -> list[dict]:
+    out: list[dict] = []
+    within = con.execute("""SELECT s.file_sha256, s.stmt_index, s.recipient_id, s.account_number, s.start_date,
+                                   s.end_date, s.opening_balance_pence, s.closing_balance_pence, t.sum_amount_pence,
+                                   f.path
+                            FROM statements s JOIN statement_totals t USING (file_sha256, stmt_index)
+                            JOIN files f ON f.sha256 = s.file_sha256
+                            WHERE s.period = ? AND s.opening_balance_pence IS NOT NULL
+                              AND s.closing_balance_pence IS NOT NULL
+                              AND s.opening_balance_pence + t.sum_amount_pence <> s.closing_balance_pence
+                            ORDER BY f.path, s.stmt_index""", [period]).fetchall()
+    for sha, idx, rid, acct, a, b, opening, closing, total, path in within:
+        diff = closing - (opening + total)
+        out.append({"rule_id": "DQ-BALANCE-BREAK", "recipient_id": rid, "period": period, "key": f"{sha}:{idx}:within",
+                    "amount_pence": diff, "txn_date": b,
+                    "message": f"Statement {path} (account {mask_account(acct)}, {a} to {b}) does not add up: opening "
+                               f"balance {format_gbp(opening)} plus transactions {format_gbp(total)} gives "
+                               f"{format_gbp(opening + total)}, but the closing balance is {format_gbp(closing)} "
+                               f"(difference {format_gbp(diff)}). Some rows are missing, rejected or altered; send "
+                               f"the complete statement from the bank."})
+    allst = con.execute("""SELECT s.file_sha256, s.stmt_index, s.recipient_id, s.period, s.sort_code, s.account_number,
+                                  s.start_date, s.end_date, s.opening_balance_pence, s.closing_balance_pence, f.path
+                           FROM statements s JOIN files f ON f.sha256 = s.file_sha256
+                           WHERE s.recipient_id IN (SELECT recipient_id FROM statements WHERE period = ?)
+                             AND s.start_date IS NOT NULL AND s.end_date IS NOT NULL
+                           ORDER BY s.recipient_id, s.end_date, s.start_date, f.path, s.stmt_index""",
+                        [period]).df()
+    if allst.empty:
+        return out
+    allst["acct_key"] = allst["sort_code"].fillna("").map(_digits) + "|" + allst["account_number"].fillna("").astype(str)
+    for (_rid, _acct), g in allst.groupby(["recipient_id", "acct_key"], sort=False):
+        prev = None
+        for cur in g.itertuples(index=False):
+            if prev is not None and cur.start_date > prev.end_date and cur.period == period \
+                    and not pd.isna(cur.opening_balance_pence) and not pd.isna(prev.closing_balance_pence) \
+                    and int(cur.opening_balance_pence) != int(prev.closing_balance_pence):
+                diff = int(cur.opening_balance_pence) - int(prev.closing_balance_pence)
+                out.append({"rule_id": "DQ-BALANCE-BREAK", "recipient_id": cur.recipient_id, "period": period,
+                            "key": f"{cur.file_sha256}:{cur.stmt_index}:after:{prev.file_sha256}:{prev.stmt_index}",
+                            "amount_pence": diff, "txn_date": cur.start_date,
+                            "message": f"Statement {cur.path} (account {mask_account(cur.account_number)}) opens on "
+                                       f"{cur.start_date.date() if hasattr(cur.start_date, 'date') else cur.start_date} "
+                                       f"with {format_gbp(int(cur.opening_balance_pence))}, but the previous statement "
+                                       f"{prev.path} closed with {format_gbp(int(prev.closing_balance_pence))} "
+                                       f"(difference {format_gbp(diff)}). Send the statement for the days between them."})
+            if prev is None or cur.end_date >= prev.end_date:
+                prev = cur
+    return out
+
+
+def _wrong_accounts(con, period: str) -> list[dict]:
+    rows = con.execute("""SELECT s.file_sha256, s.stmt_index, s.recipient_id, s.sort_code, s.account_number,
+                                 r.sort_code, r.account_number, f.path
+                          FROM statements s JOIN recipients r USING (recipient_id)
+                          JOIN files f ON f.sha256 = s.file_sha256
+                          WHERE s.period = ? ORDER BY f.path, s.stmt_index""", [period]).fetchall()
+    out: list[dict] = []
+    for sha, idx, rid, ss, sa, rs, ra, path in rows:
+        if _same_account(ss, sa, rs, ra) is False:
+            shown = mask_account(sa) if "*" not in str(sa) else "****" + _digits(str(sa).rsplit("*", 1)[-1])[-4:]
+            out.append({"rule_id": "DQ-WRONG-ACCOUNT", "recipient_id": rid, "period": period, "key": f"{sha}:{idx}",
+                        "message": f"Statement {path} is for account {shown}, but the registered DP account is "
+                                   f"{mask_account(ra)}. Direct payments must be kept in the separate DP account "
+                                   f"(PBP 4.1.1, 5.2): send the DP account's statement, or tell the council if the "
+                                   f"account has changed."})
+    return out
