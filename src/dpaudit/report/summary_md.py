@@ -1,0 +1,138 @@
+"""The run's summary figures, and the markdown summary the flows publish and the CLI prints.
+
+:func:`summary_figures` is the one place the figures are computed; the workbook's Summary sheet
+shows the same numbers.  "Money at stake" is the sum of the findings' amounts, leaving out
+findings an officer dismissed (a dismissed finding never counts toward a repayment).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from ..findings import SEVERITY_ORDER
+from ..money import format_gbp
+
+SEVERITIES = list(SEVERITY_ORDER)
+ACTIONS = ["STOP", "REPAY", "REVIEW", "NONE"]
+
+
+@dataclass(frozen=True)
+class SummaryFigures:
+    """Figures of one run.  Frames hold integer pence."""
+
+    n_findings: int
+    n_open: int
+    n_recipients_with_findings: int
+    money_at_stake_pence: int
+    by_status: pd.DataFrame        # status, findings
+    by_rule: pd.DataFrame          # rule_id, high, medium, low, info, total, money_at_stake_pence
+    by_recipient: pd.DataFrame     # recipient_id, findings, money_at_stake_pence (largest first)
+    by_action: pd.DataFrame        # action, recipients, amount_pence
+    n_quarantined: int
+
+
+def _status(findings: pd.DataFrame) -> pd.Series:
+    if "status" not in findings.columns:
+        return pd.Series("open", index=findings.index, dtype="string")
+    return findings["status"].astype("string").fillna("open").str.strip().str.lower().replace("", "open")
+
+
+def summary_figures(findings: pd.DataFrame, recommendations: pd.DataFrame | None = None,
+                    quarantine: pd.DataFrame | None = None) -> SummaryFigures:
+    f = findings
+    status = _status(f)
+    amount = pd.array(f["amount_pence"], dtype="Int64").fillna(0).astype("int64") if len(f) else pd.Series([], dtype="int64")
+    stake = pd.Series(amount, index=f.index).where(status != "dismissed", 0) if len(f) else pd.Series([], dtype="int64")
+
+    if len(f):
+        tmp = pd.DataFrame({"rule_id": f["rule_id"].astype(str), "severity": f["severity"].astype(str),
+                            "recipient_id": f["recipient_id"].astype(str), "stake": stake.astype("int64")})
+        counts = tmp.pivot_table(index="rule_id", columns="severity", values="stake", aggfunc="size", fill_value=0)
+        for s in SEVERITIES:
+            if s not in counts.columns:
+                counts[s] = 0
+        by_rule = counts[SEVERITIES].astype("int64").reset_index()
+        by_rule["total"] = by_rule[SEVERITIES].sum(axis=1).astype("int64")
+        money = tmp.groupby("rule_id")["stake"].sum()
+        by_rule["money_at_stake_pence"] = by_rule["rule_id"].map(money).astype("int64")
+        by_rule = by_rule.sort_values(["total", "rule_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+        by_recipient = (tmp.groupby("recipient_id").agg(findings=("rule_id", "size"), money_at_stake_pence=("stake", "sum"))
+                        .reset_index())
+        by_recipient = by_recipient.sort_values(["money_at_stake_pence", "findings", "recipient_id"],
+                                                ascending=[False, False, True], kind="mergesort").reset_index(drop=True)
+        by_status = (status.value_counts().rename_axis("status").reset_index(name="findings"))
+    else:
+        by_rule = pd.DataFrame(columns=["rule_id", *SEVERITIES, "total", "money_at_stake_pence"])
+        by_recipient = pd.DataFrame(columns=["recipient_id", "findings", "money_at_stake_pence"])
+        by_status = pd.DataFrame(columns=["status", "findings"])
+    order = {"open": 0, "queried": 1, "accepted": 2, "dismissed": 3}
+    by_status = by_status.assign(_o=by_status["status"].map(order).fillna(9)).sort_values(["_o", "status"]).drop(columns="_o")
+    by_status = by_status.reset_index(drop=True)
+
+    if recommendations is not None and len(recommendations):
+        r = recommendations
+        g = pd.DataFrame({"action": r["action"].astype(str).str.upper(),
+                          "amount": pd.array(r["amount_pence"], dtype="Int64").fillna(0).astype("int64")})
+        agg = g.groupby("action").agg(recipients=("action", "size"), amount_pence=("amount", "sum"))
+        actions = ACTIONS + sorted(set(agg.index) - set(ACTIONS))
+        by_action = pd.DataFrame({"action": actions})
+        by_action["recipients"] = by_action["action"].map(agg["recipients"]).fillna(0).astype("int64")
+        by_action["amount_pence"] = by_action["action"].map(agg["amount_pence"]).fillna(0).astype("int64")
+    else:
+        by_action = pd.DataFrame({"action": ACTIONS, "recipients": [0] * 4, "amount_pence": [0] * 4})
+
+    return SummaryFigures(
+        n_findings=int(len(f)),
+        n_open=int((status == "open").sum()) if len(f) else 0,
+        n_recipients_with_findings=int(f["recipient_id"].nunique()) if len(f) else 0,
+        money_at_stake_pence=int(stake.sum()) if len(f) else 0,
+        by_status=by_status,
+        by_rule=by_rule,
+        by_recipient=by_recipient,
+        by_action=by_action,
+        n_quarantined=0 if quarantine is None else int(len(quarantine)),
+    )
+
+
+def _md(text: object) -> str:
+    """Table-cell safe text: no pipes or line breaks break the table."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def summary_markdown(*, period: str, run_time: datetime, policy_version: str, findings: pd.DataFrame,
+                     recommendations: pd.DataFrame | None = None, quarantine: pd.DataFrame | None = None,
+                     top_n: int = 10) -> str:
+    """A markdown summary: counts, money at stake, findings by rule, top recipients, recipients by action."""
+    fig = summary_figures(findings, recommendations, quarantine)
+    lines = [
+        f"# dpaudit run {_md(period)}",
+        "",
+        f"- Run time: {run_time.isoformat(sep=' ', timespec='seconds')}",
+        f"- Policy version: {_md(policy_version)}",
+        f"- Findings: {fig.n_findings} ({fig.n_open} open) about {fig.n_recipients_with_findings} recipient(s)",
+        f"- Money at stake (not dismissed): {format_gbp(fig.money_at_stake_pence)}",
+        f"- Quarantined rows or files: {fig.n_quarantined}",
+        "",
+        "## Findings by rule",
+        "",
+        "| rule | high | medium | low | info | total | money at stake |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in fig.by_rule.itertuples(index=False):
+        lines.append(f"| {_md(row.rule_id)} | {row.high} | {row.medium} | {row.low} | {row.info} | {row.total} | "
+                     f"{format_gbp(row.money_at_stake_pence)} |")
+    if fig.by_rule.empty:
+        lines.append("| (none) | 0 | 0 | 0 | 0 | 0 | £0.00 |")
+    lines += ["", f"## Top {top_n} recipients by money at stake", "", "| recipient | findings | money at stake |",
+              "|---|---:|---:|"]
+    for row in fig.by_recipient.head(top_n).itertuples(index=False):
+        lines.append(f"| {_md(row.recipient_id)} | {row.findings} | {format_gbp(row.money_at_stake_pence)} |")
+    if fig.by_recipient.empty:
+        lines.append("| (none) | 0 | £0.00 |")
+    lines += ["", "## Recipients by recommended action", "", "| action | recipients | amount to recover |", "|---|---:|---:|"]
+    for row in fig.by_action.itertuples(index=False):
+        lines.append(f"| {_md(row.action)} | {row.recipients} | {format_gbp(row.amount_pence)} |")
+    lines.append("")
+    return "\n".join(lines)
