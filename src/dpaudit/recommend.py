@@ -177,24 +177,23 @@ def _clause(row_clause: object, rule_id: str, policy: Policy) -> str:
     return "" if c == "-" else c
 
 
-def _by_rule(frame: pd.DataFrame, policy: Policy) -> list[tuple[str, int, int, str]]:
-    """``(rule_id, count, total pence, clause)`` per rule, sorted by rule id."""
-    out = []
-    for rule_id, g in frame.groupby("rule_id", sort=True):
-        out.append((str(rule_id), len(g), int(g["amount_pence"].sum()), _clause(g["clause"].iloc[0], str(rule_id), policy)))
+Summary = list[tuple[str, int, int, str]]  # (rule_id, findings, total pence, clause) per rule
+
+
+def _summaries(frame: pd.DataFrame, policy: Policy) -> dict[str, Summary]:
+    """Per recipient, ``(rule_id, count, total pence, clause)`` per rule sorted by rule id (vectorised)."""
+    if frame.empty:
+        return {}
+    g = (frame.groupby(["recipient_id", "rule_id"], sort=True)
+         .agg(n=("exception_id", "size"), total=("amount_pence", "sum"), clause=("clause", "first")))
+    out: dict[str, Summary] = {}
+    for (rid, rule_id), n, total, clause in zip(g.index, g["n"], g["total"], g["clause"]):
+        out.setdefault(str(rid), []).append((str(rule_id), int(n), int(total), _clause(clause, str(rule_id), policy)))
     return out
 
 
 def _cite(clause: str) -> str:
     return f" ({clause})" if clause else ""
-
-
-def _groups(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    return {str(k): g for k, g in frame.groupby("recipient_id", sort=False)}
-
-
-def _clauses(frame: pd.DataFrame, policy: Policy) -> set[str]:
-    return {_clause(c, str(r), policy) for c, r in zip(frame["clause"], frame["rule_id"])}
 
 
 def _stop_grounds(r, p_end: date, policy: Policy) -> list[tuple[str, str]]:
@@ -218,28 +217,24 @@ def _stop_grounds(r, p_end: date, policy: Policy) -> list[tuple[str, str]]:
     return out
 
 
-def _money_sentences(misuse: pd.DataFrame, unev: pd.DataFrame, surplus: pd.DataFrame,
-                     policy: Policy) -> list[str]:
+def _money_sentences(money_rows: Summary, policy: Policy) -> list[str]:
     out = []
-    for rule_id, n, total, clause in _by_rule(misuse, policy):
-        out.append(f"{RULE_TEXT.get(rule_id, rule_id)} ({rule_id}): {_plural(n, 'payment')} totalling "
-                   f"{money.format_gbp(total)}{_cite(clause)}.")
-    if len(unev):
-        clause = _clause(unev["clause"].iloc[0], UNEVIDENCED_RULE, policy)
-        grace = policy.days("evidence_grace_days")
-        out.append(f"Payments still without a receipt, invoice or other evidence {grace} days after they were made "
-                   f"({UNEVIDENCED_RULE}): {_plural(len(unev), 'payment')} totalling "
-                   f"{money.format_gbp(int(unev['amount_pence'].sum()))}{_cite(clause)}.")
-    if len(surplus):
-        clause = _clause(surplus["clause"].iloc[0], SURPLUS_RULE, policy)
-        out.append(f"{RULE_TEXT[SURPLUS_RULE]} ({SURPLUS_RULE}): "
-                   f"{money.format_gbp(int(surplus['amount_pence'].sum()))}{_cite(clause)}.")
+    for rule_id, n, total, clause in money_rows:
+        if rule_id == UNEVIDENCED_RULE:
+            grace = policy.days("evidence_grace_days")
+            out.append(f"Payments still without a receipt, invoice or other evidence {grace} days after they were "
+                       f"made ({rule_id}): {_plural(n, 'payment')} totalling {money.format_gbp(total)}{_cite(clause)}.")
+        elif rule_id == SURPLUS_RULE:
+            out.append(f"{RULE_TEXT[SURPLUS_RULE]} ({rule_id}): {money.format_gbp(total)}{_cite(clause)}.")
+        else:
+            out.append(f"{RULE_TEXT.get(rule_id, rule_id)} ({rule_id}): {_plural(n, 'payment')} totalling "
+                       f"{money.format_gbp(total)}{_cite(clause)}.")
     return out
 
 
-def _review_sentences(review: pd.DataFrame, policy: Policy) -> list[str]:
+def _review_sentences(review: Summary) -> list[str]:
     out = []
-    for rule_id, n, total, clause in _by_rule(review, policy):
+    for rule_id, n, total, clause in review:
         at_stake = f", {money.format_gbp(total)} at stake" if total else ""
         out.append(f"{RULE_TEXT.get(rule_id, rule_id)} ({rule_id}): {_plural(n, 'finding')}{at_stake}{_cite(clause)}.")
     return out
@@ -295,22 +290,24 @@ def recommend_period(con: duckdb.DuckDBPyConnection, period: str, policy: Policy
     raised_now = (f_all["period"] == period) & f_all["rule_id"].isin(repay_ground_rules - {UNEVIDENCED_RULE})
     dismissed = f_all[f_all["dismissed"] & (raised_now | due_unev.fillna(False).astype(bool))]
 
-    groups = {name: _groups(frame) for name, frame in
-              (("mis", misuse), ("unev", unev), ("sur", surplus), ("hm", hm), ("hm_cur", hm_cur),
-               ("rev", review), ("dis", dismissed))}
-    empty = f.iloc[:0]
-
-    def part(name: str, rid: str) -> pd.DataFrame:
-        return groups[name].get(rid, empty)
+    # one summary per recipient for each part, built with groupby (no per-recipient frame filtering)
+    hi_med = ["high", "medium"]
+    money_all = pd.concat([misuse, unev, surplus])
+    money_sum = _summaries(money_all, policy)
+    zero_review_sum = _summaries(money_all[money_all["severity"].isin(hi_med)], policy)
+    review_sum = _summaries(review, policy)
+    hm_sum = _summaries(hm, policy)
+    hm_months = hm.drop_duplicates(["recipient_id", "period"]).groupby("recipient_id")["period"].agg(sorted).to_dict()
+    hm_cur_total = hm_cur.groupby("recipient_id")["amount_pence"].sum().to_dict()
+    n_dismissed_of = dismissed.groupby("recipient_id").size().to_dict()
 
     rows = []
     for r in rcp.itertuples(index=False):
         rid = r.recipient_id
         stop_grounds = _stop_grounds(r, p_end, policy)
-        r_hm = part("hm", rid)
-        months = sorted(set(r_hm["period"]))
-        cur_total = int(part("hm_cur", rid)["amount_pence"].sum())
-        misuse_stop = r_hm.iloc[:0]
+        months = hm_months.get(rid, [])
+        cur_total = int(hm_cur_total.get(rid, 0))
+        misuse_stop: Summary = []
         if len(months) >= stop_after or cur_total > stop_amount:
             parts = []
             if len(months) >= stop_after:
@@ -321,43 +318,42 @@ def recommend_period(con: duckdb.DuckDBPyConnection, period: str, policy: Policy
                              f"{money.format_gbp(stop_amount)} limit")
             stop_grounds.append((GROUND_NOT_USED, f"The payment has not been used as agreed: {' and '.join(parts)} "
                                  f"({STOP_CLAUSE})."))
-            misuse_stop = r_hm
+            misuse_stop = hm_sum.get(rid, [])
 
-        r_mis, r_unev, r_sur, r_rev = part("mis", rid), part("unev", rid), part("sur", rid), part("rev", rid)
-        amount = int(r_mis["amount_pence"].sum() + r_unev["amount_pence"].sum() + r_sur["amount_pence"].sum())
+        money_rows = money_sum.get(rid, [])
+        review_rows = review_sum.get(rid, [])
+        amount = sum(total for _, _, total, _ in money_rows)
         if amount <= 0:
             # repayment grounds with no money at stake cannot be recovered: they are matters to review
-            zero = pd.concat([r_mis, r_unev, r_sur])
-            r_rev = pd.concat([r_rev, zero[zero["severity"].isin(["high", "medium"])]]).drop_duplicates("exception_id")
-            r_mis, r_unev, r_sur, amount = empty, empty, empty, 0
-        money_frame = pd.concat([r_mis, r_unev, r_sur])
+            review_rows = sorted(review_rows + zero_review_sum.get(rid, []))
+            money_rows, amount = [], 0
 
         if stop_grounds:
             action = "STOP"
-            grounds = {g for g, _ in stop_grounds} | set(misuse_stop["rule_id"]) | set(money_frame["rule_id"])
-            clauses = {STOP_CLAUSE} | _clauses(misuse_stop, policy)
+            grounds = {g for g, _ in stop_grounds} | {x[0] for x in misuse_stop} | {x[0] for x in money_rows}
+            clauses = {STOP_CLAUSE} | {x[3] for x in misuse_stop}
             reasons = ["We recommend that the direct payment stops."] + [s for _, s in stop_grounds]
             if amount:
-                clauses |= {REPAY_CLAUSE} | _clauses(money_frame, policy)
+                clauses |= {REPAY_CLAUSE} | {x[3] for x in money_rows}
                 reasons.append(f"In addition, {money.format_gbp(amount)} should be repaid ({REPAY_CLAUSE}):")
-                reasons += _money_sentences(r_mis, r_unev, r_sur, policy)
+                reasons += _money_sentences(money_rows, policy)
             reasons.append(f"Please respond by {long_date(respond_by)}.")
         elif amount > 0:
             action = "REPAY"
-            grounds = set(money_frame["rule_id"])
-            clauses = {REPAY_CLAUSE} | _clauses(money_frame, policy)
+            grounds = {x[0] for x in money_rows}
+            clauses = {REPAY_CLAUSE} | {x[3] for x in money_rows}
             reasons = [f"We recommend that {money.format_gbp(amount)} is repaid ({REPAY_CLAUSE}):"]
-            reasons += _money_sentences(r_mis, r_unev, r_sur, policy)
+            reasons += _money_sentences(money_rows, policy)
             reasons.append(f"Please respond by {long_date(respond_by)}.")
-        elif len(r_rev):
+        elif review_rows:
             action = "REVIEW"
-            grounds = set(r_rev["rule_id"])
-            clauses = _clauses(r_rev, policy)
-            reasons = ["We recommend a review of these findings with the family:"] + _review_sentences(r_rev, policy)
+            grounds = {x[0] for x in review_rows}
+            clauses = {x[3] for x in review_rows}
+            reasons = ["We recommend a review of these findings with the family:"] + _review_sentences(review_rows)
         else:
             action, grounds, clauses = "NONE", set(), set()
             reasons = ["No finding this month needs action."]
-        n_dismissed = len(part("dis", rid))
+        n_dismissed = int(n_dismissed_of.get(rid, 0))
         if n_dismissed:
             reasons.append(f"{_plural(n_dismissed, 'finding')} an officer dismissed "
                            f"{'is' if n_dismissed == 1 else 'are'} not counted.")

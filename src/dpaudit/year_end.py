@@ -147,20 +147,21 @@ def closing_balances(con: duckdb.DuckDBPyConnection, fy: int, recipient_ids: lis
         day_of = day.drop_duplicates("recipient_id").set_index("recipient_id")["posted_date"]
         for r in _day_end_balance(day).itertuples(index=False):
             result.setdefault(r.recipient_id, (int(r.balance_pence), f"the bank balance at the end of {_long(day_of[r.recipient_id])}"))
-    anchors = recon[recon["period"] < march].set_index("recipient_id")
-    by_rid = {str(k): g for k, g in txns.groupby("recipient_id", sort=False)}
+    anchors = recon[recon["period"] < march].copy()
+    anchors["anchor_end"] = [dates.parse_period(str(p))[1] for p in anchors["period"]]
+    after = txns.merge(anchors[["recipient_id", "anchor_end"]], on="recipient_id")
+    after_sum = after[after["posted_date"] > after["anchor_end"]].groupby("recipient_id")["amount_pence"].sum().to_dict()
+    all_sum = txns.groupby("recipient_id")["amount_pence"].sum().to_dict()
+    anchor_of = {str(a.recipient_id): a for a in anchors.itertuples(index=False)}
     for rid in recipient_ids:
         if rid in result:
             continue
-        mine = by_rid.get(rid, txns.iloc[:0])
-        if rid in anchors.index:
-            a = anchors.loc[rid]
-            _, a_end = dates.parse_period(str(a["period"]))
-            later = int(mine.loc[mine["posted_date"] > a_end, "amount_pence"].sum())
-            result[rid] = (int(a["closing_balance_pence"]) + later,
-                           f"the reconciliation for {_month(str(a['period']))} plus later transactions")
-        elif len(mine):
-            result[rid] = (int(mine["amount_pence"].sum()), "all transactions added up from a nil opening balance")
+        if rid in anchor_of:
+            a = anchor_of[rid]
+            result[rid] = (int(a.closing_balance_pence) + int(after_sum.get(rid, 0)),
+                           f"the reconciliation for {_month(str(a.period))} plus later transactions")
+        elif rid in all_sum:
+            result[rid] = (int(all_sum[rid]), "all transactions added up from a nil opening balance")
         else:
             result[rid] = (0, "no statement or reconciliation was found, so it is taken as nil")
     out["closing_balance_pence"] = [result[r][0] for r in recipient_ids]
@@ -209,14 +210,12 @@ def split_surplus(surplus_pence: int, annual_dp_value_pence: int, carry_forward_
     return cap, carry, max(0, surplus_pence - carry)
 
 
-def _reasons(row: dict, fy: int, lines: pd.DataFrame, pct: str) -> str:
+def _reasons(row: dict, fy: int, part_year: list[str], pct: str) -> str:
     start, end = dates.financial_year_bounds(fy)
     gbp = money.format_gbp
-    part_year = lines[lines["days"] < lines["fy_days"]]
     value = f"The annual direct payment value for {start.year}/{str(end.year)[2:]} is {gbp(row['annual_dp_value_pence'])}"
-    if len(part_year):
-        bits = [f"line {r.line_id} for {r.days} of {r.fy_days} days" for r in part_year.itertuples(index=False)]
-        value += f" (pro rata: {', '.join(bits)})"
+    if part_year:
+        value += f" (pro rata: {', '.join(part_year)})"
     s = [value + "."]
     s.append(f"The balance on {_long(end)} was {gbp(row['closing_balance_pence'])} ({row['balance_source']}).")
     if row["committed_pence"]:
@@ -270,8 +269,10 @@ def compute_year_end(con: duckdb.DuckDBPyConnection, fy: int, policy: Policy, *,
     frame["repayment_pence"] = [x[2] for x in split]
     for c in ("closing_balance_pence", "surplus_pence", "carry_forward_pence", "repayment_pence"):
         frame[c] = frame[c].astype("int64")
-    by_rid = {str(k): g for k, g in lines.groupby("recipient_id")}
-    frame["reasons"] = [_reasons(row, fy, by_rid.get(row["recipient_id"], lines.iloc[:0]), pct)
+    part_year: dict[str, list[str]] = {}
+    for r in lines[lines["days"] < lines["fy_days"]].itertuples(index=False):
+        part_year.setdefault(str(r.recipient_id), []).append(f"line {r.line_id} for {r.days} of {r.fy_days} days")
+    frame["reasons"] = [_reasons(row, fy, part_year.get(row["recipient_id"], []), pct)
                         for row in frame.to_dict("records")]
     frame["fy"] = fy
     frame["run_id"] = run_id
