@@ -168,6 +168,7 @@ def _parse(data: bytes):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
         warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         return ofxparse.OfxParser.parse(io.BytesIO(data), fail_fast=False)
 
 
