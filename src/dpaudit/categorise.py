@@ -25,7 +25,8 @@ def keyword_regex(words: list[str]) -> re.Pattern | None:
     if not words:
         return None
     alt = "|".join(sorted((re.escape(w.lower()) for w in words), key=len, reverse=True))
-    return re.compile(rf"(?<![a-z0-9])(?:{alt})(?![a-z0-9])")
+    # whole words, plurals allowed ("taxi" matches "taxis"; "bar" does not match "barclays")
+    return re.compile(rf"(?<![a-z0-9])(?:{alt})s?(?![a-z0-9])")
 
 
 def _has(text: pd.Series, words: list[str]) -> pd.Series:

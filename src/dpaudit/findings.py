@@ -14,6 +14,7 @@ from datetime import date
 
 import pandas as pd
 
+from .mask import mask_text
 from .policy import Policy
 
 FINDING_COLUMNS = [
@@ -71,6 +72,9 @@ def finalise(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     f["amount_pence"] = pd.array(f["amount_pence"].map(lambda v: None if v is None or pd.isna(v) else abs(int(v))), dtype="Int64")
     f["txn_date"] = pd.to_datetime(f["txn_date"]).dt.date
     f["txn_date"] = f["txn_date"].where(f["txn_date"].notna(), None)
+    # bank descriptions carry account numbers: show only their last 4 digits (house rule)
+    f["message"] = f["message"].map(mask_text)
+    f["counterparty"] = f["counterparty"].map(mask_text)
     f = f.drop_duplicates("exception_id")
     return f[FINDING_COLUMNS].reset_index(drop=True)
 

@@ -30,3 +30,10 @@ def mask_value(value: object, column: str) -> str:
     if any(k in col for k in ("date_of_birth", "dob")):
         return "****"
     return _LONG_NUMBER.sub(lambda m: mask_account(m.group(0)), s)[:200]
+
+
+def mask_text(text: object) -> object:
+    """Mask every run of 6+ digits (account numbers in bank descriptions) to its last 4 digits."""
+    if not isinstance(text, str):
+        return text
+    return _LONG_NUMBER.sub(lambda m: mask_account(m.group(0)), text)

@@ -36,7 +36,7 @@ def period_debits(data: AuditData) -> pd.DataFrame:
 
 
 def documents(data: AuditData) -> pd.DataFrame:
-    """Receipts and invoices as one frame: ev_id, kind, recipient_id, doc_date, supplier, amount_pence."""
+    """Receipts and invoices as one frame: ev_id, kind, recipient_id, doc_date, supplier, doc_pence."""
     used = set(data.prior_matches["evidence_id"]) if not data.prior_matches.empty else set()
     r = data.receipts.rename(columns={"date": "doc_date"}).assign(kind="receipt")
     r["ev_id"] = "receipt:" + r["receipt_id"].astype(str)
@@ -46,8 +46,8 @@ def documents(data: AuditData) -> pd.DataFrame:
     docs = pd.concat([r.reindex(columns=cols + ["category"]), i.reindex(columns=cols)], ignore_index=True)
     docs = docs[~docs["ev_id"].isin(used)].copy()
     docs["sup_norm"] = docs["supplier"].map(normalise_name)
-    docs["amount_pence"] = docs["amount_pence"].astype("int64")
-    return docs
+    docs["doc_pence"] = docs["amount_pence"].astype("int64")
+    return docs.drop(columns=["amount_pence"])
 
 
 def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -104,7 +104,7 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
         c["score"] = pair_scores(c["cp_norm"], c["sup_norm"])
         c = c[c["score"] >= threshold]
     cand = c if not c.empty else pd.DataFrame(columns=list(rest.columns) + list(docs.columns) + ["gap", "score"])
-    exact = cand[(cand["amount_pence"].astype("int64") - cand["need"]).abs() <= tol] if not cand.empty else cand
+    exact = cand[(cand["doc_pence"] - cand["need"]).abs() <= tol] if not cand.empty else cand
     one = greedy_one_to_one(exact, "txn_id", "ev_id", ["score", "gap"], [False, True]) if not exact.empty else exact
     if not one.empty:
         out.append(one.assign(evidence_kind=one["kind"], matched_pence=one["need"], method="amount, date and supplier"))
@@ -113,11 +113,11 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     # 4. one payment covering several receipts of the same supplier
     if not cand.empty:
         multi = cand[~cand["txn_id"].isin(taken_t) & ~cand["ev_id"].isin(taken_e)]
-        multi = multi[multi["amount_pence"].astype("int64") < multi["need"]]
+        multi = multi[multi["doc_pence"] < multi["need"]]
         for txn_id, g in multi.sort_values(["txn_id", "ev_id"]).groupby("txn_id", sort=True):
             g = g[~g["ev_id"].isin(taken_e)]
-            if len(g) >= 2 and int(g["amount_pence"].sum()) == int(g["need"].iloc[0]):
-                out.append(g.assign(evidence_kind=g["kind"], matched_pence=g["amount_pence"].astype("int64"),
+            if len(g) >= 2 and int(g["doc_pence"].sum()) == int(g["need"].iloc[0]):
+                out.append(g.assign(evidence_kind=g["kind"], matched_pence=g["doc_pence"],
                                     method="one payment for several receipts"))
                 taken_t.add(txn_id)
                 taken_e.update(g["ev_id"])
@@ -130,10 +130,10 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
         if not p.empty:
             p = p[(p["posted_date"] >= p["doc_date"] - window) & (p["posted_date"] <= p["doc_date"] + pd.Timedelta(days=31))].copy()
             p["score"] = pair_scores(p["cp_norm"], p["sup_norm"])
-            p = p[(p["score"] >= threshold) & (p["need"] < p["amount_pence"])]
+            p = p[(p["score"] >= threshold) & (p["need"] < p["doc_pence"])]
             for ev_id, g in p.sort_values(["ev_id", "posted_date", "txn_id"]).groupby("ev_id", sort=True):
                 g = g[~g["txn_id"].isin(taken_t)]
-                if len(g) >= 2 and int(g["need"].sum()) == int(g["amount_pence"].iloc[0]):
+                if len(g) >= 2 and int(g["need"].sum()) == int(g["doc_pence"].iloc[0]):
                     out.append(g.assign(evidence_kind="invoice", matched_pence=g["need"], method="invoice paid in parts"))
                     taken_t.update(g["txn_id"])
                     taken_e.add(ev_id)
@@ -142,13 +142,13 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     mism = pd.DataFrame(columns=["txn_id", "ev_id", "debit_pence", "doc_pence", "kind", "doc_date", "supplier"])
     if not cand.empty:
         mm = cand[~cand["txn_id"].isin(taken_t) & ~cand["ev_id"].isin(taken_e)].copy()
-        mm = mm[(mm["amount_pence"].astype("int64") - mm["need"]).abs() > tol]
+        mm = mm[(mm["doc_pence"] - mm["need"]).abs() > tol]
         if not mm.empty:
-            mm["diff"] = (mm["amount_pence"].astype("int64") - mm["need"]).abs()
+            mm["diff"] = (mm["doc_pence"] - mm["need"]).abs()
             mm = greedy_one_to_one(mm, "txn_id", "ev_id", ["diff", "gap"], [True, True])
-            out.append(mm.assign(evidence_kind=mm["kind"], matched_pence=mm[["need", "amount_pence"]].min(axis=1).astype("int64"),
+            out.append(mm.assign(evidence_kind=mm["kind"], matched_pence=mm[["need", "doc_pence"]].min(axis=1).astype("int64"),
                                  method="supplier and date; amount differs"))
-            mism = mm.rename(columns={"need": "debit_pence", "amount_pence": "doc_pence"})[
+            mism = mm.rename(columns={"need": "debit_pence"})[
                 ["txn_id", "ev_id", "debit_pence", "doc_pence", "kind", "doc_date", "supplier"]]
 
     # a bank charge is evidenced by the statement itself

@@ -121,3 +121,8 @@ def pro_rata(pence: int, days: int, of_days: int) -> int:
     if of_days <= 0:
         return 0
     return round_half_up_pence(Decimal(int(pence)) * days / of_days)
+
+
+def gbp_series(pence: pd.Series) -> pd.Series:
+    """A column of pence as '£1,234.56' text (object dtype, safe to concatenate even when empty)."""
+    return pd.Series([format_gbp(v) for v in pence], index=pence.index, dtype="object")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..audit_data import AuditData
-from ..money import format_gbp, pct_of
+from ..money import format_gbp, gbp_series, pct_of
 from .common import balances, covered, dp_value_at_end, period_txns
 from .registry import rule, txn_findings
 
@@ -54,7 +54,7 @@ def non_council_credit(data: AuditData) -> pd.DataFrame:
     paid_before = cr.merge(paid, on=["recipient_id", "cp_norm"], how="left", indicator=True)["_merge"].eq("both").values
     refund = cr["provider"].astype(bool).values | cr["employee_id"].notna().values | paid_before
     cr = cr[~refund]
-    msg = ("Received " + cr["amount_pence"].map(format_gbp) + " from " + cr["counterparty"].astype(str) + " on "
+    msg = ("Received " + gbp_series(cr["amount_pence"]) + " from " + cr["counterparty"].astype(str) + " on "
            + cr["posted_date"].dt.strftime("%d/%m/%Y") + ", which is neither a scheduled council payment nor a refund from "
            "a payee of the account; only the personal budget may be paid in. Evidence that it is a refund of plan spending would clear this.")
     return txn_findings(cr, msg)
@@ -129,8 +129,8 @@ def low_contingency(data: AuditData) -> pd.DataFrame:
     pct = data.policy.pct("contingency_min_pct")
     b["floor"] = [pct_of(a, pct) for a in b["annual_pence"]]
     b = b[(b["closing_pence"] < b["floor"]) & (b["closing_pence"] >= 0)]
-    msg = ("The month-end balance of " + b["closing_pence"].map(format_gbp) + " is below the " + str(pct)
-           + "% contingency (" + b["floor"].map(format_gbp) + ") of the annual direct payment of " + b["annual_pence"].map(format_gbp)
+    msg = ("The month-end balance of " + gbp_series(b["closing_pence"]) + " is below the " + str(pct)
+           + "% contingency (" + gbp_series(b["floor"]) + ") of the annual direct payment of " + gbp_series(b["annual_pence"])
            + ". Keeping 5-10% back covers changes in support needs; no evidence is needed, but the family may need advice.")
     return pd.DataFrame({"recipient_id": b["recipient_id"], "key": data.period, "amount_pence": b["floor"] - b["closing_pence"],
                          "txn_date": pd.Timestamp(data.end), "message": msg})
@@ -145,9 +145,9 @@ def surplus(data: AuditData) -> pd.DataFrame:
     from decimal import Decimal
     b["limit"] = [pct_of(a, pct) + round_half_up_pence(Decimal(int(a)) * weeks / 52) for a in b["annual_pence"]]
     b = b[b["closing_pence"] > b["limit"]]
-    msg = ("The month-end balance of " + b["closing_pence"].map(format_gbp) + " is above " + str(pct) + "% of the annual direct "
-           "payment plus " + str(weeks) + " weeks' payments (" + b["limit"].map(format_gbp) + ") by "
-           + (b["closing_pence"] - b["limit"]).map(format_gbp) + ": funds are being held back. Evidence of committed "
+    msg = ("The month-end balance of " + gbp_series(b["closing_pence"]) + " is above " + str(pct) + "% of the annual direct "
+           "payment plus " + str(weeks) + " weeks' payments (" + gbp_series(b["limit"]) + ") by "
+           + gbp_series(b["closing_pence"] - b["limit"]) + ": funds are being held back. Evidence of committed "
            "costs (unpaid invoices, wages due) would clear this; otherwise the excess may be recovered.")
     return pd.DataFrame({"recipient_id": b["recipient_id"], "key": data.period, "amount_pence": b["closing_pence"] - b["limit"],
                          "txn_date": pd.Timestamp(data.end), "message": msg})

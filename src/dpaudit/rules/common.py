@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ..audit_data import AuditData, dp_recipients, valid_plan_lines
-from ..categorise import categorise
+from ..categorise import categorise, keyword_regex
 from ..names import looks_like_person
 
 SPEND_ORDER = ["SP-AFTER-END", "SP-PROHIBITED", "SP-TRANSFER-OUT", "SP-HOUSEHOLD", "SP-CASH",
@@ -74,7 +74,7 @@ def spend_verdict(data: AuditData) -> pd.Series:
     debit = (p["direction"] == "debit") & ~p["f_bank_charge"]
     after_end = (p["dp_end_date"].notna() & (p["posted_date"] > p["dp_end_date"])) | (p["status"] == "stopped")
     agreed = p["employee_id"].notna() | p["provider"].astype(bool) | p["f_hmrc"]
-    phrase = p["text"].str.contains("|".join(_esc(pol.keywords("transfer"))), na=False, regex=True)
+    phrase = p["text"].str.contains(keyword_regex(pol.keywords("transfer")), na=False)
     ttype = p["txn_type"].fillna("").astype(str).str.upper().isin([x.upper() for x in pol.raw["keywords"]["transfer_types"]])
     wage_like = wage_like_unknown(data)
     transfer = (phrase | (ttype & p["category"].isna())) & ~agreed & ~wage_like
@@ -100,11 +100,6 @@ def spend_verdict(data: AuditData) -> pd.Series:
     verdict = verdict.replace("", None)
     data.cache["verdict"] = verdict
     return verdict
-
-
-def _esc(words: list[str]) -> list[str]:
-    import re
-    return [rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])" for w in words]
 
 
 def balances(data: AuditData) -> pd.DataFrame:

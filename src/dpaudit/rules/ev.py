@@ -5,7 +5,7 @@ import pandas as pd
 
 from ..audit_data import AuditData
 from ..match import match_evidence, unmatched_documents
-from ..money import format_gbp
+from ..money import format_gbp, gbp_series
 from .common import covered, period_txns
 from .registry import rule, txn_findings
 
@@ -20,7 +20,7 @@ def no_evidence(data: AuditData) -> pd.DataFrame:
     d = d.merge(status, on="txn_id")
     d = d[(d["evidence_status"] == "unevidenced") & ~d["txn_id"].isin(mism["txn_id"])]
     d = d[d["amount_pence"].abs() >= max(data.policy.pence("evidence_min_amount"), 1)]
-    msg = ("No receipt, invoice or payroll record was found for " + d["amount_pence"].abs().map(format_gbp) + " paid to "
+    msg = ("No receipt, invoice or payroll record was found for " + gbp_series(d["amount_pence"].abs()) + " paid to "
            + d["counterparty"].astype(str) + " on " + d["posted_date"].dt.strftime("%d/%m/%Y")
            + ". A receipt or invoice for this amount dated within " + str(data.policy.days("match_window_days"))
            + " days of the payment would clear this.")
@@ -35,10 +35,10 @@ def amount_mismatch(data: AuditData) -> pd.DataFrame:
         return pd.DataFrame()
     m = mism.merge(p, on="txn_id")
     diff = (m["debit_pence"] - m["doc_pence"]).abs()
-    msg = ("Paid " + m["debit_pence"].map(format_gbp) + " to " + m["counterparty"].astype(str) + " on "
+    msg = ("Paid " + gbp_series(m["debit_pence"]) + " to " + m["counterparty"].astype(str) + " on "
            + m["posted_date"].dt.strftime("%d/%m/%Y") + " but the " + m["kind"].astype(str) + " " + m["ev_id"].str.split(":", n=1).str[1]
-           + " from " + m["supplier"].astype(str) + " is for " + m["doc_pence"].map(format_gbp) + " (difference "
-           + diff.map(format_gbp) + "). A corrected receipt or invoice, or a refund of the difference, would clear this.")
+           + " from " + m["supplier"].astype(str) + " is for " + gbp_series(m["doc_pence"]) + " (difference "
+           + gbp_series(diff) + "). A corrected receipt or invoice, or a refund of the difference, would clear this.")
     return txn_findings(m, msg, amount=diff, key_suffix="|" + m["ev_id"])
 
 
@@ -50,9 +50,9 @@ def orphan_receipt(data: AuditData) -> pd.DataFrame:
     if docs.empty:
         return pd.DataFrame()
     label = docs["kind"].astype(str) + " " + docs["ev_id"].str.split(":", n=1).str[1]
-    msg = ("The " + label + " from " + docs["supplier"].astype(str) + " for " + docs["amount_pence"].map(format_gbp)
+    msg = ("The " + label + " from " + docs["supplier"].astype(str) + " for " + gbp_series(docs["doc_pence"])
            + " dated " + docs["doc_date"].dt.strftime("%d/%m/%Y") + " matches no payment from the DP account within "
            + str(data.policy.days("match_window_days")) + " days. The bank statement line that paid it, or a note that "
            "it was paid from elsewhere, would clear this.")
     return pd.DataFrame({"recipient_id": docs["recipient_id"], "key": docs["ev_id"], "txn_date": docs["doc_date"],
-                         "amount_pence": docs["amount_pence"], "counterparty": docs["supplier"], "message": msg})
+                         "amount_pence": docs["doc_pence"], "counterparty": docs["supplier"], "message": msg})

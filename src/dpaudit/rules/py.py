@@ -8,7 +8,7 @@ import pandas as pd
 from ..audit_data import AuditData
 from ..dates import age_on, next_period, parse_period
 from ..match import match_evidence
-from ..money import format_gbp, round_half_up_pence
+from ..money import format_gbp, gbp_series, round_half_up_pence
 from ..schemas import payslip_arithmetic_ok
 from .common import period_txns, wage_like_unknown
 from .registry import rule, txn_findings
@@ -35,7 +35,7 @@ def no_payslip(data: AuditData) -> pd.DataFrame:
     w = w.merge(status, on="txn_id")
     w = w[w["evidence_status"] != "evidenced"]
     w = w[~w["txn_id"].isin(_payslips_near(data, w)["txn_id"])]  # a payslip for that date -> PY-NET-MISMATCH instead
-    msg = ("Paid " + w["amount_pence"].abs().map(format_gbp) + " to " + w["name"].astype(str) + " (employee "
+    msg = ("Paid " + gbp_series(w["amount_pence"].abs()) + " to " + w["name"].astype(str) + " (employee "
            + w["employee_id"].astype(str) + ") on " + w["posted_date"].dt.strftime("%d/%m/%Y")
            + " with no payslip whose net pay and pay date match. The payslip for this payment would clear this.")
     return txn_findings(w, msg)
@@ -55,9 +55,9 @@ def net_mismatch(data: AuditData) -> pd.DataFrame:
         near["diff"] = (near["net_pence"].astype("int64") + near["amount_pence"].astype("int64")).abs()
         near = near.sort_values(["txn_id", "diff", "pay_date"]).drop_duplicates("txn_id")
         x = w.merge(near[["txn_id", "net_pence", "diff", "pay_date"]], on="txn_id")
-        msg = ("Paid " + x["amount_pence"].abs().map(format_gbp) + " to " + x["name"].astype(str) + " on "
+        msg = ("Paid " + gbp_series(x["amount_pence"].abs()) + " to " + x["name"].astype(str) + " on "
                + x["posted_date"].dt.strftime("%d/%m/%Y") + " but the payslip dated " + x["pay_date"].dt.strftime("%d/%m/%Y")
-               + " shows net pay of " + x["net_pence"].map(format_gbp) + " (difference " + x["diff"].map(format_gbp)
+               + " shows net pay of " + gbp_series(x["net_pence"]) + " (difference " + gbp_series(x["diff"])
                + "). A corrected payslip or a refund of the difference would clear this.")
         frames.append(txn_findings(x, msg, amount=x["diff"]))
     ps = data.payslips
@@ -70,8 +70,8 @@ def net_mismatch(data: AuditData) -> pd.DataFrame:
                     - bad["pension_employee_pence"].fillna(0)).astype("int64")
             diff = (calc - bad["net_pence"].astype("int64")).abs()
             msg = ("The payslip of employee " + bad["employee_id"].astype(str) + " dated " + bad["pay_date"].dt.strftime("%d/%m/%Y")
-                   + " does not add up: gross " + bad["gross_pence"].map(format_gbp) + " less tax, employee NI and pension is "
-                   + calc.map(format_gbp) + " but net is " + bad["net_pence"].map(format_gbp) + ". A corrected payslip would clear this.")
+                   + " does not add up: gross " + gbp_series(bad["gross_pence"]) + " less tax, employee NI and pension is "
+                   + gbp_series(calc) + " but net is " + gbp_series(bad["net_pence"]) + ". A corrected payslip would clear this.")
             frames.append(pd.DataFrame({"recipient_id": bad["recipient_id"], "txn_date": bad["pay_date"], "amount_pence": diff,
                                         "counterparty": bad["employee_id"],
                                         "key": "payslip|" + bad["employee_id"].astype(str) + "|" + bad["pay_date"].dt.strftime("%Y-%m-%d"),
@@ -116,7 +116,7 @@ def no_insurance(data: AuditData) -> pd.DataFrame:
     m = w[["txn_id", "recipient_id", "posted_date"]].merge(ins[["recipient_id", "cover_start", "cover_end"]], on="recipient_id")
     ok = set(m[(m["posted_date"] >= m["cover_start"]) & (m["posted_date"] <= m["cover_end"])]["txn_id"])
     x = w[~w["txn_id"].isin(ok)]
-    msg = ("Paid " + x["name"].astype(str) + " " + x["amount_pence"].abs().map(format_gbp) + " on " + x["posted_date"].dt.strftime("%d/%m/%Y")
+    msg = ("Paid " + x["name"].astype(str) + " " + gbp_series(x["amount_pence"].abs()) + " on " + x["posted_date"].dt.strftime("%d/%m/%Y")
            + " with no employer's liability insurance in force on that date. The insurance certificate covering that date would clear this.")
     return txn_findings(x, msg)
 
@@ -172,7 +172,7 @@ def below_min_wage(data: AuditData) -> pd.DataFrame:
 def unknown_payee(data: AuditData) -> pd.DataFrame:
     p = period_txns(data)
     x = p[wage_like_unknown(data).values]
-    msg = ("Paid " + x["amount_pence"].abs().map(format_gbp) + " to " + x["counterparty"].astype(str) + " on "
+    msg = ("Paid " + gbp_series(x["amount_pence"].abs()) + " to " + x["counterparty"].astype(str) + " on "
            + x["posted_date"].dt.strftime("%d/%m/%Y") + ": regular round payments to a person who is not a registered employee. "
            "Registering the employee (contract, payslips, insurance, DBS) or an invoice from a provider would clear this.")
     return txn_findings(x, msg)

@@ -6,7 +6,7 @@ import pandas as pd
 from ..audit_data import AuditData, budget_to_date
 from ..dates import financial_year_bounds, financial_year_of
 from ..match import match_evidence
-from ..money import format_gbp, pct_of
+from ..money import format_gbp, gbp_series, pct_of
 from .common import period_txns, spend_verdict
 from .registry import rule, txn_findings
 
@@ -17,7 +17,7 @@ def _verdict_rows(data: AuditData, rule_id: str) -> pd.DataFrame:
 
 
 def _money(rows: pd.DataFrame) -> pd.Series:
-    return rows["amount_pence"].abs().map(format_gbp)
+    return gbp_series(rows["amount_pence"].abs())
 
 
 @rule("SP-AFTER-END")
@@ -103,7 +103,7 @@ def duplicate_payment(data: AuditData) -> pd.DataFrame:
     later = (pairs["posted_date"] > pairs["posted_date_first"]) | (pairs["txn_id"] > pairs["txn_id_first"])
     pairs = pairs[later & (pairs["evidence_status"] != "evidenced") & (pairs["evidence_status_first"] == "evidenced")]
     pairs = pairs.drop_duplicates("txn_id")
-    msg = ("Paid " + pairs["counterparty"].astype(str) + " " + pairs["amount_pence"].abs().map(format_gbp) + " on "
+    msg = ("Paid " + pairs["counterparty"].astype(str) + " " + gbp_series(pairs["amount_pence"].abs()) + " on "
            + pairs["posted_date"].dt.strftime("%d/%m/%Y") + " and the same amount on " + pairs["posted_date_first"].dt.strftime("%d/%m/%Y")
            + ", but the evidence shows one supply. A second receipt or invoice, or a refund, would clear this.")
     return txn_findings(pairs, msg)
@@ -126,8 +126,8 @@ def over_budget(data: AuditData) -> pd.DataFrame:
         return pd.DataFrame()
     excess = (m["spend_pence"] - m["limit"]).astype("int64")
     msg = ("Spend on plan line " + m["line_id"].astype(str) + " (" + m["category"].str.replace("_", " ") + ") this financial year is "
-           + m["spend_pence"].map(format_gbp) + ", above its budget to date of " + m["budget_pence"].map(format_gbp)
-           + " plus " + str(tol) + "% tolerance (limit " + m["limit"].map(format_gbp) + ") by " + excess.map(format_gbp)
+           + gbp_series(m["spend_pence"]) + ", above its budget to date of " + gbp_series(m["budget_pence"])
+           + " plus " + str(tol) + "% tolerance (limit " + gbp_series(m["limit"]) + ") by " + gbp_series(excess)
            + ". An agreed increase to the plan line, or evidence that the spend belongs to another line, would clear this.")
     return pd.DataFrame({"recipient_id": m["recipient_id"], "key": data.period + "|" + m["line_id"].astype(str),
                          "line_id": m["line_id"], "amount_pence": excess, "message": msg})
