@@ -43,7 +43,7 @@ import duckdb
 import pandas as pd
 
 from . import dates, money, store
-from .policy import Policy
+from .policy import Policy, PolicyError
 
 ACTIONS = ("STOP", "REPAY", "REVIEW", "NONE")
 GROUND_STOP_REQUESTED = "STOP-REQUESTED"
@@ -54,7 +54,6 @@ UNEVIDENCED_RULE = "EV-NO-EVIDENCE"
 SURPLUS_RULE = "AC-SURPLUS"
 STOP_CLAUSE = "PBP 5.5"
 REPAY_CLAUSE = "PBP 5.4"
-DP_TYPES = ("direct_payment", "combination")
 
 RECOMMENDATION_COLUMNS = [
     "recipient_id", "period", "action", "amount_pence", "grounds", "clauses", "reasons",
@@ -172,7 +171,7 @@ def _clause(row_clause: object, rule_id: str, policy: Policy) -> str:
     if not c:
         try:
             c = policy.rule(rule_id).clause
-        except Exception:  # an unknown rule id from another source: no clause to cite
+        except PolicyError:  # a rule id the policy does not know: no clause to cite
             c = ""
     return "" if c == "-" else c
 

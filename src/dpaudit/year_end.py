@@ -29,7 +29,6 @@ bank transaction dated in it.  All money is integer pence.
 """
 from __future__ import annotations
 
-from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
@@ -37,6 +36,7 @@ import pandas as pd
 
 from . import dates, money, store
 from .policy import Policy
+from .recommend import long_date as _long, month_name as _month
 
 YEAR_END_COLUMNS = [
     "fy", "recipient_id", "annual_dp_value_pence", "closing_balance_pence", "committed_pence",
@@ -49,15 +49,6 @@ _CENT = Decimal("0.01")
 _LATEST_DECISION = """
     SELECT exception_id, lower(trim(decision)) AS decision FROM decisions
     QUALIFY row_number() OVER (PARTITION BY exception_id ORDER BY seq DESC) = 1"""
-
-
-def _long(d: date) -> str:
-    return f"{d.day} {d:%B %Y}"
-
-
-def _month(period: str) -> str:
-    start, _ = dates.parse_period(period)
-    return f"{start:%B %Y}"
 
 
 def year_end_recipients(con: duckdb.DuckDBPyConnection, fy: int) -> list[str]:
@@ -142,7 +133,7 @@ def closing_balances(con: duckdb.DuckDBPyConnection, fy: int, recipient_ids: lis
     if len(txns):
         last_date = txns.groupby("recipient_id")["posted_date"].transform("max")
         day = txns[txns["posted_date"] == last_date]
-        complete = day.groupby("recipient_id")["balance_pence"].apply(lambda s: bool(s.notna().all()))
+        complete = day["balance_pence"].notna().groupby(day["recipient_id"]).all()
         day = day[day["recipient_id"].map(complete).astype(bool)]
         day_of = day.drop_duplicates("recipient_id").set_index("recipient_id")["posted_date"]
         for r in _day_end_balance(day).itertuples(index=False):
