@@ -114,7 +114,7 @@ def test_stop_misuse_in_two_of_last_three_months(con):
     ])
     out = run(con)
     two = row_of(out, "TWO")
-    assert two.action == "STOP" and two.grounds == "SP-HOUSEHOLD;SP-PROHIBITED;STOP-NOT-USED-AS-AGREED"
+    assert two.action == "STOP" and two.grounds == "SP-HOUSEHOLD;SP-PROHIBITED;STOP-MISUSE"
     assert two.amount_pence == 2_000  # this period's misuse is still to be repaid
     assert "2 of the last 3 months (April 2025 and June 2025)" in two.reasons and "In addition, £20.00" in two.reasons
     assert row_of(out, "OLD").action == "REPAY" and row_of(out, "OLD").amount_pence == 1_000
@@ -183,7 +183,7 @@ def test_repay_amount_excludes_dismissed_findings(con):
     assert (r.action, r.amount_pence) == ("REPAY", 4_444 + 8_888)
     assert r.grounds == "AC-SURPLUS;SP-NOT-IN-PLAN"
     assert r.clauses == "PBP 4.3.1, 4.3.2; PBP 5.3, 5.4; PBP 5.4"
-    assert "We recommend that £133.32 is repaid (PBP 5.4)" in r.reasons
+    assert "We recommend that £133.32 is repaid (PBP 5.4)." in r.reasons
     assert "2 findings an officer dismissed are not counted." in r.reasons
     assert r.respond_by == RESPOND_BY
 

@@ -14,12 +14,12 @@ Precedence ``STOP > REPAY > REVIEW > NONE``:
 * ``STOP`` (PBP 5.5), ground ids (not rule ids, these grounds have none):
   ``STOP-REQUESTED`` - ``stop_requested = yes``;
   ``STOP-NOT-ENTITLED`` - ``dp_end_date`` on or before the period's last day, or status ``stopped``;
-  ``STOP-NOT-USED-AS-AGREED`` - high-severity findings of ``[recommend] misuse_rules`` in at least
+  ``STOP-MISUSE`` (payment not used as agreed) - high-severity findings of ``[recommend] misuse_rules`` in at least
   ``stop_after_months`` of the last ``stop_lookback_months`` periods (this one included), or their
   total this period (each transaction once) above ``stop_amount``;
   ``STOP-YOUNG-PERSON`` - aged ``young_person_age`` or over on the period's last day and
   ``young_person_declines = yes``.
-  The misuse rule ids behind ``STOP-NOT-USED-AS-AGREED`` are listed among the grounds too.
+  The misuse rule ids behind ``STOP-MISUSE`` are listed among the grounds too.
 * ``REPAY`` (PBP 5.4): amount = misused spend (``repay_rules`` findings of this period, each
   transaction once, attributed to the first rule in ``repay_rules`` order) + unevidenced debits
   (``EV-NO-EVIDENCE``, any period) whose grace period ends in this period (``txn_date +
@@ -48,7 +48,7 @@ from .policy import Policy, PolicyError
 ACTIONS = ("STOP", "REPAY", "REVIEW", "NONE")
 GROUND_STOP_REQUESTED = "STOP-REQUESTED"
 GROUND_NOT_ENTITLED = "STOP-NOT-ENTITLED"
-GROUND_NOT_USED = "STOP-NOT-USED-AS-AGREED"
+GROUND_NOT_USED = "STOP-MISUSE"
 GROUND_YOUNG_PERSON = "STOP-YOUNG-PERSON"
 UNEVIDENCED_RULE = "EV-NO-EVIDENCE"
 SURPLUS_RULE = "AC-SURPLUS"
@@ -218,7 +218,8 @@ def _stop_grounds(r, p_end: date, policy: Policy) -> list[tuple[str, str]]:
 
 def _money_sentences(money_rows: Summary, policy: Policy) -> list[str]:
     out = []
-    for rule_id, n, total, clause in money_rows:
+    order = {UNEVIDENCED_RULE: 1, SURPLUS_RULE: 2}  # misused spend first, then unevidenced, then funds held back
+    for rule_id, n, total, clause in sorted(money_rows, key=lambda x: (order.get(x[0], 0), x[0])):
         if rule_id == UNEVIDENCED_RULE:
             grace = policy.days("evidence_grace_days")
             out.append(f"Payments still without a receipt, invoice or other evidence {grace} days after they were "
@@ -334,21 +335,21 @@ def recommend_period(con: duckdb.DuckDBPyConnection, period: str, policy: Policy
             reasons = ["We recommend that the direct payment stops."] + [s for _, s in stop_grounds]
             if amount:
                 clauses |= {REPAY_CLAUSE} | {x[3] for x in money_rows}
-                reasons.append(f"In addition, {money.format_gbp(amount)} should be repaid ({REPAY_CLAUSE}):")
+                reasons.append(f"In addition, {money.format_gbp(amount)} should be repaid ({REPAY_CLAUSE}).")
                 reasons += _money_sentences(money_rows, policy)
             reasons.append(f"Please respond by {long_date(respond_by)}.")
         elif amount > 0:
             action = "REPAY"
             grounds = {x[0] for x in money_rows}
             clauses = {REPAY_CLAUSE} | {x[3] for x in money_rows}
-            reasons = [f"We recommend that {money.format_gbp(amount)} is repaid ({REPAY_CLAUSE}):"]
+            reasons = [f"We recommend that {money.format_gbp(amount)} is repaid ({REPAY_CLAUSE})."]
             reasons += _money_sentences(money_rows, policy)
             reasons.append(f"Please respond by {long_date(respond_by)}.")
         elif review_rows:
             action = "REVIEW"
             grounds = {x[0] for x in review_rows}
             clauses = {x[3] for x in review_rows}
-            reasons = ["We recommend a review of these findings with the family:"] + _review_sentences(review_rows)
+            reasons = ["We recommend a review of these findings with the family."] + _review_sentences(review_rows)
         else:
             action, grounds, clauses = "NONE", set(), set()
             reasons = ["No finding this month needs action."]
