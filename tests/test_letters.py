@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from docx import Document
 
-from dpaudit.report.letters import LetterError, build_letters, write_letters
+from dpaudit.report.letters import LetterError, build_letters, write_accepted_letters, write_letters, year_end_letters
 
 LETTER_DATE = date(2025, 6, 5)
 
@@ -22,7 +22,8 @@ def repay_letter(**over) -> dict:
              action="REPAY", amount_pence=123456,
              reasons=["Spend of £50.00 at BET365 on 03/05/2025 is not allowed (PBP 4.3.2).",
                       "Debits of £1,184.56 have had no receipts for more than 28 days (PBP 5.2)."],
-             grounds="SP-PROHIBITED;EV-NO-EVIDENCE", clauses="PBP 4.3.2;PBP 5.2", respond_by=date(2025, 7, 3),
+             grounds=[("SP-PROHIBITED", "PBP 4.3.2"), ("EV-NO-EVIDENCE", "PBP 5.2")], clauses="PBP 4.3.2; PBP 5.2",
+             respond_by=date(2025, 7, 3),
              period="2025-05", letter_date=LETTER_DATE)
     d.update(over)
     return d
@@ -61,9 +62,9 @@ def assert_required_elements(text: str, letter: dict) -> None:
         assert "stop the direct payment from 3 July 2025" in text
     for reason in letter["reasons"]:
         assert flat(reason) in text
-    clauses = letter["clauses"] if isinstance(letter["clauses"], list) else letter["clauses"].split(";")
-    for clause in clauses:
-        assert clause.replace("PBP ", "Personal Budget Policy ") in text
+    for g in letter["grounds"]:
+        rule, clause = g if isinstance(g, tuple) else (g, "PBP 5.5")
+        assert f"({rule}): {clause.replace('PBP ', 'Personal Budget Policy ')}" in text  # each ground with its clause
     assert "right to ask us to reconsider" in text and "we will reconsider it if you ask (Personal Budget Policy 5.5)" in text
     assert "First, tell your social worker" in text
     assert "the team manager will review the decision" in text
@@ -147,4 +148,62 @@ def test_build_letters_only_for_accepted_repay_and_stop() -> None:
     assert [(x["recipient_id"], x["action"]) for x in letters] == [("R001", "REPAY"), ("R002", "STOP")]
     assert letters[0]["reasons"] == ["Spend at BET365 is not allowed (PBP 4.3.2).", "Debits have no receipts (PBP 5.2)."]
     assert letters[1]["respond_by"] == date(2025, 7, 3)  # letter date + 28 days when none was set
-    assert letters[0]["grounds"] == ["SP-PROHIBITED", "EV-NO-EVIDENCE"]
+    assert letters[0]["grounds"] == [("SP-PROHIBITED", None), ("EV-NO-EVIDENCE", None)]
+    assert letters[1]["grounds"] == [("STOP-MISUSE", "PBP 5.5")]
+
+
+def test_recommendation_framing_left_out_and_clauses_paired(tmp_path: Path) -> None:
+    recs = pd.DataFrame([("R001", "2025-05", "STOP", 25000, "SP-PROHIBITED;STOP-MISUSE", "PBP 4.3.2; PBP 5.5",
+                          "We recommend that the direct payment stops. The payment has not been used as agreed: "
+                          "£250.00 of misuse this month (PBP 5.5). In addition, £250.00 should be repaid (PBP 5.4). "
+                          "Spend of £250.00 at BET365 on 03/05/2025 is not allowed (PBP 4.3.2). "
+                          "Please respond by 28 June 2025. 1 finding an officer dismissed is not counted.",
+                          date(2025, 6, 28))],
+                        columns=["recipient_id", "period", "action", "amount_pence", "grounds", "clauses", "reasons",
+                                 "respond_by"])
+    statuses = pd.DataFrame({"exception_id": ["REC-2025-05-R001"], "status": ["accepted"]})
+    people = pd.DataFrame({"recipient_id": ["R001"], "child_name": ["Amy"], "account_holder": ["Jo"],
+                           "support_officer": ["Sam"]})
+    [letter] = build_letters(recs, statuses, people, letter_date=LETTER_DATE, clause_of={"SP-PROHIBITED": "PBP 4.3.2"})
+    assert letter["reasons"] == ["The payment has not been used as agreed: £250.00 of misuse this month (PBP 5.5).",
+                                 "Spend of £250.00 at BET365 on 03/05/2025 is not allowed (PBP 4.3.2)."]
+    txt = flat([p for p in write_letters(tmp_path, [letter]) if p.suffix == ".txt"][0].read_text(encoding="utf-8"))
+    assert "(SP-PROHIBITED): Personal Budget Policy 4.3.2" in txt and "(STOP-MISUSE): Personal Budget Policy 5.5" in txt
+    assert "we have decided to stop the direct payment" in txt
+    assert "We are also asking you to repay £250.00" in txt and "The amount to repay is £250.00" in txt
+    assert "instalments" in txt and "28 June 2025" in txt
+
+
+def test_write_accepted_letters_from_the_store(tmp_path: Path) -> None:
+    from dpaudit.decisions import import_decisions
+    from dpaudit.store import insert_df, open_store
+
+    with open_store(tmp_path / "s.duckdb") as con:
+        insert_df(con, "recipients", pd.DataFrame({"recipient_id": ["R001", "R002"], "child_name": ["Amy", "Ben"],
+                                                   "account_holder": ["Jo", "Al"], "support_officer": ["Sam", "Kim"]}))
+        insert_df(con, "findings", pd.DataFrame({"exception_id": ["e1"], "rule_id": ["SP-PROHIBITED"],
+                                                 "clause": ["PBP 4.3.2"], "period": ["2025-05"]}))
+        insert_df(con, "recommendations", pd.DataFrame({
+            "period": "2025-05", "recipient_id": ["R001", "R002"], "action": ["REPAY", "STOP"],
+            "amount_pence": [5000, 0], "grounds": ["SP-PROHIBITED", "STOP-REQUESTED"], "clauses": ["PBP 4.3.2", "PBP 5.5"],
+            "reasons": ["Spend of £50.00 at BET365 is not allowed (PBP 4.3.2).", "The family asked us to stop (PBP 5.5)."],
+            "respond_by": [date(2025, 6, 28)] * 2, "prepared_by": "auditor.a"}))
+        assert write_accepted_letters(con, tmp_path / "none", "2025-05", letter_date=LETTER_DATE) == []
+        import_decisions(con, pd.DataFrame({"exception_id": ["REC-2025-05-R001"], "decision": ["accept"]}),
+                         known_ids={"REC-2025-05-R001", "REC-2025-05-R002"}, officer_default="officer.b", source="t")
+        paths = write_accepted_letters(con, tmp_path / "letters", "2025-05", letter_date=LETTER_DATE)
+    assert sorted(p.name for p in paths) == ["2025-05_R001_repay.docx", "2025-05_R001_repay.html", "2025-05_R001_repay.txt"]
+    txt = flat((tmp_path / "letters" / "2025-05_R001_repay.txt").read_text(encoding="utf-8"))
+    assert "repay £50.00" in txt and "(SP-PROHIBITED): Personal Budget Policy 4.3.2" in txt
+
+
+def test_year_end_letters(tmp_path: Path) -> None:
+    ye = pd.DataFrame({"recipient_id": ["R001", "R002"], "repayment_pence": [20000, 0],
+                       "reasons": ["Surplus of £1,400.00 is above the 10% carry-forward of £1,200.00 (PBP 5.3, 5.4).", ""]})
+    people = pd.DataFrame({"recipient_id": ["R001", "R002"], "child_name": ["Amy", "Ben"], "account_holder": ["Jo", "Al"],
+                           "support_officer": ["Sam", "Kim"]})
+    letters = year_end_letters(ye, people, fy=2025, letter_date=date(2026, 4, 20))
+    assert [x["recipient_id"] for x in letters] == ["R001"]
+    txt = flat([p for p in write_letters(tmp_path, letters) if p.suffix == ".txt"][0].read_text(encoding="utf-8"))
+    assert "repay £200.00" in txt and "the financial year April 2025 to March 2026" in txt
+    assert "18 May 2026" in txt and "complaints procedure at any time" in txt

@@ -116,6 +116,27 @@ def _as_date(v: object, field: str, rid: str) -> date:
     raise LetterError(f"letter for recipient {rid}: {field} {v!r} is not a date")
 
 
+def _grounds(raw: object, clauses: list[str]) -> list[Ground]:
+    """Grounds as (rule, clause) pairs.  A ground is a rule id, a ``(rule, clause)`` pair or a dict
+    ``{"rule", "clause"}``.  Rule ids without their own clause are not paired with ``clauses`` by
+    position (the two lists need not line up); they get every clause given instead."""
+    items: list[tuple[str, str | None]] = []
+    if isinstance(raw, str) or raw is None or (not isinstance(raw, (list, tuple)) and pd.isna(raw)):
+        items = [(r, None) for r in _listify(raw)]
+    else:
+        for g in raw:
+            if isinstance(g, dict):
+                items.append((str(g.get("rule", "")).strip(), g.get("clause")))
+            elif isinstance(g, (list, tuple)) and len(g) == 2:
+                items.append((str(g[0]).strip(), g[1]))
+            elif str(g).strip():
+                items.append((str(g).strip(), None))
+    fallback = ", ".join(_clause_text(c) for c in clauses) or "council policy"
+    if not items:
+        return [Ground("", "the policy", _clause_text(c)) for c in clauses]
+    return [Ground(r, GROUND_NAMES.get(r, r), _clause_text(str(c)) if c else fallback) for r, c in items]
+
+
 def letter_context(letter: dict[str, Any]) -> dict[str, Any]:
     """Check one letter's details and turn them into the template context."""
     rid = str(letter.get("recipient_id", "?"))
@@ -138,22 +159,14 @@ def letter_context(letter: dict[str, Any]) -> dict[str, Any]:
     respond_by = _as_date(letter["respond_by"], "respond_by", rid)
     if respond_by <= letter_date:
         raise LetterError(f"letter for recipient {rid}: respond_by {respond_by} is not after the letter date {letter_date}")
-    rules = _listify(letter.get("grounds"))
-    clauses = _listify(letter.get("clauses"))
-    grounds: list[Ground] = []
-    if rules and len(rules) == len(clauses):
-        grounds = [Ground(r, GROUND_NAMES.get(r, r), _clause_text(c)) for r, c in zip(rules, clauses)]
-    elif rules:
-        grounds = [Ground(r, GROUND_NAMES.get(r, r), ", ".join(_clause_text(c) for c in clauses) or "council policy")
-                   for r in rules]
-    elif clauses:
-        grounds = [Ground("", "the policy", _clause_text(c)) for c in clauses]
+    grounds = _grounds(letter.get("grounds"), _listify(letter.get("clauses")))
     period = str(letter["period"])
     try:
         start, _ = parse_period(period)
         period_label = f"{start:%B %Y}"
     except ValueError:
         period_label = period
+    period_label = str(letter.get("period_label") or period_label)
     return {
         "council_name": str(letter.get("council_name") or DEFAULT_COUNCIL),
         "signatory": str(letter.get("signatory") or DEFAULT_SIGNATORY),
@@ -168,6 +181,7 @@ def letter_context(letter: dict[str, Any]) -> dict[str, Any]:
         "amount": format_gbp(amount),
         "reasons": reasons,
         "grounds": [{"rule": g.name if not g.rule else f"{g.name} ({g.rule})", "clause": g.clause} for g in grounds],
+        "clauses": [_clause_text(c) for c in _listify(letter.get("clauses"))],
         "respond_by": _long_date(respond_by),
         "respond_by_iso": respond_by.isoformat(),
         "days_to_respond": (respond_by - letter_date).days,
@@ -278,16 +292,32 @@ def write_letters(out_dir: Path | str, letters: list[dict[str, Any]], *, templat
     return paths
 
 
+# Sentences of a recommendation's reasons that the letter states in its own words (decision, date).
+_OWN_WORDS = re.compile(r"^(We recommend\b|Please respond by\b|In addition, .* should be repaid\b|.*\ban officer dismissed\b)")
+STOP_CLAUSE = "PBP 5.5"
+YEAR_END_GROUND = "YEAR-END-SURPLUS"
+GROUND_NAMES[YEAR_END_GROUND] = "money left in the account at the end of the financial year above the amount that may be carried forward"
+
+
+def letter_reasons(text: object) -> list[str]:
+    """The reasons sentences fit for the family: the recommendation's own framing is left out."""
+    return [r for r in split_reasons(text) if not _OWN_WORDS.match(r)]
+
+
 def build_letters(recommendations: pd.DataFrame, statuses: pd.DataFrame, recipients: pd.DataFrame, *,
-                  letter_date: date, council_name: str = DEFAULT_COUNCIL, repay_days: int = 28) -> list[dict[str, Any]]:
+                  letter_date: date, council_name: str = DEFAULT_COUNCIL, repay_days: int = 28,
+                  clause_of: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Letter details for every REPAY/STOP recommendation an officer has accepted.
 
     ``statuses`` is ``decisions.current_status`` (ids ``REC-<period>-<recipient_id>``); ``recipients``
-    has ``recipient_id, child_name, account_holder, support_officer``.  A recommendation whose
-    respond-by date is missing or not after the letter date gets ``letter_date + repay_days``.
+    has ``recipient_id, child_name, account_holder, support_officer``; ``clause_of`` maps a rule id to
+    its clause (``STOP-*`` grounds are PBP 5.5).  A recommendation whose respond-by date is missing or
+    not after the letter date gets ``letter_date + repay_days``.
     """
-    accepted = set(statuses.loc[statuses["status"] == "accepted", "exception_id"].astype(str))
-    people = recipients.drop_duplicates("recipient_id").set_index(recipients.drop_duplicates("recipient_id")["recipient_id"].astype(str))
+    clause_of = clause_of or {}
+    accepted = set(statuses.loc[statuses["status"] == "accepted", "exception_id"].astype(str)) if len(statuses) else set()
+    ppl = recipients.drop_duplicates("recipient_id")
+    people = ppl.set_index(ppl["recipient_id"].astype(str))
     out = []
     recs = recommendations.sort_values(["period", "recipient_id"], kind="mergesort")
     for r in recs.itertuples(index=False):
@@ -301,12 +331,66 @@ def build_letters(recommendations: pd.DataFrame, statuses: pd.DataFrame, recipie
         respond_by = r.respond_by
         if respond_by is None or pd.isna(respond_by) or _as_date(respond_by, "respond_by", rid) <= letter_date:
             respond_by = letter_date + timedelta(days=repay_days)
+        rules = _listify(r.grounds)
+        grounds = [(g, STOP_CLAUSE if g.startswith("STOP-") else clause_of.get(g)) for g in rules]
+        reasons = letter_reasons(r.reasons) or split_reasons(r.reasons)
+        amount = 0 if r.amount_pence is None or pd.isna(r.amount_pence) else int(r.amount_pence)
         out.append({
             "recipient_id": rid, "child_name": person.get("child_name"), "account_holder": person.get("account_holder"),
             "support_officer": person.get("support_officer") or "your direct payments officer", "action": action,
-            "amount_pence": int(r.amount_pence or 0) if not pd.isna(r.amount_pence) else 0,
-            "reasons": split_reasons(r.reasons), "grounds": _listify(r.grounds), "clauses": _listify(r.clauses),
+            "amount_pence": amount, "reasons": reasons, "grounds": grounds, "clauses": _listify(r.clauses),
             "respond_by": _as_date(respond_by, "respond_by", rid), "period": str(r.period),
+            "council_name": council_name, "letter_date": letter_date,
+        })
+    return out
+
+
+def write_accepted_letters(con: Any, out_dir: Path | str, period: str, *, letter_date: date | None = None,
+                           council_name: str = DEFAULT_COUNCIL, repay_days: int = 28,
+                           template_dir: Path | str | None = None) -> list[Path]:
+    """Letters for the period's REPAY/STOP recommendations accepted in the decision log (store tables
+    ``recommendations``, ``decisions``, ``recipients``; clauses from ``findings``)."""
+    from ..decisions import current_status
+
+    recs = con.execute("SELECT recipient_id, period, action, amount_pence, grounds, clauses, reasons, respond_by "
+                       "FROM recommendations WHERE period = ? AND upper(action) IN ('REPAY', 'STOP') ORDER BY recipient_id",
+                       [period]).df()
+    if recs.empty:
+        return []
+    ids = [f"REC-{period}-{rid}" for rid in recs["recipient_id"].astype(str)]
+    statuses = current_status(con, ids)
+    if not (statuses["status"] == "accepted").any():
+        return []
+    people = con.execute("SELECT recipient_id, child_name, account_holder, support_officer FROM recipients").df()
+    clause_of = dict(con.execute("SELECT rule_id, any_value(clause) FROM findings GROUP BY rule_id").fetchall())
+    letters = build_letters(recs, statuses, people, letter_date=letter_date or date.today(), council_name=council_name,
+                            repay_days=repay_days, clause_of=clause_of)
+    return write_letters(out_dir, letters, template_dir=template_dir)
+
+
+def year_end_letters(year_end: pd.DataFrame, recipients: pd.DataFrame, *, fy: int, letter_date: date,
+                     council_name: str = DEFAULT_COUNCIL, repay_days: int = 28) -> list[dict[str, Any]]:
+    """Letter details for every recipient with a year-end repayment (PBP 5.3, 5.4), for :func:`write_letters`."""
+    ppl = recipients.drop_duplicates("recipient_id")
+    people = ppl.set_index(ppl["recipient_id"].astype(str))
+    out = []
+    for r in year_end.sort_values("recipient_id", kind="mergesort").itertuples(index=False):
+        amount = 0 if pd.isna(r.repayment_pence) else int(r.repayment_pence)
+        rid = str(r.recipient_id)
+        if amount <= 0:
+            continue
+        if rid not in people.index:
+            raise LetterError(f"recipient {rid} must repay at year end but is not in recipients.csv")
+        person = people.loc[rid]
+        reasons = split_reasons(r.reasons) or [
+            f"At 31 March {fy + 1} the account held more than the 10% of the year's direct payment that may be "
+            f"carried forward (PBP 5.3)."]
+        out.append({
+            "recipient_id": rid, "child_name": person.get("child_name"), "account_holder": person.get("account_holder"),
+            "support_officer": person.get("support_officer") or "your direct payments officer", "action": "REPAY",
+            "amount_pence": amount, "reasons": reasons, "grounds": [(YEAR_END_GROUND, "PBP 5.3, 5.4")],
+            "clauses": ["PBP 5.3", "PBP 5.4"], "respond_by": letter_date + timedelta(days=repay_days),
+            "period": f"FY{fy}", "period_label": f"the financial year April {fy} to March {fy + 1}",
             "council_name": council_name, "letter_date": letter_date,
         })
     return out
