@@ -17,6 +17,7 @@ PENCE_PER_POUND = 100
 # "1,234.50", "£1,234.50", "-12.00", "(12.50)", "12.50 CR", "+ £1,234.56", "12.5", "12"
 _CLEAN_RE = re.compile(r"[£\s,\u00a0]")
 _VALID_RE = r"^[+-]?\d+(\.\d{1,2})?$"
+_GROUPED_RE = r"(?<![\d,])\d{1,3}(?:,\d{3})+(?:\.\d*)?(?![\d,])"
 
 
 class MoneyError(ValueError):
@@ -45,9 +46,14 @@ def parse_pence_series(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     Returns ``(pence, bad)`` where ``pence`` is an ``Int64`` series (``<NA>`` where blank or bad)
     and ``bad`` is a boolean series that is True where a non-blank value was not money.
     """
+    if len(values) == 0:
+        return pd.Series([], dtype="Int64", index=values.index), pd.Series([], dtype=bool, index=values.index)
+    raw = values.astype("string").str.strip()
+    # a comma must group thousands ("1,234.50"); "12,50" (a decimal comma) is not read as 1250
+    commas_ok = ~raw.str.contains(",", regex=False, na=False) | raw.str.contains(_GROUPED_RE, na=False)
     t = _normalise_text(values)
     blank = t.isna() | (t == "")
-    ok = t.str.match(_VALID_RE, na=False)
+    ok = t.str.match(_VALID_RE, na=False) & commas_ok
     bad = ~blank & ~ok
     good = t.where(ok)
     neg = good.str.startswith("-", na=False)

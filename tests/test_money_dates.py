@@ -1,0 +1,76 @@
+"""Money is exact pence end to end; dates are day-first; rounding is half-up in one place."""
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dpaudit.dates import (DateError, add_months, age_on, financial_year_of, fy_periods, parse_date, parse_dates_series,
+                           parse_period, previous_period)
+from dpaudit.money import (MoneyError, format_gbp, format_pounds, parse_pence, parse_pence_series, pct_of, pro_rata,
+                           round_half_up_pence)
+
+
+@given(st.integers(min_value=-10**13, max_value=10**13))
+def test_pence_round_trip_plain_and_pretty(pence):
+    assert parse_pence(format_pounds(pence)) == pence
+    assert parse_pence(format_gbp(pence)) == pence
+
+
+@given(st.lists(st.integers(min_value=-10**9, max_value=10**9), min_size=1, max_size=50))
+def test_series_parse_equals_scalar_parse(values):
+    texts = pd.Series([format_gbp(v) for v in values])
+    pence, bad = parse_pence_series(texts)
+    assert not bad.any() and pence.tolist() == values
+
+
+@pytest.mark.parametrize("text,pence", [("1234.50", 123450), ("£1,234.50", 123450), ("(12.50)", -1250), ("-12.00", -1200),
+                                        ("12.5", 1250), ("12", 1200), ("12.50 CR", 1250), ("12.50 DR", -1250),
+                                        ("+ £1,234.56", 123456), ("-£3.00", -300), (" 0.01 ", 1)])
+def test_money_forms(text, pence):
+    assert parse_pence(text) == pence
+
+
+@pytest.mark.parametrize("text", ["£1,234.5O", "1.234", "12,50", "abc", "1e3", "--1", "£"])
+def test_not_money(text):
+    with pytest.raises(MoneyError):
+        parse_pence(text)
+
+
+def test_rounding_is_half_up_to_the_penny():
+    assert round_half_up_pence(Decimal("2.5")) == 3 and round_half_up_pence(Decimal("-2.5")) == -3
+    assert round_half_up_pence(Decimal("2.4999")) == 2
+    assert pct_of(20055, 10) == 2006  # 2005.5p -> 2006p, not banker's 2006/2005
+    assert pct_of(12345, "10") == 1235
+    assert pro_rata(120000, 61, 365) == 20055
+
+
+@pytest.mark.parametrize("text,expect", [("2025-04-05", date(2025, 4, 5)), ("05/04/2025", date(2025, 4, 5)),
+                                         ("05 Apr 2025", date(2025, 4, 5)), ("28-Mar-2020", date(2020, 3, 28)),
+                                         ("04/05/2025", date(2025, 5, 4)), ("2025-04-05T13:00:00", date(2025, 4, 5))])
+def test_day_first_dates(text, expect):
+    assert parse_date(text) == expect
+
+
+@pytest.mark.parametrize("text", ["31/02/2025", "2025-13-01", "13/13/2025", "Pending", "02/30/2025"])
+def test_impossible_dates_rejected(text):
+    with pytest.raises(DateError):
+        parse_date(text)
+
+
+def test_blank_is_not_bad():
+    d, bad = parse_dates_series(pd.Series(["", None, "01/01/2025"]))
+    assert bad.tolist() == [False, False, False] and d.isna().tolist() == [True, True, False]
+
+
+def test_periods_and_financial_year():
+    assert parse_period("2026-02") == (date(2026, 2, 1), date(2026, 2, 28))
+    assert previous_period("2026-01") == "2025-12"
+    assert financial_year_of(date(2026, 3, 31)) == 2025 and financial_year_of(date(2025, 4, 1)) == 2025
+    assert fy_periods(2025)[0] == "2025-04" and fy_periods(2025)[-1] == "2026-03"
+    assert add_months(date(2025, 11, 30), 3) == date(2026, 2, 28)
+    assert age_on(date(2009, 3, 1), date(2025, 2, 28)) == 15 and age_on(date(2009, 3, 1), date(2025, 3, 1)) == 16
+    with pytest.raises(DateError):
+        parse_period("2026-1")
