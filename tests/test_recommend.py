@@ -103,6 +103,18 @@ def test_stopped_before_the_period_or_not_started_or_notional_gets_no_row(con):
     assert list(run(con)["recipient_id"]) == ["COMBI"]
 
 
+def test_stopped_before_the_period_but_spending_after_the_end_is_recovered(con):
+    load(con, [recipient("AFTER", status="stopped", dp_end_date=date(2025, 5, 31)),
+               recipient("QUIET", status="stopped", dp_end_date=date(2025, 5, 31))],
+         [finding("a1", "AFTER", "SP-AFTER-END", 2_500, txn_ref="t1"),
+          finding("a2", "AFTER", "SP-AFTER-END", 1_500, txn_ref="t2")])
+    out = run(con)
+    assert list(out["recipient_id"]) == ["AFTER"]
+    r = row_of(out, "AFTER")
+    assert (r.action, r.amount_pence, r.grounds) == ("STOP", 4_000, "SP-AFTER-END;STOP-NOT-ENTITLED")
+    assert "ended on 31 May 2025" in r.reasons and "In addition, £40.00 should be repaid (PBP 5.4)." in r.reasons
+
+
 def test_stop_misuse_in_two_of_last_three_months(con):
     load(con, [recipient(x) for x in ("TWO", "OLD", "ONE")], [
         finding("a1", "TWO", "SP-PROHIBITED", 1_000, period="2025-04", txn_ref="t1"),

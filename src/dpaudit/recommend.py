@@ -3,7 +3,9 @@
 Grain of the output (store table ``recommendations``): one row per recipient x period, for every
 ``direct_payment``/``combination`` recipient whose payment has started by the period end and who
 is ``active`` (any other status counts as active), or ``stopped``/``suspended`` while the period
-still falls inside the payment's dates (no ``dp_end_date`` or one on/after the period start).
+still falls inside the payment's dates (no ``dp_end_date`` or one on/after the period start); and
+for any direct-payment recipient with an open finding of the period or an unevidenced debit due
+in it (so spending after a payment was stopped is still recommended for recovery).
 
 Inputs are the store tables ``recipients``, ``findings``, ``matches`` and ``decisions``.  The
 latest decision by ``seq`` per ``exception_id`` wins; a finding whose latest decision is
@@ -138,8 +140,12 @@ def load_findings(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return f
 
 
-def eligible_recipients(con: duckdb.DuckDBPyConnection, period: str) -> pd.DataFrame:
-    """The recipients that get a recommendation for ``period`` (see the module docstring)."""
+def eligible_recipients(con: duckdb.DuckDBPyConnection, period: str, also: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """The recipients that get a recommendation for ``period`` (see the module docstring).
+
+    ``also``: recipient ids that have open findings for the period; a direct-payment recipient among
+    them is included even when stopped before the period (spending after the end must be recovered).
+    """
     start, end = dates.parse_period(period)
     return store.query_df(con, """
         SELECT recipient_id, date_of_birth, dp_start_date, dp_end_date,
@@ -148,10 +154,11 @@ def eligible_recipients(con: duckdb.DuckDBPyConnection, period: str) -> pd.DataF
                lower(trim(coalesce(young_person_declines, ''))) AS young_person_declines
         FROM recipients
         WHERE lower(trim(management_type)) IN ('direct_payment', 'combination')
-          AND (dp_start_date IS NULL OR dp_start_date <= ?)
-          AND (lower(trim(coalesce(status, ''))) NOT IN ('stopped', 'suspended')
-               OR dp_end_date IS NULL OR dp_end_date >= ?)
-        ORDER BY recipient_id""", [end, start])
+          AND (((dp_start_date IS NULL OR dp_start_date <= ?)
+                AND (lower(trim(coalesce(status, ''))) NOT IN ('stopped', 'suspended')
+                     OR dp_end_date IS NULL OR dp_end_date >= ?))
+               OR list_contains(?::VARCHAR[], recipient_id))
+        ORDER BY recipient_id""", [end, start, sorted({str(a) for a in also})])
 
 
 def _matched_txn_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -251,7 +258,6 @@ def recommend_period(con: duckdb.DuckDBPyConnection, period: str, policy: Policy
         raise ValueError("prepared_by is empty: name the officer or process preparing the recommendations "
                          "(it is recorded so that a different officer decides them)")
     p_start, p_end = dates.parse_period(period)
-    rcp = eligible_recipients(con, period)
     f_all = load_findings(con)
     f = f_all[~f_all["dismissed"]]
     cur = f[f["period"] == period]
@@ -289,6 +295,8 @@ def recommend_period(con: duckdb.DuckDBPyConnection, period: str, policy: Policy
     due_unev = (f_all["rule_id"] == UNEVIDENCED_RULE) & (all_grace_end >= ts_start) & (all_grace_end <= ts_end)
     raised_now = (f_all["period"] == period) & f_all["rule_id"].isin(repay_ground_rules - {UNEVIDENCED_RULE})
     dismissed = f_all[f_all["dismissed"] & (raised_now | due_unev.fillna(False).astype(bool))]
+
+    rcp = eligible_recipients(con, period, also=sorted(set(cur["recipient_id"]) | set(unev["recipient_id"])))
 
     # one summary per recipient for each part, built with groupby (no per-recipient frame filtering)
     hi_med = ["high", "medium"]
