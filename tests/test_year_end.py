@@ -103,11 +103,24 @@ def test_part_year_recipient_pro_rata_by_day(con):
     assert "line L1 for 182 of 365 days" in r.reasons and "line L2 for 91 of 365 days" in r.reasons
 
 
+def test_direct_payment_dates_make_a_part_year_recipient(con):
+    # whole-year line of £7,300.00; DP from 1 July 2025 (274 days) and another ended 31 Dec 2025 (275 days)
+    load(con, recipients=[recipient("JOIN", dp_start_date=date(2025, 7, 1)),
+                          recipient("LEFT", dp_end_date=date(2025, 12, 31), status="stopped"),
+                          recipient("GONE", dp_end_date=date(2025, 3, 31), status="stopped")],
+         plan_lines=[line(x, "L1", 730_000, valid_to=date(2026, 3, 31)) for x in ("JOIN", "LEFT", "GONE")])
+    ye = year_end.compute_year_end(con, 2025, POLICY).set_index("recipient_id")
+    assert ye.loc["JOIN", "annual_dp_value_pence"] == 548_000  # 730,000 * 274 / 365
+    assert ye.loc["LEFT", "annual_dp_value_pence"] == 550_000  # 730,000 * 275 / 365
+    assert ye.loc["GONE", "annual_dp_value_pence"] == 0
+    assert "line L1 for 274 of 365 days" in ye.loc["JOIN", "reasons"]
+
+
 def test_leap_year_has_366_days_and_rounds_half_up(con):
     # FY2023 = 2023-04-01..2024-03-31 includes 29 Feb 2024: 366 days.
     # L1 whole year £5,000.00 counts whole; L2 30 days of £366.00 = £30.00;
     # L3 one day of £1.83 = 0.5p -> 1p (half-up, not half-even).
-    load(con, recipients=[recipient("Y")],
+    load(con, recipients=[recipient("Y", dp_start_date=date(2020, 1, 1))],
          plan_lines=[line("Y", "L1", 500_000, valid_from=date(2023, 1, 1)),
                      line("Y", "L2", 36_600, valid_from=date(2023, 4, 1), valid_to=date(2023, 4, 30)),
                      line("Y", "L3", 183, valid_from=date(2024, 3, 31), valid_to=date(2024, 12, 31))])

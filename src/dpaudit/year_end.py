@@ -8,7 +8,9 @@ bank transaction dated in it.  All money is integer pence.
   direct_payment``, a valid ``valid_from`` (and ``valid_to`` empty or not before it), a funding
   stream the policy does not restrict to ``notional``, and no open ``DQ-PLAN-INVALID`` finding
   naming the line, of ``annual_amount`` pro rata by day for the days of the FY the line is in force
-  (``money.pro_rata(amount, days, fy_days)``, each line rounded half-up; fy_days is 365 or 366).
+  and the recipient's direct payment runs (``dp_start_date``..``dp_end_date``, so a recipient who
+  started or stopped during the year is a part-year recipient even on whole-year lines), as
+  ``money.pro_rata(amount, days, fy_days)``, each line rounded half-up; fy_days is 365 or 366.
 * ``closing_balance`` at 31 March, first that applies: the ``reconciliation`` closing balance
   for period ``<fy+1>-03``; else the end-of-day bank balance of the last day with transactions on
   or before 31 March when every transaction that day carries a balance (the day's last one is
@@ -73,15 +75,18 @@ def annual_dp_values(con: duckdb.DuckDBPyConnection, fy: int, policy: Policy) ->
         invalid AS (
             SELECT DISTINCT f.recipient_id, f.line_id FROM findings f LEFT JOIN latest l USING (exception_id)
             WHERE f.rule_id = ? AND f.line_id IS NOT NULL AND coalesce(l.decision, '') NOT IN ('dismiss', 'dismissed'))
-        SELECT p.recipient_id, p.line_id, coalesce(p.annual_amount_pence, 0) AS annual_amount_pence,
-               p.funding_stream,
-               (least(coalesce(p.valid_to, ?::DATE), ?::DATE) - greatest(p.valid_from, ?::DATE)) + 1 AS days
-        FROM plan_lines p
-        WHERE lower(trim(p.management_type)) = 'direct_payment'
-          AND p.valid_from IS NOT NULL AND (p.valid_to IS NULL OR p.valid_to >= p.valid_from)
-          AND p.valid_from <= ? AND (p.valid_to IS NULL OR p.valid_to >= ?)
-          AND NOT EXISTS (SELECT 1 FROM invalid i WHERE i.recipient_id = p.recipient_id AND i.line_id = p.line_id)
-        ORDER BY p.recipient_id, p.line_id""", [PLAN_INVALID_RULE, end, end, start, end, start])
+        , spans AS (
+            SELECT p.recipient_id, p.line_id, coalesce(p.annual_amount_pence, 0) AS annual_amount_pence,
+                   p.funding_stream,
+                   greatest(p.valid_from, ?::DATE, coalesce(r.dp_start_date, ?::DATE)) AS span_from,
+                   least(coalesce(p.valid_to, ?::DATE), ?::DATE, coalesce(r.dp_end_date, ?::DATE)) AS span_to
+            FROM plan_lines p LEFT JOIN recipients r USING (recipient_id)
+            WHERE lower(trim(p.management_type)) = 'direct_payment'
+              AND p.valid_from IS NOT NULL AND (p.valid_to IS NULL OR p.valid_to >= p.valid_from)
+              AND NOT EXISTS (SELECT 1 FROM invalid i WHERE i.recipient_id = p.recipient_id AND i.line_id = p.line_id))
+        SELECT recipient_id, line_id, annual_amount_pence, funding_stream, (span_to - span_from) + 1 AS days
+        FROM spans WHERE span_to >= span_from
+        ORDER BY recipient_id, line_id""", [PLAN_INVALID_RULE, start, start, end, end, end])
     stream = lines["funding_stream"].astype("string").str.strip().str.lower()
     notional = stream.map(lambda s: policy.funding_restriction(s) == "notional" if isinstance(s, str) else False)
     lines = lines[~notional.astype(bool)].copy()
