@@ -140,4 +140,5 @@ def budget_to_date(data: AuditData) -> pd.DataFrame:
     stop = lines["valid_to"].where(lines["valid_to"] < e, e)
     days = ((stop - start).dt.days + 1).clip(lower=0)
     lines["budget_pence"] = [min(pro_rata(int(a), int(d), fy_days), int(a)) for a, d in zip(lines["annual_amount_pence"], days)]
+    lines["budget_pence"] = lines["budget_pence"].astype("int64")
     return lines

@@ -1,10 +1,13 @@
 """Load the monthly evidence files (receipts, invoices, payslips, HMRC) and scans into the store.
 
 Files live in ``<data>/inbox/<YYYY-MM>/<recipient_id>/``.  A file already seen at the same path
-with the same content is skipped; the same content at another path is ``DQ-DUPLICATE-FILE``
-(counted once).  Rows are validated by :mod:`dpaudit.schemas`; failures are quarantined and
-reported as ``DQ-ROW-REJECTED``; valid rows are inserted by their natural key, so a receipt
-resubmitted in a later month counts once.  One transaction per file.
+with the same content is skipped; the same content at another path is a duplicate file
+(``DQ-DUPLICATE-FILE``, counted once).  All new files of one kind are read, then validated in
+one pandera pass (a council sends thousands of small files a month: per-file validation would
+cost more than the data); failures are quarantined (``DQ-ROW-REJECTED``) and valid rows inserted
+by their natural key, so a receipt resubmitted in a later month counts once.  Each kind is
+loaded in one transaction together with its ``files`` records, so a kill mid-load leaves
+nothing half-loaded and a re-run completes it.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import pandas as pd
 
 from .policy import Policy
 from .readers.tabular import UnreadableFile, check_size, file_sha256, read_table
-from .schemas import quarantine_frame, validate
+from .schemas import missing_columns, quarantine_frame, rename_aliases, validate
 from .store import insert_df, now_utc, transaction
 
 # file stem -> (schema, store table)
@@ -25,7 +28,6 @@ EVIDENCE_FILES: dict[str, tuple[str, str]] = {
     "hmrc": ("hmrc", "hmrc_payments"),
 }
 SCAN_SUFFIXES = (".pdf", ".jpg", ".jpeg", ".png")
-_STORE_RENAMES = {"hmrc_payments": {}, "receipts": {}, "invoices": {}, "payslips": {}}
 _KEYS = {"receipts": ["recipient_id", "receipt_id"], "invoices": ["recipient_id", "invoice_id"],
          "payslips": ["recipient_id", "employee_id", "pay_date"], "hmrc_payments": ["recipient_id", "tax_month", "reference"]}
 
@@ -34,102 +36,121 @@ def is_evidence_file(path: Path) -> bool:
     return path.suffix.lower() in (".csv", ".xlsx") and path.stem.lower() in EVIDENCE_FILES
 
 
-def _seen(con, rel: str, sha: str) -> str:
-    """'same' when this path was loaded with this content, 'duplicate' when the content is known elsewhere."""
-    here = con.execute("SELECT sha256 FROM file_paths WHERE path = ?", [rel]).fetchall()
-    if here and here[0][0] == sha:
-        return "same"
-    known = con.execute("SELECT path FROM files WHERE sha256 = ?", [sha]).fetchall()
-    return "duplicate" if known else "new"
+def _inbox_files(inbox: Path) -> list[tuple[str, Path]]:
+    out = []
+    if inbox.exists():
+        for rdir in sorted(p for p in inbox.iterdir() if p.is_dir()):
+            out += [(rdir.name, p) for p in sorted(rdir.iterdir()) if p.is_file()]
+    return out
 
 
 def ingest_evidence(con, data_dir: Path, period: str, policy: Policy) -> dict:
     """Ingest evidence files and scans of one period; return counts.
 
     DQ-ROW-REJECTED and DQ-DUPLICATE-FILE findings are derived from the store afterwards
-    (:mod:`dpaudit.rules.dq`), so a re-run that skips known files reports them again.
+    (``pipeline._store_views``), so a re-run that skips known files reports them again.
     """
     data_dir = Path(data_dir)
-    inbox = data_dir / "inbox" / period
     th = policy.raw["thresholds"]
     counts = {"evidence_files": 0, "evidence_rows": 0, "evidence_rejected": 0, "evidence_duplicates": 0, "scans": 0}
-    if not inbox.exists():
+    files = _inbox_files(data_dir / "inbox" / period)
+    if not files:
         return counts
-    for rdir in sorted(p for p in inbox.iterdir() if p.is_dir()):
-        rid = rdir.name
-        for path in sorted(rdir.iterdir()):
-            if not path.is_file():
-                continue
-            rel = str(path.relative_to(data_dir))
-            if path.suffix.lower() in SCAN_SUFFIXES:
-                try:
-                    check_size(path, th["max_file_bytes"])
-                except UnreadableFile:
-                    continue
-                insert_df(con, "scans", pd.DataFrame([{"recipient_id": rid, "period": period, "path": rel,
-                                                         "sha256": file_sha256(path)}]))
-                counts["scans"] += 1
-                continue
-            if not is_evidence_file(path):
-                continue
-            schema_name, table = EVIDENCE_FILES[path.stem.lower()]
-            sha = file_sha256(path)
-            state = _seen(con, rel, sha)
-            if state == "same":
-                continue
-            if state == "duplicate":
-                counts["evidence_duplicates"] += 1
-                with transaction(con):
-                    insert_df(con, "file_paths", pd.DataFrame([{"path": rel, "sha256": sha, "recipient_id": rid,
-                                                                  "period": period, "first_seen": now_utc()}]), on_conflict="REPLACE")
-                continue
-            counts["evidence_files"] += 1
-            status, reason = "ingested", None
+    seen_paths = dict(con.execute("SELECT path, sha256 FROM file_paths WHERE period = ?", [period]).fetchall())
+    known_shas = set(r[0] for r in con.execute("SELECT sha256 FROM files").fetchall())
+    scans, dup_paths = [], []
+    by_kind: dict[str, list[tuple[str, str, Path, str]]] = {}
+    for rid, path in files:
+        rel = str(path.relative_to(data_dir))
+        if path.suffix.lower() in SCAN_SUFFIXES:
             try:
-                tab = read_table(path, sheet_hint=path.stem, max_bytes=th["max_file_bytes"],
-                                 max_uncompressed=th["max_xlsx_uncompressed_bytes"], max_ratio=th["max_xlsx_ratio"])
-                v = validate(schema_name, tab.frame, path=rel, row_numbers=tab.row_numbers, file_sha256=sha,
-                             recipient_id=rid, period=period)
-                valid, quarantine = v.valid, v.quarantine
-                if tab.formula_cells:
-                    bad = {r for r, _, _ in tab.formula_cells}
-                    quarantine = pd.concat([quarantine, quarantine_frame([
-                        {"path": rel, "file_sha256": sha, "kind": schema_name, "recipient_id": rid, "period": period,
-                         "row_no": r, "column_name": c, "value_masked": "(formula)",
-                         "reason": f"{rel} row {r}, column {c}: a formula is not accepted as evidence; type the value"}
-                        for r, c, _ in tab.formula_cells])], ignore_index=True)
-                    valid = valid[~valid["row_no"].isin(bad)]
-                rows_read = v.rows_read
-            except UnreadableFile as exc:
-                status, reason = "quarantined", str(exc)
-                valid, rows_read = None, 0
-                quarantine = quarantine_frame([{"path": rel, "file_sha256": sha, "kind": schema_name, "recipient_id": rid,
-                                                "period": period, "row_no": 0, "column_name": "", "value_masked": "",
-                                                "reason": f"{rel}: {exc}"}])
-            store_rows = _to_store(table, valid, rid, period, sha) if valid is not None else None
-            with transaction(con):
-                if store_rows is not None:
-                    counts["evidence_rows"] += insert_df(con, table, store_rows)
-                insert_df(con, "quarantine", quarantine)
-                insert_df(con, "files", pd.DataFrame([{
-                    "sha256": sha, "path": rel, "kind": schema_name, "recipient_id": rid, "period": period,
-                    "format": path.suffix.lower().lstrip("."), "status": status, "reason": reason,
-                    "size_bytes": path.stat().st_size, "rows_read": rows_read, "rows_rejected": len(quarantine),
-                    "ingested_at": now_utc()}]))
-                insert_df(con, "file_paths", pd.DataFrame([{"path": rel, "sha256": sha, "recipient_id": rid,
-                                                              "period": period, "first_seen": now_utc()}]), on_conflict="REPLACE")
-            counts["evidence_rejected"] += len(quarantine)
+                check_size(path, th["max_file_bytes"])
+            except UnreadableFile:
+                continue
+            scans.append({"recipient_id": rid, "period": period, "path": rel, "sha256": file_sha256(path)})
+            continue
+        if not is_evidence_file(path):
+            continue
+        sha = file_sha256(path)
+        if seen_paths.get(rel) == sha:
+            continue
+        if sha in known_shas:
+            dup_paths.append({"path": rel, "sha256": sha, "recipient_id": rid, "period": period, "first_seen": now_utc()})
+            continue
+        known_shas.add(sha)
+        by_kind.setdefault(path.stem.lower(), []).append((rid, rel, path, sha))
+    counts["scans"] = len(scans)
+    counts["evidence_duplicates"] = len(dup_paths)
+    with transaction(con):
+        insert_df(con, "scans", pd.DataFrame(scans))
+        insert_df(con, "file_paths", pd.DataFrame(dup_paths), on_conflict="REPLACE")
+    for stem, items in sorted(by_kind.items()):
+        schema_name, table = EVIDENCE_FILES[stem]
+        n_rows, n_bad = _load_kind(con, schema_name, table, items, period, policy)
+        counts["evidence_files"] += len(items)
+        counts["evidence_rows"] += n_rows
+        counts["evidence_rejected"] += n_bad
     return counts
 
 
-def _to_store(table: str, valid: pd.DataFrame, rid: str, period: str, sha: str) -> pd.DataFrame:
-    f = valid.copy()
+def _load_kind(con, schema_name: str, table: str, items: list[tuple[str, str, Path, str]], period: str,
+               policy: Policy) -> tuple[int, int]:
+    th = policy.raw["thresholds"]
+    frames, origins, quarantines, file_rows = [], [], [], []
+    for rid, rel, path, sha in items:
+        q_base = {"path": rel, "file_sha256": sha, "kind": schema_name, "recipient_id": rid, "period": period}
+        status, reason, n_read = "ingested", None, 0
+        try:
+            tab = read_table(path, sheet_hint=path.stem, max_bytes=th["max_file_bytes"],
+                             max_uncompressed=th["max_xlsx_uncompressed_bytes"], max_ratio=th["max_xlsx_ratio"])
+            frame = rename_aliases(tab.frame, schema_name)
+            missing = missing_columns(schema_name, frame)
+            if missing:
+                raise UnreadableFile(f"the file lacks column(s) {', '.join(missing)}; the header it has is "
+                                     f"{', '.join(map(str, tab.frame.columns))}. Add the columns (see the contract) and send it again")
+            n_read = len(frame)
+            bad_rows = {r for r, _, _ in tab.formula_cells}
+            if bad_rows:
+                quarantines.append(quarantine_frame([
+                    {**q_base, "row_no": r, "column_name": c, "value_masked": "(formula)",
+                     "reason": f"{rel} row {r}, column {c}: a formula is not accepted as evidence; type the value"}
+                    for r, c, _ in tab.formula_cells]))
+            keep = [i for i, r in enumerate(tab.row_numbers) if r not in bad_rows]
+            frames.append(frame.iloc[keep].reset_index(drop=True))
+            origins.append(pd.DataFrame({"path": rel, "file_sha256": sha, "recipient_id": rid,
+                                         "row_no": [tab.row_numbers[i] for i in keep]}))
+        except UnreadableFile as exc:
+            status, reason = "quarantined", str(exc)
+            quarantines.append(quarantine_frame([{**q_base, "row_no": 0, "column_name": "", "value_masked": "",
+                                                  "reason": f"{rel}: {exc}"}]))
+        file_rows.append({"sha256": sha, "path": rel, "kind": schema_name, "recipient_id": rid, "period": period,
+                          "format": path.suffix.lower().lstrip("."), "status": status, "reason": reason,
+                          "size_bytes": path.stat().st_size, "rows_read": n_read, "ingested_at": now_utc()})
+    valid = None
+    if frames:
+        all_rows = pd.concat(frames, ignore_index=True)
+        v = validate(schema_name, all_rows, path="", origin=pd.concat(origins, ignore_index=True), period=period)
+        quarantines.append(v.quarantine)
+        valid = v.valid
+    quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else quarantine_frame([])
+    rejected = quarantine.groupby("path").size() if len(quarantine) else pd.Series(dtype="int64")
+    files = pd.DataFrame(file_rows)
+    files["rows_rejected"] = files["path"].map(rejected).fillna(0).astype(int)
+    paths = files[["path", "sha256", "recipient_id", "period"]].assign(first_seen=now_utc())
+    with transaction(con):
+        added = insert_df(con, table, _to_store(table, valid, period)) if valid is not None and len(valid) else 0
+        insert_df(con, "quarantine", quarantine)
+        insert_df(con, "files", files)
+        insert_df(con, "file_paths", paths, on_conflict="REPLACE")
+    return added, len(quarantine)
+
+
+def _to_store(table: str, valid: pd.DataFrame, period: str) -> pd.DataFrame:
+    f = valid.rename(columns={"_recipient_id": "recipient_id", "_file_sha256": "file_sha256"}).drop(columns=["_path"])
     for c in f.columns:
         if pd.api.types.is_datetime64_any_dtype(f[c]):
             f[c] = f[c].dt.date
-    f["recipient_id"] = rid
     f["period"] = period
-    f["file_sha256"] = sha
     if table == "hmrc_payments":
         f["reference"] = f["reference"].fillna("")
     return f.drop_duplicates(_KEYS[table], keep="first")

@@ -120,7 +120,7 @@ def audit_period(con, period: str, policy: Policy, run_id: str, extra_findings: 
         # an exception id already stored by another period belongs to that period: keep the first
         f = findings.assign(run_id=run_id)
         insert_df(con, "findings", f)
-        insert_df(con, "matches", matches[MATCH_COLUMNS])
+        insert_df(con, "matches", matches[MATCH_COLUMNS], on_conflict="APPEND")
         insert_df(con, "reconciliation", rec)
     return {"findings": int(len(findings)), "transactions_audited": int(len(data.cache.get("period_txns", []))),
             "recipients_reconciled": int(len(rec))}

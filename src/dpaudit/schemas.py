@@ -225,15 +225,36 @@ def quarantine_frame(rows: list[dict]) -> pd.DataFrame:
     return q[QUARANTINE_COLUMNS].drop_duplicates("q_id")
 
 
+def missing_columns(table: str, frame: pd.DataFrame) -> list[str]:
+    """Value columns the (alias-renamed) frame lacks; a blank-able column may be left out altogether."""
+    return [c.name for c in SPECS[table].columns if c.required and not c.nullable and c.name not in frame.columns]
+
+
 def validate(table: str, frame: pd.DataFrame, *, path: str, row_numbers: list[int] | None = None,
-             file_sha256: str = "", recipient_id: str | None = None, period: str | None = None) -> Validated:
-    """Validate a text frame against the table's schema; quarantine failures; type the rest."""
+             file_sha256: str = "", recipient_id: str | None = None, period: str | None = None,
+             origin: pd.DataFrame | None = None) -> Validated:
+    """Validate a text frame against the table's schema; quarantine failures; type the rest.
+
+    Many files of one kind may be validated in one call (one pandera pass, not one per file):
+    ``origin`` then gives, per row, its ``path``, ``file_sha256``, ``recipient_id`` and ``row_no``,
+    and the valid frame keeps those columns.
+    """
     spec = SPECS[table]
     frame = rename_aliases(frame, table).reset_index(drop=True)
-    rows = row_numbers if row_numbers is not None else list(range(2, len(frame) + 2))
+    if origin is not None:
+        origin = origin.reset_index(drop=True)
+        rows = origin["row_no"].astype(int).tolist()
+    else:
+        rows = row_numbers if row_numbers is not None else list(range(2, len(frame) + 2))
     base = {"path": path, "file_sha256": file_sha256, "kind": table, "recipient_id": recipient_id, "period": period}
-    # a blank-able column may be left out of the file altogether; a value column may not
-    missing = [c.name for c in spec.columns if c.required and not c.nullable and c.name not in frame.columns]
+
+    def where(i: int) -> dict:
+        if origin is None:
+            return base
+        o = origin.iloc[i]
+        return {**base, "path": o["path"], "file_sha256": o["file_sha256"], "recipient_id": o["recipient_id"]}
+
+    missing = missing_columns(table, frame)
     if missing:
         reason = (f"{path}: the file lacks column(s) {', '.join(missing)}; the header it has is "
                   f"{', '.join(map(str, frame.columns))}. Add the columns (see the contract) and send it again.")
@@ -264,11 +285,15 @@ def validate(table: str, frame: pd.DataFrame, *, path: str, row_numbers: list[in
         typed = typed[fine]
     qrows = []
     for i, problems in sorted(bad_rows.items()):
+        w = where(i)
         for col, value, reason in problems:
-            qrows.append({**base, "row_no": rows[i], "column_name": col, "value_masked": mask_value(value, col),
-                          "reason": f"{path} row {rows[i]}, column {col}: {reason}"})
+            qrows.append({**w, "row_no": rows[i], "column_name": col, "value_masked": mask_value(value, col),
+                          "reason": f"{w['path']} row {rows[i]}, column {col}: {reason}"})
     typed = typed.copy()
     typed["row_no"] = [rows[i] for i in typed.index]
+    if origin is not None:
+        for c in ("path", "file_sha256", "recipient_id"):
+            typed[f"_{c}"] = origin.loc[typed.index, c].values
     return Validated(valid=typed.reset_index(drop=True), quarantine=quarantine_frame(qrows), rows_read=len(frame))
 
 

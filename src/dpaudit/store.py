@@ -192,8 +192,8 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 def insert_df(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame, *, on_conflict: str = "NOTHING") -> int:
     """Insert a frame into ``table`` by column name (missing columns are NULL).
 
-    ``on_conflict`` is ``"NOTHING"`` (idempotent: a row whose key exists is skipped) or
-    ``"REPLACE"`` (the row is overwritten).  Returns the number of rows in the table added.
+    ``on_conflict`` is ``"NOTHING"`` (idempotent: a row whose key exists is skipped),
+    ``"REPLACE"`` (the row is overwritten) or ``"APPEND"`` (a table without a key).  Returns the number of rows in the table added.
     """
     if df is None or len(df) == 0:
         return 0
@@ -202,7 +202,7 @@ def insert_df(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame, *, o
     frame = df[cols]
     con.register("_dpaudit_insert", frame)
     try:
-        verb = "INSERT OR REPLACE" if on_conflict == "REPLACE" else "INSERT OR IGNORE"
+        verb = {"REPLACE": "INSERT OR REPLACE", "APPEND": "INSERT"}.get(on_conflict, "INSERT OR IGNORE")
         col_list = ", ".join(cols)
         con.execute(f"{verb} INTO {table} ({col_list}) SELECT {col_list} FROM _dpaudit_insert")
     finally:

@@ -49,7 +49,9 @@ def plan_invalid(data: AuditData) -> pd.DataFrame:
     pl.loc[restricted, "why"] = ("its funding stream '" + pl["funding_stream"].astype(str)
                                  + "' is restricted to notional arrangements (PBP Appendix I) but it is paid as a direct payment")
     pl.loc[bad_dates, "why"] = "it has no valid dates (valid_from and valid_to must be given, in order)"
+    pl["bad_dates"] = bad_dates
     pl = pl[pl["why"].notna()]
+    bad_dates = pl["bad_dates"]
     s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
     in_force = pl["valid_from"].isna() | (pl["valid_from"] <= e)
     pl = pl[in_force & (pl["valid_to"].isna() | (pl["valid_to"] >= s) | bad_dates)]
