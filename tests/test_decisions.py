@@ -62,6 +62,8 @@ def officer_edits(path: Path, out: Path) -> None:
     # delete the row of e5 (undecided), then add a column of the officer's own at the front
     e5_row = next(i for i, r in enumerate(rows, start=2) if r[col["exception_id"]] == "e5")
     ws.delete_rows(e5_row)
+    ws.auto_filter.ref = ws.dimensions
+    ws.row_dimensions[3].hidden = True  # filtered out of view: still read
     ws.insert_cols(1)
     ws.cell(row=1, column=1, value="my flag")
     ws.cell(row=2, column=1, value="=1+1")  # a formula in a column dpaudit does not read is harmless

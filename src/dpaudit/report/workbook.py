@@ -119,7 +119,7 @@ class _Cells:
         """A cell for text already passed through :func:`clean_text`."""
         risky = s.startswith(FORMULA_LEADS)
         if not risky and font is None and fill is None:
-            return s
+            return s or None  # an empty unstyled cell is not written at all
         if not risky:
             return self._styled(s, font=font, fill=fill)
         c = self._styled(None, font=font, fill=fill, quote=True)  # quote prefix: stays text when edited
