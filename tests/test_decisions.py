@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -281,3 +282,43 @@ def test_any_tampering_is_detected(tmp_path_factory, n: int, mutation: str, pick
             for (s, *rest), (s2, *_) in zip(rows, reversed(rows)):
                 con.execute("INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [s2, *rest]).fetchall()
         assert not verify_chain(con, anchors=[anchor]).ok
+
+
+def test_officer_and_date_columns_added_and_row_above_header(con, tmp_path: Path) -> None:
+    src = write_small(tmp_path / "exceptions.xlsx")
+    wb = load_workbook(src)
+    ws = wb["Exceptions"]
+    ws.insert_rows(1)
+    ws["A1"] = "Checked by the DP team, June 2025"
+    ws["P2"], ws["Q2"] = "officer", "decided_at"
+    for r in range(3, ws.max_row + 1):
+        if ws.cell(row=r, column=15).value == "e1":
+            ws.cell(row=r, column=13, value="dismiss")
+            ws.cell(row=r, column=16, value="kim.roe")
+            ws.cell(row=r, column=17, value=datetime(2025, 6, 4, 14, 5))
+    wb.save(tmp_path / "o.xlsx")
+    got = read_workbook_decisions(tmp_path / "o.xlsx").set_index("exception_id")
+    assert got.loc["e1", "officer"] == "kim.roe" and got.loc["e1", "where"].endswith("row " + str(
+        next(r for r in range(3, ws.max_row + 1) if ws.cell(row=r, column=15).value == "e1")))
+    imp(con, got.reset_index())
+    s = current_status(con).set_index("exception_id")
+    assert s.loc["e1", "officer"] == "kim.roe" and pd.Timestamp(s.loc["e1", "decided_at"]) == pd.Timestamp("2025-06-04 14:05")
+
+
+def test_workbook_without_decision_column_or_with_external_link_refused(tmp_path: Path) -> None:
+    src = write_small(tmp_path / "exceptions.xlsx")
+    wb = load_workbook(src)
+    wb["Exceptions"].delete_cols(13)
+    wb.save(tmp_path / "nodec.xlsx")
+    with pytest.raises(DecisionImportError, match="no 'decision' column"):
+        read_workbook_decisions(tmp_path / "nodec.xlsx")
+    linked = tmp_path / "linked.xlsx"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(linked, "w") as zout:
+        for item in zin.infolist():
+            zout.writestr(item, zin.read(item.filename))
+        zout.writestr("xl/externalLinks/externalLink1.xml", "<externalLink/>")
+    with pytest.raises(DecisionImportError, match="external links"):
+        read_workbook_decisions(linked)
+    with pytest.raises(DecisionImportError, match="not a valid .xlsx"):
+        (tmp_path / "junk.xlsx").write_bytes(b"not a zip")
+        read_workbook_decisions(tmp_path / "junk.xlsx")
