@@ -246,3 +246,17 @@ def test_paid_in_out_and_signed_layouts_agree(tmp_path_factory, rows, start):
         # with distinct non-zero amounts the newest-first order is recognised from the balances
         assert (l_.opening_balance_pence, l_.closing_balance_pence) == (start, bal)
     assert isinstance(c.transactions, pd.DataFrame)
+
+
+def test_the_documented_example_reads_as_documented(tmp_path):
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "profiles.md").read_text()
+    blocks = doc.split("```")
+    export = next(b for b in blocks if b.startswith("\nAccount:")).lstrip("\n")
+    profile = next(b for b in blocks if b.startswith("toml\nname = \"my_building_society\""))[len("toml\n"):]
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "my_building_society.toml").write_text(profile)
+    (tmp_path / "export.csv").write_text(export)
+    s = read_bank_table(tmp_path / "export.csv", load_profiles(tmp_path))
+    assert s.profile == "my_building_society" and (s.sort_code, s.account_number) == ("070093", "33334444")
+    assert s.transactions["amount_pence"].tolist() == [100000, -2500]
+    assert (s.opening_balance_pence, s.closing_balance_pence) == (25000, 122500)

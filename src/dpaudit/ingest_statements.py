@@ -99,15 +99,17 @@ def txn_ids(st: ParsedStatement, recipient_id: str) -> pd.Series:
     if t.empty:
         return pd.Series([], dtype="string")
     if st.source_format in ("ofx1", "ofx2", "qfx"):
-        fitid = t["fitid"].fillna("")
+        fitid = t["fitid"].fillna("").astype(object)
         nth = t.groupby(fitid, sort=False).cumcount()  # a FITID reused inside one statement is another txn
-        keys = (f"{st.bank_id}|{st.account_number}|" + fitid + nth.map(lambda n: "" if n == 0 else f"#{n}"))
+        prefix = f"{st.bank_id}|{st.account_number}|"
+        keys = [prefix + f + ("" if n == 0 else f"#{n}") for f, n in zip(fitid, nth)]
     else:
-        day = t["posted_date"].dt.strftime("%Y-%m-%d")
-        amt = t["amount_pence"].astype("string")
-        desc = t["description"].fillna("")
+        day = t["posted_date"].dt.strftime("%Y-%m-%d").astype(object)
+        amt = t["amount_pence"].astype("int64").astype(str).astype(object)
+        desc = t["description"].fillna("").astype(object)
         nth = pd.DataFrame({"d": day, "a": amt, "s": desc}).groupby(["d", "a", "s"], sort=False).cumcount()
-        keys = _account_key(st, recipient_id) + "|" + day + "|" + amt + "|" + desc + "|" + nth.astype("string")
+        prefix = _account_key(st, recipient_id)
+        keys = [f"{prefix}|{d}|{a}|{s}|{n}" for d, a, s, n in zip(day, amt, desc, nth)]
     return pd.Series([hashlib.sha256(k.encode("utf-8")).hexdigest() for k in keys], index=t.index, dtype="string")
 
 
@@ -176,10 +178,18 @@ def _load_file(con, rel: str, sha: str, size: int, rid: str, period: str, statem
             store.insert_df(con, "statements", pd.DataFrame(stmt_rows))
             store.insert_df(con, "statement_totals", pd.DataFrame(totals))
         if frames:
-            new = store.insert_df(con, "transactions", pd.concat(frames, ignore_index=True))
+            new = store.insert_df(con, "transactions", _plain(pd.concat(frames, ignore_index=True)))
         if quarantine:
             store.insert_df(con, "quarantine", pd.DataFrame(quarantine), on_conflict="REPLACE")
     return read, new, len(quarantine)
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as Python objects (None for NA): DuckDB scans them faster than pandas 'string'."""
+    for c in frame.columns:
+        if isinstance(frame[c].dtype, pd.StringDtype):
+            frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+    return frame
 
 
 def ingest_statements(con: duckdb.DuckDBPyConnection, data_dir: Path, period: str,

@@ -244,8 +244,34 @@ def detect_profile(rows: list[list[str]], profiles: list[Profile], name: str) ->
 
 # ---- parsing ------------------------------------------------------------------------------------
 
+_SIMPLE_MONEY = r"[+-]?\d{1,13}(?:\.\d{2})?"
+
+
+def _money(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Pence from money text: plain values (``-12.50``, ``1200``) take a short exact path; anything
+    else (``£1,234.56``, ``12.50 CR``, ``(3.00)``, bad text) goes through ``money.parse_pence_series``."""
+    s = raw.astype(object).where(raw.notna(), "")
+    blank = s.eq("")
+    simple = s.str.fullmatch(_SIMPLE_MONEY).fillna(False).astype(bool)
+    pence = pd.Series(pd.NA, index=s.index, dtype="Int64")
+    bad = pd.Series(False, index=s.index)
+    if simple.any():
+        v = s[simple]
+        whole = pd.to_numeric(v.str.replace(".", "", regex=False)).astype("int64")
+        pence[simple] = whole.where(v.str.contains(".", regex=False), whole * 100)
+    rest = ~simple & ~blank
+    if rest.any():
+        p2, b2 = parse_pence_series(raw[rest])
+        pence[rest] = p2
+        bad[rest] = b2
+    return pence, bad.astype(bool)
+
+
 def _digits(s: pd.Series) -> pd.Series:
-    return s.astype("string").fillna("").str.replace(r"[^\d*]", "", regex=True)
+    """Digits (and mask stars) of each value; computed once per distinct value (an export repeats
+    one sort code and account on every row)."""
+    s = s.astype(object).where(s.notna(), "")
+    return s.map({u: re.sub(r"[^\d*]", "", str(u)) for u in s.unique()}).astype("string")
 
 
 def _split_combined(value: str) -> tuple[str, str]:
@@ -302,7 +328,8 @@ def _build_rows(rows: list[list[str]], start: int, named: int, full: int, stop_a
             continue
         seen_data = True
         n = i + first_row_number
-        cells = list(r)
+        # trimmed, without Excel's leading "keep as text" apostrophe (NatWest, Lloyds)
+        cells = [c.strip().removeprefix("'") for c in r]
         while len(cells) > named and not cells[-1].strip():
             cells.pop()
         if len(cells) > full or len(cells) < named:
@@ -350,7 +377,7 @@ def read_bank_table(path: Path, profiles: list[Profile], *, max_bytes: int = DEF
     full = max(len(header), named)
     body, numbers, rejects = _build_rows(rows, h + 1, named, full, p.stop_at_blank_line, 1)
     names = [c if c else f"_blank{i}" for i, c in enumerate(header[:full])]
-    frame = pd.DataFrame(body, columns=names, dtype="string") if body else pd.DataFrame(columns=names, dtype="string")
+    frame = pd.DataFrame(body, columns=names, dtype=object) if body else pd.DataFrame(columns=names, dtype=object)
     frame = frame.loc[:, ~pd.Index(names).duplicated()]
     frame["_row"] = numbers
     if formula_rows:
@@ -373,19 +400,26 @@ def read_bank_table(path: Path, profiles: list[Profile], *, max_bytes: int = DEF
                                 "the row is not in GBP; DP accounts are in GBP")
         frame = frame[~non_gbp]
 
+    cache: dict[str, pd.Series] = {}
+
     def text(role: str) -> pd.Series:
+        if role in cache:
+            return cache[role]
         cols = [c for c in p.columns.get(role, ()) if c in frame]
         if not cols:
             return pd.Series(pd.NA, index=frame.index, dtype="string")
-        # a leading apostrophe is Excel's "keep as text" mark (NatWest, Lloyds), not data
-        out = frame[cols[0]].fillna("").str.strip().str.removeprefix("'")
-        for c in cols[1:]:
-            extra = frame[c].fillna("").str.strip().str.removeprefix("'")
-            out = (out + " " + extra).str.strip()
-        return out.mask(out.eq(""), pd.NA).astype("string")
+        out = frame[cols[0]].fillna("")  # cells are already trimmed by _build_rows
+        if len(cols) > 1:
+            for c in cols[1:]:
+                out = out + " " + frame[c].fillna("")
+            out = out.str.strip()
+        cache[role] = out.where(out.ne(""), None).astype("string")
+        return cache[role]
 
     date_raw = text("date")
-    dates, date_bad = parse_dates_series(date_raw.str.replace(_TIME_SUFFIX, "", regex=True),
+    if date_raw.str.contains(":", regex=False).any():
+        date_raw = date_raw.str.replace(_TIME_SUFFIX, "", regex=True)
+    dates, date_bad = parse_dates_series(date_raw,
                                          p.date_formats + (("%Y-%m-%d",) if fmt == "xlsx" else ()))
     date_bad = date_bad | dates.isna()
     rejects += _reject_rows(frame, date_bad, p.col("date"), date_raw,
@@ -394,7 +428,7 @@ def read_bank_table(path: Path, profiles: list[Profile], *, max_bytes: int = DEF
 
     if "amount" in p.columns:
         raw = text("amount")
-        pence, bad = parse_pence_series(raw)
+        pence, bad = _money(raw)
         missing = raw.isna()
         if p.amount_sign == "debit_positive":
             flag = text("credit_flag").fillna("").str.lower().isin(p.credit_flag_values)
@@ -405,8 +439,8 @@ def read_bank_table(path: Path, profiles: list[Profile], *, max_bytes: int = DEF
         bad_any |= bad | missing
     else:
         raw_in, raw_out = text("paid_in"), text("paid_out")
-        p_in, bad_in = parse_pence_series(raw_in)
-        p_out, bad_out = parse_pence_series(raw_out)
+        p_in, bad_in = _money(raw_in)
+        p_out, bad_out = _money(raw_out)
         neither = raw_in.isna() & raw_out.isna()
         rejects += _reject_rows(frame, bad_in & ~bad_any, p.col("paid_in"), raw_in, "paid in is not an amount of money")
         rejects += _reject_rows(frame, bad_out & ~bad_any & ~bad_in, p.col("paid_out"), raw_out,
@@ -417,12 +451,12 @@ def read_bank_table(path: Path, profiles: list[Profile], *, max_bytes: int = DEF
         pence = p_in.fillna(0).abs() - p_out.fillna(0).abs()
     if "fee" in p.columns:
         fee_raw = text("fee")
-        fee, fee_bad = parse_pence_series(fee_raw)
+        fee, fee_bad = _money(fee_raw)
         rejects += _reject_rows(frame, fee_bad & ~bad_any, p.col("fee"), fee_raw, "the fee is not an amount of money")
         bad_any |= fee_bad
         pence = pence - fee.fillna(0).abs()
     bal_raw = text("balance")
-    balance, bal_bad = parse_pence_series(bal_raw)
+    balance, bal_bad = _money(bal_raw)
     rejects += _reject_rows(frame, bal_bad & ~bad_any, p.col("balance") or "balance", bal_raw,
                             "the balance is not an amount of money")
     bad_any |= bal_bad
