@@ -75,7 +75,7 @@ def domain_errors() -> Iterator[None]:
     """Domain errors become a red message and exit 1; bugs keep their traceback (exit 1)."""
     try:
         yield
-    except typer.Exit:
+    except (typer.Exit, typer.Abort, typer.BadParameter):
         raise
     except DOMAIN_ERRORS as exc:
         raise fail(str(exc)) from None
@@ -282,9 +282,9 @@ def run(data: DataOpt,
     """Run whole months: ingest, validate, audit, recommend and write the reports, in month order."""
     from .pipeline import default_db, run_period
 
-    todo = expand_periods(period, periods)
     results = []
     with domain_errors():
+        todo = expand_periods(period, periods)
         with stage_progress() as prog:
             task = prog.add_task("starting", total=len(todo) * len(RUN_STAGES))
             for p in todo:
