@@ -191,6 +191,7 @@ def test_evidence_files_and_scans_are_not_statements(tmp_path):
     put(tmp_path, "R1", "Payslips.xlsx", b"PK")
     put(tmp_path, "R1", "scan.pdf", b"%PDF")
     put(tmp_path, "R1", "photo.JPG", b"\xff\xd8")
+    put(tmp_path, "R1", "~$bank.xlsx", b"lock")
     put(tmp_path, "R1", "bank.csv", (FIX / "canonical.csv").read_text())
     put(tmp_path, "R1", "bank.QFX", (FIX / "oneline.qfx").read_text())
     assert [p.name for _, p in statement_files(tmp_path, PERIOD)] == ["bank.QFX", "bank.csv"]

@@ -69,7 +69,7 @@ def statement_files(data_dir: Path, period: str) -> list[tuple[str, Path]]:
         return out
     for rdir in sorted(p for p in root.iterdir() if p.is_dir()):
         for f in sorted(rdir.rglob("*")):
-            if not f.is_file():
+            if not f.is_file() or f.name.startswith((".", "~$")):  # hidden files, Office lock files
                 continue
             suffix = f.suffix.lower()
             if suffix not in STATEMENT_SUFFIXES:
