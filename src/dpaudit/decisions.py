@@ -20,7 +20,7 @@ import posixpath
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -73,7 +73,6 @@ class VerifyResult:
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
     checked_anchors: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ reading decisions

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
@@ -117,9 +117,11 @@ class _Cells:
 
     def clean_text_cell(self, s: str, *, font: Font | None = None, fill: PatternFill | None = None) -> Any:
         """A cell for text already passed through :func:`clean_text`."""
+        if not s:  # empty: no value at all (an empty inline string is not valid SpreadsheetML)
+            return None if font is None and fill is None else self._styled(None, font=font, fill=fill)
         risky = s.startswith(FORMULA_LEADS)
         if not risky and font is None and fill is None:
-            return s or None  # an empty unstyled cell is not written at all
+            return s
         if not risky:
             return self._styled(s, font=font, fill=fill)
         c = self._styled(None, font=font, fill=fill, quote=True)  # quote prefix: stays text when edited
