@@ -61,6 +61,17 @@ EXTRA_PROVIDERS = {  # used only by planted cases
     "small_aids": ["COMPLETE CARE SHOP"],
     "day_activities": ["THE ART ROOM"],
 }
+SUPPLIER_TEXT = {
+    "LIFE LEISURE": "Swimming session", "GRAVITY TRAMPOLINE PARK": "Trampoline hour",
+    "CINEWORLD CINEMA": "Cinema tickets", "PLAYSCAPE SOFT PLAY": "Soft play entry",
+    "SPLASH SWIMMING CLUB": "Swimming lesson", "ROCK UP CLIMBING": "Climbing session",
+    "TENPIN BOWLING": "Bowling game", "REDDISH VALE FARM": "Farm visit", "STOCKPORT TAXI CO": "Taxi to activity",
+    "METROLINK": "Tram fare", "NORTHERN RAIL": "Rail fare", "A1 ACCESSIBLE TAXI": "Accessible taxi",
+    "STOCKPORT YOUTH CLUB": "Youth club subs", "1ST CHEADLE SCOUTS": "Scouts subs",
+    "COMMUNITY ARTS HUB": "Arts session", "BRAMHALL PHYSIO CLINIC": "Physiotherapy session",
+    "BRIGHTSTART TUITION": "Tuition session", "COMPLETE CARE SHOP": "Sensory equipment",
+    "THE ART ROOM": "Art workshop",
+}
 RECEIPT_TEXT = {
     "day_activities": ["Swimming session", "Trampoline hour", "Cinema tickets", "Soft play entry", "Climbing taster",
                        "Bowling game", "Farm visit", "Art workshop"],
@@ -145,6 +156,7 @@ class Line:
     valid_from: date | None = None   # None: start of each FY
     valid_to: date | None = None
     annual_override: int | None = None
+    purchases: int | None = None     # routine purchases a month (None: by category)
 
     @property
     def annual(self) -> int:
@@ -289,7 +301,7 @@ class RecipientSim:
         self._rid_n += 1
         rd = max(mo.first, d - timedelta(days=self.rng.choice((0, 0, 0, 1, 2))))
         row = [f"{self.p.rid}-{mo.period.replace('-', '')}-{self._rid_n:03d}", rd, supplier, amount,
-               text or self.rng.choice(RECEIPT_TEXT.get(cat, ["Purchase"])), cat, ""]
+               text or SUPPLIER_TEXT.get(supplier) or self.rng.choice(RECEIPT_TEXT.get(cat, ["Purchase"])), cat, ""]
         mo.receipts.append(row)
         return row
 
@@ -354,7 +366,7 @@ class RecipientSim:
                 continue
             n = {"day_activities": rng.randint(20, 28), "transport": rng.randint(12, 18)}.get(ln.category,
                                                                                                 rng.randint(3, 6))
-            n = max(1, min(n, ln.monthly // 200))
+            n = ln.purchases or max(1, min(n, ln.monthly // 200))
             parts = _split(ln.monthly, n, rng)
             carry = 0
             for k, amt in enumerate(parts):
@@ -405,9 +417,9 @@ class RecipientSim:
         self._misuse(mo, "SP-CASH", "LINK ATM STOCKPORT", amount or self.rng.choice((2000, 3000, 5000, 10000)),
                      False, kind="atm", day=day)
 
-    def _a_transfer_out(self, mo, amount=None, day=None):
+    def _a_transfer_out(self, mo, payee=None, amount=None, day=None):
         rng = self.rng
-        payee = f"TRANSFER TO {rng.randint(10, 99)}-{rng.randint(10, 99)}-{rng.randint(10, 99)} " \
+        payee = payee or f"TRANSFER TO {rng.randint(10, 99)}-{rng.randint(10, 99)}-{rng.randint(10, 99)} " \
                 f"{rng.randint(10**7, 10**8 - 1)}"
         self._misuse(mo, "SP-TRANSFER-OUT", payee, amount or rng.randint(5000, 50000), False, kind="xfer", day=day)
 
