@@ -322,3 +322,32 @@ def test_workbook_without_decision_column_or_with_external_link_refused(tmp_path
     with pytest.raises(DecisionImportError, match="not a valid .xlsx"):
         (tmp_path / "junk.xlsx").write_bytes(b"not a zip")
         read_workbook_decisions(tmp_path / "junk.xlsx")
+
+
+_decision_rows = st.lists(st.tuples(st.sampled_from(sorted(k for k in KNOWN if not k.startswith("REC"))),
+                                    st.sampled_from(["accept", "Dismissed", "QUERY", "queried", ""]),
+                                    st.sampled_from([None, "", "checked", "receipt seen"])), max_size=12)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(_decision_rows, min_size=1, max_size=3))
+def test_imports_are_idempotent_and_latest_wins(tmp_path_factory, batches) -> None:
+    from dpaudit.decisions import DECISION_VALUES, STATUS_OF
+
+    with open_store(tmp_path_factory.mktemp("imp") / "s.duckdb") as con:
+        expected: dict[str, str] = {}
+        for batch in batches:
+            # one decision per id per import (two different ones would be refused)
+            rows = {eid: (dec, note) for eid, dec, note in batch}
+            frame_ = pd.DataFrame([{"exception_id": e, "decision": d, "note": n} for e, (d, n) in rows.items()],
+                                  columns=["exception_id", "decision", "note"])
+            imp(con, frame_)
+            n_after = n_decisions(con)
+            again = imp(con, frame_)
+            assert again.appended == 0 and n_decisions(con) == n_after  # the same file twice changes nothing
+            expected.update({e: DECISION_VALUES[d.lower()] for e, (d, _) in rows.items() if d})
+        got = current_status(con).set_index("exception_id")
+        assert set(got.index) == set(expected)
+        for e, d in expected.items():
+            assert got.loc[e, "status"] == STATUS_OF[d]
+        assert verify_chain(con).ok

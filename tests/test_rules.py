@@ -222,7 +222,8 @@ def test_no_payslip_and_nickname_is_not_unknown(c):
     c.txn("R001", "2025-05-23", "-400.00", "MOLLY JONES")
     f = c.audit("2025-05")
     assert one(f, "PY-NO-PAYSLIP")["amount_pence"] == 40000
-    assert fired(f, "PY-UNKNOWN-PAYEE").empty and fired(f, "EV-NO-EVIDENCE").empty
+    assert one(f, "EV-NO-EVIDENCE")["amount_pence"] == 40000  # no payslip is no evidence too
+    assert fired(f, "PY-UNKNOWN-PAYEE").empty
 
 
 def test_net_mismatch_replaces_no_payslip(c):
@@ -230,6 +231,7 @@ def test_net_mismatch_replaces_no_payslip(c):
     c.payslip("R001", "E1", "2025-05-23", "400.00", "400.00", hours="30")
     f = c.audit("2025-05")
     assert one(f, "PY-NET-MISMATCH")["amount_pence"] == 1000 and fired(f, "PY-NO-PAYSLIP").empty
+    assert fired(f, "EV-NO-EVIDENCE").empty
 
 
 def test_payslip_arithmetic(c):
@@ -299,6 +301,12 @@ def test_rule_can_be_switched_off(c, tmp_path):
     p.write_text('[rules.SP-CASH]\nenabled = false\n')
     c.txn("R001", "2025-05-03", "-20.00", "CASH WITHDRAWAL", ttype="ATM")
     assert fired(c.audit("2025-05", policy=load_policy(p)), "SP-CASH").empty
+
+
+def test_other_account_transactions_are_not_audited(c):
+    c.txn("R001", "2025-05-14", "1800.00", "SALARY ACME LTD", ttype="CREDIT", account="99999999")
+    c.txn("R001", "2025-05-15", "-64.20", "AMAZON", account="99999999")
+    assert c.audit("2025-05").empty
 
 
 def test_exception_ids_stable_and_order_free(c):

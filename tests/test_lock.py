@@ -1,0 +1,71 @@
+"""The store's single-writer lock seen from the CLI: a second run on the same database either
+refuses at once with a clear message (exit 1) or, with --wait, waits and then runs; two runs never
+interleave."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from dpaudit.store import open_store
+from dpaudit.synth import generate
+
+
+
+def dpaudit(*args: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "COLUMNS": "200", "DPAUDIT_OFFICER": "lock-test"}
+    code = "from dpaudit.cli import app; app(prog_name='dpaudit')"
+    return subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, **kw)
+
+
+@pytest.fixture(scope="module")
+def council(tmp_path_factory):
+    d = tmp_path_factory.mktemp("lock") / "council"
+    generate(d, recipients=3, months=2, seed=11, start_period="2026-01", anomaly_rate=0.3)
+    return d
+
+
+def test_a_second_run_refuses_with_a_clear_message(council, tmp_path):
+    db = tmp_path / "store.duckdb"
+    with open_store(db):  # another writer holds the database
+        p = dpaudit("run", "--data", str(council), "--period", "2026-01", "--db", str(db), "-q")
+        out, err = p.communicate(timeout=300)
+    assert p.returncode == 1, out + err
+    text = " ".join((out + err).split())
+    assert "is in use by another dpaudit run" in text and "--wait" in text
+    assert "Traceback" not in err
+    with open_store(db, read_only=True) as con:  # the refused run wrote nothing
+        assert con.execute("SELECT count(*) FROM runs").fetchall() == [(0,)]
+
+
+def test_a_waiting_run_starts_when_the_lock_is_released(council, tmp_path):
+    db = tmp_path / "store.duckdb"
+    with open_store(db):
+        p = dpaudit("run", "--data", str(council), "--period", "2026-01", "--db", str(db), "--wait", "300", "-q")
+        time.sleep(4)
+        assert p.poll() is None, "the run should still be waiting for the lock"
+    out, err = p.communicate(timeout=600)
+    assert p.returncode == 0, out + err
+    with open_store(db, read_only=True) as con:
+        assert con.execute("SELECT period, status FROM runs").fetchall() == [("2026-01", "ok")]
+
+
+def test_two_concurrent_runs_never_interleave(council, tmp_path):
+    db = tmp_path / "store.duckdb"
+    reports = tmp_path / "reports"
+    a = dpaudit("run", "--data", str(council), "--period", "2026-01", "--db", str(db), "--reports", str(reports),
+                "--wait", "600", "-q")
+    b = dpaudit("run", "--data", str(council), "--period", "2026-02", "--db", str(db), "--reports", str(reports),
+                "--wait", "600", "-q")
+    outs = [p.communicate(timeout=900) for p in (a, b)]
+    assert a.returncode == 0 and b.returncode == 0, outs
+    with open_store(db, read_only=True) as con:
+        runs = con.execute("SELECT period, status, started_at, finished_at FROM runs ORDER BY started_at").fetchall()
+    assert sorted(r[0] for r in runs) == ["2026-01", "2026-02"] and {r[1] for r in runs} == {"ok"}
+    (first, second) = runs
+    assert first[3] <= second[2], f"runs overlapped: {runs}"
+    assert (reports / "2026-01" / "exceptions.csv").is_file() and (reports / "2026-02" / "exceptions.csv").is_file()
