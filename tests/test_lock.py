@@ -64,8 +64,12 @@ def test_two_concurrent_runs_never_interleave(council, tmp_path):
     outs = [p.communicate(timeout=900) for p in (a, b)]
     assert a.returncode == 0 and b.returncode == 0, outs
     with open_store(db, read_only=True) as con:
-        runs = con.execute("SELECT period, status, started_at, finished_at FROM runs ORDER BY started_at").fetchall()
+        runs = con.execute("SELECT period, status, finished_at FROM runs ORDER BY finished_at").fetchall()
+        loads = dict(con.execute("SELECT period, [min(ingested_at), max(ingested_at)] FROM files "
+                                 "GROUP BY period").fetchall())
     assert sorted(r[0] for r in runs) == ["2026-01", "2026-02"] and {r[1] for r in runs} == {"ok"}
-    (first, second) = runs
-    assert first[3] <= second[2], f"runs overlapped: {runs}"
+    # run_period stamps started_at before it waits for the lock, so judge by what each run wrote:
+    # every file of the second run was loaded after the first run had finished
+    (first, _, first_done), (second, _, _) = runs
+    assert loads[first][1] <= first_done <= loads[second][0], f"runs interleaved: {runs} {loads}"
     assert (reports / "2026-01" / "exceptions.csv").is_file() and (reports / "2026-02" / "exceptions.csv").is_file()
