@@ -88,10 +88,32 @@ def load_audit_data(con, period: str, policy: Policy) -> AuditData:
     payslips = _pence(_dates(q("SELECT * FROM payslips WHERE pay_date BETWEEN ? AND ? ORDER BY recipient_id, employee_id, pay_date",
                                 [fy_start - timedelta(days=62), hi]), ["pay_date", "period_start", "period_end"]))
     hmrc = _pence(_dates(q("SELECT * FROM hmrc_payments ORDER BY recipient_id, tax_month, reference"), ["paid_date"]))
+    txns = own_account_only(txns, recipients)
     prior_matches = q("SELECT * FROM matches WHERE period <> ?", [period])
     prior_findings = q("SELECT exception_id, period, rule_id, recipient_id, line_id FROM findings WHERE period < ?", [period])
     return AuditData(period, start, end, policy, recipients, plan_lines, schedule, employees, insurance, providers,
                      txns, statements, receipts, invoices, payslips, hmrc, prior_matches, prior_findings)
+
+
+def own_account_only(txns: pd.DataFrame, recipients: pd.DataFrame) -> pd.DataFrame:
+    """Drop transactions of accounts that are not the recipient's registered DP account.
+
+    A statement of another account (DQ-WRONG-ACCOUNT) is not the DP account's activity: auditing
+    its salary credits and shopping would only produce false findings.  Recipients with no
+    registered account keep all their transactions.
+    """
+    if txns.empty or recipients.empty:
+        return txns
+    reg = recipients.set_index("recipient_id")["account_number"].dropna().astype(str).str.replace(r"\D", "", regex=True)
+    reg = reg[reg != ""]
+    raw = txns["account_number"].fillna("").astype(str)
+    acct = raw.str.replace(r"\D", "", regex=True)
+    expected = txns["recipient_id"].map(reg)
+    # exports such as Nationwide's show only the last digits ("****6914"): compare those
+    masked = raw.str.contains("*", regex=False)
+    same = (acct == expected) | (masked & (acct != "") & (expected.fillna("").str[-4:] == acct.str[-4:]))
+    keep = expected.isna() | (acct == "") | same
+    return txns[keep]
 
 
 def dp_recipients(data: AuditData) -> pd.DataFrame:

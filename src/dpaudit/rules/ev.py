@@ -12,11 +12,15 @@ from .registry import rule, txn_findings
 
 @rule("EV-NO-EVIDENCE")
 def no_evidence(data: AuditData) -> pd.DataFrame:
-    """Debits with no receipt, invoice, payslip or HMRC record (bank charges and wages to employees,
-    which are PY-NO-PAYSLIP's, excepted; amounts below the de-minimis excepted)."""
+    """Debits with no receipt, invoice, payslip or HMRC record (bank charges and amounts below the
+    de-minimis excepted).  A wage payment with a payslip for its date whose net differs is
+    PY-NET-MISMATCH, not also unevidenced."""
+    from .py import payslip_near_ids
+
     p = period_txns(data)
     _, mism, status = match_evidence(data)
-    d = p[(p["direction"] == "debit") & ~p["f_bank_charge"] & p["employee_id"].isna() & p["recipient_id"].isin(covered(data))]
+    d = p[(p["direction"] == "debit") & ~p["f_bank_charge"] & p["recipient_id"].isin(covered(data))]
+    d = d[~d["txn_id"].isin(payslip_near_ids(data))]
     d = d.merge(status, on="txn_id")
     d = d[(d["evidence_status"] == "unevidenced") & ~d["txn_id"].isin(mism["txn_id"])]
     d = d[d["amount_pence"].abs() >= max(data.policy.pence("evidence_min_amount"), 1)]

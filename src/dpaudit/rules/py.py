@@ -28,6 +28,12 @@ def _payslips_near(data: AuditData, w: pd.DataFrame) -> pd.DataFrame:
     return m[(m["posted_date"] - m["pay_date"]).abs() <= win]
 
 
+def payslip_near_ids(data: AuditData) -> set[str]:
+    """Wage payments that have a payslip of their employee dated within the window (any net)."""
+    w = wage_payments(data)
+    return set(_payslips_near(data, w)["txn_id"]) if not w.empty else set()
+
+
 @rule("PY-NO-PAYSLIP")
 def no_payslip(data: AuditData) -> pd.DataFrame:
     w = wage_payments(data)
@@ -123,20 +129,19 @@ def no_insurance(data: AuditData) -> pd.DataFrame:
 
 @rule("PY-DBS-MISSING")
 def dbs_missing(data: AuditData) -> pd.DataFrame:
-    """Once per employee and period: no DBS check, or one older than the limit on a pay date."""
+    """Each wage payment to an employee with no DBS check, or one older than the limit, on the pay date."""
     w = wage_payments(data)
     if w.empty:
         return pd.DataFrame()
     years = data.policy.days("dbs_max_age_years")
     limit = w["dbs_issue_date"] + pd.DateOffset(years=years)
-    bad = w[w["dbs_issue_date"].isna() | (w["posted_date"] > limit)].sort_values(["recipient_id", "employee_id", "posted_date"])
-    bad = bad.drop_duplicates(["recipient_id", "employee_id"])
-    what = bad["dbs_issue_date"].dt.strftime("%d/%m/%Y").map(lambda d: f"a DBS check dated {d}, older than {years} years,")
-    what = what.where(bad["dbs_issue_date"].notna(), "no DBS check")
-    msg = (bad["name"].astype(str) + " (employee " + bad["employee_id"].astype(str) + ") was paid on "
-           + bad["posted_date"].dt.strftime("%d/%m/%Y") + " with " + what + " on the pay date. An up-to-date DBS certificate would clear this.")
-    return pd.DataFrame({"recipient_id": bad["recipient_id"], "key": data.period + "|" + bad["employee_id"].astype(str),
-                         "txn_date": bad["posted_date"], "counterparty": bad["name"], "txn_ref": bad["txn_id"], "message": msg})
+    bad = w[w["dbs_issue_date"].isna() | (w["posted_date"] > limit)]
+    what = pd.Series(["a DBS check dated " + f"{d:%d/%m/%Y}" + f", older than {years} years," if pd.notna(d) else "no DBS check"
+                      for d in bad["dbs_issue_date"]], index=bad.index, dtype="object")
+    msg = (bad["name"].astype(str) + " (employee " + bad["employee_id"].astype(str) + ") was paid "
+           + gbp_series(bad["amount_pence"].abs()) + " on " + bad["posted_date"].dt.strftime("%d/%m/%Y") + " with " + what
+           + " on the pay date. An up-to-date DBS certificate would clear this.")
+    return txn_findings(bad, msg)
 
 
 @rule("PY-BELOW-MIN-WAGE")
