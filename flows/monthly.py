@@ -182,7 +182,13 @@ def artifact_markdown(period: str, summary_md: str, files: list[str], counts: di
 
 
 # ------------------------------------------------------------------------------------------ flow
-@flow(name="dpaudit-monthly", flow_run_name="month-{period}", log_prints=True)
+def _run_name() -> str:
+    from prefect.runtime import flow_run
+
+    return f"month-{flow_run.parameters.get('period') or default_period()}"
+
+
+@flow(name="dpaudit-monthly", flow_run_name=_run_name, log_prints=True)
 def monthly_reconciliation(data_dir: str, period: Optional[str] = None, reports_dir: str = "reports",
                            db_path: Optional[str] = None, policy_path: Optional[str] = None,
                            officer: Optional[str] = None, wait_seconds: float = 0.0,
