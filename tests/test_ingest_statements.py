@@ -215,6 +215,22 @@ def test_rejected_rows_and_files_are_quarantined_masked(tmp_path):
     assert "****3344" in blob
 
 
+def test_a_quarantined_file_is_read_once_its_profile_is_added(tmp_path):
+    put(tmp_path, "R1", "coop.csv", "When,What,How much\n01/05/2025,Shop,-1.00\n02/05/2025,Council,10.00\n")
+    counts, f1 = run(tmp_path)
+    assert counts["files_quarantined"] == 1 and (f1["rule_id"] == "DQ-ROW-REJECTED").sum() == 1
+    again, _ = run(tmp_path)  # still unknown: nothing changes
+    assert again["files_quarantined"] == again["files_ingested"] == 0
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "coop.toml").write_text(
+        'name = "coop"\n[header]\ncolumns = ["When", "What", "How much"]\n'
+        '[columns]\ndate = "When"\ndescription = "What"\namount = "How much"\n')
+    counts3, f3 = run(tmp_path)
+    assert counts3["files_ingested"] == 1 and counts3["txns_new"] == 2 and f3.empty
+    assert q(tmp_path, "SELECT status, profile FROM files") == [("ingested", "coop")]
+    assert q(tmp_path, "SELECT count(*) FROM quarantine")[0][0] == 0
+
+
 # ---- crash safety --------------------------------------------------------------------------------
 
 _CHILD = """

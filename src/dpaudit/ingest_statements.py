@@ -127,7 +127,7 @@ def _read(path: Path, profiles: list[Profile], policy: Policy) -> list[ParsedSta
 
 
 def _load_file(con, rel: str, sha: str, size: int, rid: str, period: str, statements: list[ParsedStatement] | None,
-               file_reason: str | None) -> tuple[int, int, int]:
+               file_reason: str | None, *, replace: bool = False) -> tuple[int, int, int]:
     """Write one file's rows in one transaction. Returns (txns read, txns new, rows rejected)."""
     now = store.now_utc()
     quarantine: list[dict] = []
@@ -171,7 +171,7 @@ def _load_file(con, rel: str, sha: str, size: int, rid: str, period: str, statem
     new = 0
     with store.transaction(con):
         con.execute("DELETE FROM quarantine WHERE path = ?", [rel])  # a path whose content changed
-        store.insert_df(con, "files", files_row)
+        store.insert_df(con, "files", files_row, on_conflict="REPLACE" if replace else "NOTHING")
         store.insert_df(con, "file_paths", pd.DataFrame([{"path": rel, "sha256": sha, "recipient_id": rid,
                                                           "period": period, "first_seen": now}]), on_conflict="REPLACE")
         if stmt_rows:
@@ -206,9 +206,25 @@ def ingest_statements(con: duckdb.DuckDBPyConnection, data_dir: Path, period: st
         rel = path.relative_to(data_dir).as_posix()
         sha = _sha256(path)
         seen = con.execute("SELECT sha256 FROM file_paths WHERE path = ?", [rel]).fetchall()
-        if seen and seen[0][0] == sha:
+        known = con.execute("SELECT path, status FROM files WHERE sha256 = ?", [sha]).fetchall()
+        retry = bool(known) and known[0] == (rel, "quarantined")
+        if seen and seen[0][0] == sha and not retry:
             continue
-        if con.execute("SELECT 1 FROM files WHERE sha256 = ?", [sha]).fetchall():
+        if retry:
+            # A file quarantined before is read again: a council may have added the bank profile it
+            # lacked. If it is still unreadable nothing changes; if it reads now it is ingested.
+            try:
+                statements = _read(path, profiles, policy)
+            except Exception:  # noqa: BLE001 - still unreadable: its quarantine row stands
+                continue
+            read, new, rejected = _load_file(con, rel, sha, path.stat().st_size, rid, period, statements, None,
+                                             replace=True)
+            counts["files_ingested"] += 1
+            counts["txns_read"] += read
+            counts["txns_new"] += new
+            counts["rows_rejected"] += rejected
+            continue
+        if known:
             counts["files_duplicate"] += 1
             with store.transaction(con):
                 store.insert_df(con, "file_paths", pd.DataFrame([{"path": rel, "sha256": sha, "recipient_id": rid,
