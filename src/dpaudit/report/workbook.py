@@ -13,6 +13,8 @@ a month of 30,000 findings writes in seconds (``scripts/bench_workbook.py``).
 """
 from __future__ import annotations
 
+import re
+import zipfile
 from copy import copy
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,6 +34,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..findings import sort_findings
 from . import FORMULA_LEADS
+from .csvs import pounds_series
 from .summary_md import summary_figures
 
 GBP_FORMAT = '"£"#,##0.00'
@@ -64,10 +67,14 @@ def recommendation_id(period: str, recipient_id: str) -> str:
     return f"REC-{period}-{recipient_id}"
 
 
+# Characters XML 1.0 cannot hold: C0 controls except tab/LF/CR (openpyxl's list), lone surrogates, U+FFFE/F.
+_XML_ILLEGAL_RE = re.compile(ILLEGAL_CHARACTERS_RE.pattern + "|[\ud800-\udfff\ufffe\uffff]")
+
+
 def clean_text(value: object) -> str:
     """Outside text as XML can hold it: characters XML forbids become U+FFFD; Excel's length cap."""
     s = str(value)
-    s = ILLEGAL_CHARACTERS_RE.sub("\ufffd", s)
+    s = _XML_ILLEGAL_RE.sub("\ufffd", s)
     return s[:EXCEL_MAX_TEXT]
 
 
@@ -171,7 +178,7 @@ class _Cells:
 def clean_series(values: pd.Series) -> list[str]:
     """Vectorised :func:`clean_text` (blank for missing)."""
     t = values.astype("string").fillna("")
-    t = t.str.replace(ILLEGAL_CHARACTERS_RE.pattern, "\ufffd", regex=True).str.slice(0, EXCEL_MAX_TEXT)
+    t = t.str.replace(_XML_ILLEGAL_RE.pattern, "\ufffd", regex=True).str.slice(0, EXCEL_MAX_TEXT)
     return t.astype(object).tolist()
 
 
@@ -234,6 +241,97 @@ def _write_columns(ws: Any, columns: list[Column], data: list[list[Any]]) -> Non
         ws.append(list(row))
 
 
+# ---------------------------------------------------------------- fast rows for the big sheet
+_EPOCH = pd.Timestamp("1899-12-30")
+_RISKY_RE = r"^[=+\-@\t\r\n]"
+
+
+def _xml_escape(s: pd.Series) -> pd.Series:
+    return (s.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False)
+            .str.replace(">", "&gt;", regex=False).str.replace("\r", "&#13;", regex=False))
+
+
+class _FastRows:
+    """The data rows of a big sheet as SpreadsheetML, built column by column with vectorised string
+    operations and spliced into the saved file (openpyxl's per-cell writer is the bottleneck).
+
+    The cells are exactly those openpyxl writes (same ``r``/``s``/``t`` attributes, inline strings,
+    numbers, date serials; empty unstyled cells left out); tests check both give the same sheet.
+    """
+
+    def __init__(self, cells: _Cells, n: int) -> None:
+        self.cells = cells
+        self.n = n
+        self.rows = pd.Series(range(2, n + 2), dtype="int64").astype("string")
+        self.columns: list[pd.Series] = []
+        self.quote = self._sid(quote=True)
+
+    def _sid(self, **style: Any) -> int:
+        return self.cells._styled(None, **style).style_id
+
+    def _ref(self, col: int) -> pd.Series:
+        return '<c r="' + get_column_letter(col) + self.rows + '"'
+
+    def text(self, values: list[Any], fill: PatternFill | None = None) -> None:
+        col = len(self.columns) + 1
+        s = pd.Series(clean_series(pd.Series(values, dtype="object")), dtype="string")
+        plain = self._sid(fill=fill) if fill is not None else None
+        quoted = self._sid(fill=fill, quote=True) if fill is not None else self.quote
+        risky = s.str.match(_RISKY_RE, na=False)
+        s_attr = pd.Series("" if plain is None else f' s="{plain}"', index=s.index, dtype="string")
+        s_attr = s_attr.mask(risky, f' s="{quoted}"')
+        space = pd.Series("", index=s.index, dtype="string").mask(s != s.str.strip(), ' xml:space="preserve"')
+        ref = self._ref(col)
+        cell = ref + s_attr + ' t="inlineStr"><is><t' + space + ">" + _xml_escape(s) + "</t></is></c>"
+        empty = "" if plain is None else ref + f' s="{plain}" t="n"></c>'
+        self.columns.append(cell.mask(s == "", empty))
+
+    def money(self, pence: list[Any]) -> None:
+        col = len(self.columns) + 1
+        sid = self._sid(number_format=GBP_FORMAT)
+        txt = pd.Series(pounds_series(pd.Series(pd.array(pence, dtype="Int64"))), dtype="string")
+        txt = txt.str.replace(r"\.?0+$", "", regex=True).mask(txt == "", "")  # 45.00 -> 45, 0.50 -> 0.5
+        txt = txt.mask(txt == "-", "0")
+        ref = self._ref(col)
+        cell = ref + f' s="{sid}" t="n"><v>' + txt + "</v></c>"
+        self.columns.append(cell.mask(txt == "", ref + f' s="{sid}" t="n"></c>'))
+
+    def date(self, values: list[Any]) -> None:
+        col = len(self.columns) + 1
+        sid = self._sid(number_format=DATE_FORMAT)
+        d = pd.to_datetime(pd.Series(values, dtype="object"), errors="coerce")
+        serial = (d.dt.normalize() - _EPOCH).dt.days.astype("Int64").astype("string")
+        cell = self._ref(col) + f' s="{sid}" t="n"><v>' + serial + "</v></c>"
+        self.columns.append(cell.fillna(""))
+
+    def xml(self) -> str:
+        if not self.n:
+            return ""
+        body = self.columns[0].fillna("")
+        for c in self.columns[1:]:
+            body = body + c.fillna("")
+        return "".join(('<row r="' + self.rows + '">' + body + "</row>").tolist())
+
+
+def _splice_rows(path: Path, member: str, rows_xml: str) -> None:
+    """Insert ``rows_xml`` at the end of ``member``'s sheetData inside the saved xlsx ``path``."""
+    tmp = path.with_name(path.name + ".splice")
+    try:
+        with zipfile.ZipFile(path) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+            for item in zin.infolist():
+                data = zin.read(item.filename)
+                if item.filename == member:
+                    head, sep, tail = data.partition(b"</sheetData>")
+                    if not sep:  # pragma: no cover - openpyxl always writes sheetData
+                        raise RuntimeError(f"{member} has no sheetData to add rows to")
+                    data = head + rows_xml.encode("utf-8") + sep + tail
+                zout.writestr(item, data)
+        tmp.replace(path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 # ---------------------------------------------------------------- sheets
 EXCEPTION_COLUMNS = [
     Column("Severity", 10), Column("Rule", 22), Column("Recipient", 12), Column("Period", 9), Column("Date", 11, "date"),
@@ -259,7 +357,8 @@ QUARANTINE_COLUMNS = [
 ]
 
 
-def _exceptions_sheet(wb: Workbook, findings: pd.DataFrame, decisions: pd.DataFrame | None) -> None:
+def _exceptions_sheet(wb: Workbook, findings: pd.DataFrame, decisions: pd.DataFrame | None,
+                      fast_rows: bool) -> tuple[Any, _FastRows | None]:
     ws = wb.create_sheet("Exceptions")
     f = sort_findings(findings.copy()) if len(findings) else findings
     n = len(f)
@@ -270,17 +369,34 @@ def _exceptions_sheet(wb: Workbook, findings: pd.DataFrame, decisions: pd.DataFr
     if "note" in f.columns:
         notes = [str(o) if o is not None else nt for o, nt in zip(_col(f, "note"), notes)]
     status = [str(s).lower() if s is not None else "open" for s in _col(f, "status")]
-    data = [c.text_column(_col(f, k)) for k in ("severity", "rule_id", "recipient_id", "period")]
+    _colour_rules(ws, "A", n, _SEVERITY_COLOURS)
+    _decision_validation(ws, "M", n)
+    text_before = ("severity", "rule_id", "recipient_id", "period")
+    text_after = ("counterparty", "txn_ref", "line_id", "message", "clause")
+    if fast_rows:
+        fr = _FastRows(c, n)
+        for k in text_before:
+            fr.text(_col(f, k))
+        fr.date(_col(f, "txn_date"))
+        fr.money(_col(f, "amount_pence"))
+        for k in text_after:
+            fr.text(_col(f, k))
+        fr.text(status)
+        fr.text(dec, fill=_INPUT_FILL)
+        fr.text(notes, fill=_INPUT_FILL)
+        fr.text(ids)
+        _write_columns(ws, EXCEPTION_COLUMNS, [[] for _ in EXCEPTION_COLUMNS])  # header only
+        return ws, fr
+    data = [c.text_column(_col(f, k)) for k in text_before]
     data.append([c.date(v) for v in _col(f, "txn_date")])
     data.append([c.money(v) for v in _col(f, "amount_pence")])
-    data += [c.text_column(_col(f, k)) for k in ("counterparty", "txn_ref", "line_id", "message", "clause")]
+    data += [c.text_column(_col(f, k)) for k in text_after]
     data.append(c.text_column(status))
     data.append(c.text_column(dec, fill=_INPUT_FILL))
     data.append(c.text_column(notes, fill=_INPUT_FILL))
     data.append(c.text_column(ids))
-    _colour_rules(ws, "A", n, _SEVERITY_COLOURS)
-    _decision_validation(ws, "M", n)
     _write_columns(ws, EXCEPTION_COLUMNS, data)
+    return ws, None
 
 
 def _recommendations_sheet(wb: Workbook, recs: pd.DataFrame, decisions: pd.DataFrame | None) -> None:
@@ -409,12 +525,14 @@ def _summary_sheet(wb: Workbook, *, period: str, run_time: datetime, policy_vers
 
 def write_workbook(path: Path | str, *, period: str, run_time: datetime, policy_version: str, findings: pd.DataFrame,
                    recommendations: pd.DataFrame, reconciliation: pd.DataFrame, quarantine: pd.DataFrame,
-                   decisions: pd.DataFrame | None = None) -> Path:
+                   decisions: pd.DataFrame | None = None, fast_rows: bool = True) -> Path:
     """Write ``exceptions.xlsx``.
 
     ``findings`` has the columns of ``findings.FINDING_COLUMNS`` plus ``status``; ``decisions``
     (optional, as ``decisions.current_status``) pre-fills each row's previous decision and note.
     The file is written beside ``path`` and renamed into place, so a reader never sees half a file.
+    ``fast_rows=False`` writes the Exceptions rows cell by cell through openpyxl instead of the
+    vectorised writer (same sheet, several times slower; kept so tests can compare the two).
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -425,13 +543,15 @@ def write_workbook(path: Path | str, *, period: str, run_time: datetime, policy_
     wb.properties.created = created
     _summary_sheet(wb, period=period, run_time=run_time, policy_version=policy_version, findings=findings,
                    recommendations=recommendations, quarantine=quarantine)
-    _exceptions_sheet(wb, findings, decisions)
+    ex_ws, fast = _exceptions_sheet(wb, findings, decisions, fast_rows)
     _recommendations_sheet(wb, recommendations, decisions)
     _reconciliation_sheet(wb, reconciliation)
     _quarantine_sheet(wb, quarantine)
     tmp = p.with_name(f".{p.name}.tmp")
     try:
         wb.save(tmp)
+        if fast is not None and fast.n:
+            _splice_rows(tmp, ex_ws.path.lstrip("/"), fast.xml())
         tmp.replace(p)
     finally:
         if tmp.exists():
