@@ -120,3 +120,17 @@ def test_kill_during_reference_load_leaves_store_consistent(tmp_path):
     assert killed >= 3  # the loads really were interrupted mid-way
     subprocess.run([sys.executable, "-c", script], check=True, stdout=subprocess.DEVNULL)
     assert counts(db)["recipients"] == 20000
+
+
+def test_ragged_rows_are_quarantined_not_shifted(tmp_path):
+    data = council(tmp_path)
+    box = data / "inbox" / "2025-04" / "000"
+    box.mkdir(parents=True)
+    (box / "receipts.csv").write_text("receipt_id,date,supplier,amount,description\nR1,05/04/2025,Shop,12.50,x\n"
+                                      "R2,06/04/2025,Shop,1,000.00,stray comma\nR3,07/04/2025,Shop\n")
+    with open_store(tmp_path / "s.duckdb") as con:
+        c = ingest_evidence(con, data, "2025-04", load_policy())
+        assert c["evidence_rows"] == 1 and c["evidence_rejected"] == 2
+        reasons = [r[0] for r in con.execute("SELECT reason FROM quarantine ORDER BY row_no").fetchall()]
+        assert "row 3: the row has 6 fields but the header has 5" in reasons[0]
+        assert "row 4: the row has 3 fields" in reasons[1]

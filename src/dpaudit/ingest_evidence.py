@@ -109,6 +109,10 @@ def _load_kind(con, schema_name: str, table: str, items: list[tuple[str, str, Pa
                 raise UnreadableFile(f"the file lacks column(s) {', '.join(missing)}; the header it has is "
                                      f"{', '.join(map(str, tab.frame.columns))}. Add the columns (see the contract) and send it again")
             n_read = len(frame)
+            if tab.ragged_rows:
+                quarantines.append(quarantine_frame([
+                    {**q_base, "row_no": r, "column_name": "", "value_masked": "", "reason": f"{rel} row {r}: {why}"}
+                    for r, why in tab.ragged_rows]))
             bad_rows = {r for r, _, _ in tab.formula_cells}
             if bad_rows:
                 quarantines.append(quarantine_frame([

@@ -68,6 +68,11 @@ def load_reference(con, data_dir: Path, policy: Policy) -> LoadResult:
                              max_uncompressed=th["max_xlsx_uncompressed_bytes"], max_ratio=th["max_xlsx_ratio"])
             v = validate(schema_name, tab.frame, path=rel, row_numbers=tab.row_numbers, file_sha256=sha)
             valid, quarantine = v.valid, v.quarantine
+            if tab.ragged_rows:
+                quarantine = pd.concat([quarantine, quarantine_frame([
+                    {"path": rel, "file_sha256": sha, "kind": schema_name, "recipient_id": None, "period": None,
+                     "row_no": r, "column_name": "", "value_masked": "", "reason": f"{rel} row {r}: {why}"}
+                    for r, why in tab.ragged_rows])], ignore_index=True)
             if tab.formula_cells:
                 bad = {r for r, _, _ in tab.formula_cells}
                 quarantine = pd.concat([quarantine, quarantine_frame([

@@ -184,30 +184,39 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
+_COLUMNS_CACHE: dict[str, list[str]] = {}
+
+
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", [table]).fetchall()]
+    """Column names of a table (cached: the schema only changes through MIGRATIONS)."""
+    if table not in _COLUMNS_CACHE:
+        cols = [r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", [table]).fetchall()]
+        if not cols:
+            return cols
+        _COLUMNS_CACHE[table] = cols
+    return _COLUMNS_CACHE[table]
 
 
 def insert_df(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame, *, on_conflict: str = "NOTHING") -> int:
     """Insert a frame into ``table`` by column name (missing columns are NULL).
 
     ``on_conflict`` is ``"NOTHING"`` (idempotent: a row whose key exists is skipped),
-    ``"REPLACE"`` (the row is overwritten) or ``"APPEND"`` (a table without a key).  Returns the number of rows in the table added.
+    ``"REPLACE"`` (the row is overwritten) or ``"APPEND"`` (a table without a key).
+    Returns the number of rows written.
     """
     if df is None or len(df) == 0:
         return 0
     cols = [c for c in table_columns(con, table) if c in df.columns]
-    before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     frame = df[cols]
     con.register("_dpaudit_insert", frame)
     try:
         verb = {"REPLACE": "INSERT OR REPLACE", "APPEND": "INSERT"}.get(on_conflict, "INSERT OR IGNORE")
         col_list = ", ".join(cols)
-        con.execute(f"{verb} INTO {table} ({col_list}) SELECT {col_list} FROM _dpaudit_insert")
+        res = con.execute(f"{verb} INTO {table} ({col_list}) SELECT {col_list} FROM _dpaudit_insert").fetchall()
     finally:
         con.unregister("_dpaudit_insert")
-    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
+    return int(res[0][0]) if res else 0
 
 
 def query_df(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:

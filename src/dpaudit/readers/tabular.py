@@ -34,6 +34,7 @@ class Table:
     encoding: str = "utf-8"
     sheet: str | None = None
     formula_cells: list[tuple[int, str, str]] = field(default_factory=list)  # (row, column, formula)
+    ragged_rows: list[tuple[int, str]] = field(default_factory=list)  # (row, reason): not read, to quarantine
 
 
 def check_size(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> int:
@@ -83,16 +84,24 @@ def read_csv_text(text: str) -> list[list[str]]:
 def rows_to_table(rows: list[list[str]], header_row: int, first_row_number: int = 1) -> Table:
     """Build a Table from raw rows given the 0-based index of the header row."""
     header = [h.strip() for h in rows[header_row]]
-    body, numbers = [], []
+    while header and not header[-1]:
+        header.pop()  # a trailing comma after the last column name
+    body, numbers, ragged = [], [], []
     for i, row in enumerate(rows[header_row + 1:], start=header_row + 1):
         if not any(cell.strip() for cell in row):
             continue
-        row = list(row) + [""] * (len(header) - len(row))
+        number = i + first_row_number
+        extra = [c for c in row[len(header):] if c.strip()]
+        if extra or len(row) < len(header):
+            # never shift values into the wrong column or guess the missing ones
+            ragged.append((number, f"the row has {len(row) - len(row[len(header):]) + len(extra)} fields but the "
+                                   f"header has {len(header)}; check for a stray comma or a missing value"))
+            continue
         body.append(row[: len(header)])
-        numbers.append(i + first_row_number)
+        numbers.append(number)
     cols = _unique(header)
     frame = pd.DataFrame(body, columns=cols, dtype="string") if body else pd.DataFrame(columns=cols, dtype="string")
-    return Table(frame=frame, row_numbers=numbers)
+    return Table(frame=frame, row_numbers=numbers, ragged_rows=ragged)
 
 
 def _unique(header: list[str]) -> list[str]:
