@@ -15,15 +15,14 @@ import io
 import random
 import shutil
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from dpaudit.dates import financial_year_of, parse_period
 from dpaudit.money import round_half_up_pence
-from dpaudit.synth import (EXTRA_PROVIDERS, CouncilWriter, Employee, Line, Month, Profile, RecipientSim,
-                           _write)
-from dpaudit.synth_formats import Account, Txn, ofx2, pounds
+from dpaudit.synth import CouncilWriter, _write
+from dpaudit.synth_formats import Account, Txn, ofx2
+from dpaudit.synth_sim import Employee, Line, Month, Profile, RecipientSim
 
 PERIODS = ["2026-01", "2026-02", "2026-03"]
 FY = 2025
