@@ -122,7 +122,8 @@ def _apply_recipient_kind(sim: RecipientSim, kind: str, run_start: date, run_end
                             rng.randint(100, 400) * 100, ["BRIGHTSTART TUITION"], funding_stream=rng.choice(
                                 ("hnb_support", "sen_transport", "hnb_topup_other")), regular=False, invalid=True,
                             valid_from=vf, valid_to=financial_year_bounds(financial_year_of(vf))[1]))
-        sim.gt(sim.periods[k], "DQ-PLAN-INVALID", vf, None, "", "notional-only funding stream paid as direct payment")
+        sim.gt(sim.periods[k], "DQ-PLAN-INVALID", vf, p.lines[-1].annual, "",
+               "notional-only funding stream paid as direct payment")
         return True
     if kind == "school_consent":
         if months < 2:

@@ -285,7 +285,7 @@ def _aids_spend(sim: RecipientSim, mo: Month, amount: int, day: int) -> None:
 
 def _plan_invalid(sim: RecipientSim, mo: Month) -> None:
     ln = next(ln for ln in sim.p.lines if ln.invalid)
-    sim.gt(mo.period, "DQ-PLAN-INVALID", ln.valid_from, None, "",
+    sim.gt(mo.period, "DQ-PLAN-INVALID", ln.valid_from, ln.annual, "",
            f"line {ln.n:02d} funding stream {ln.funding_stream} is notional only but paid as direct payment")
 
 
@@ -408,6 +408,8 @@ def _readme(sims: list[RecipientSim], stories: dict[str, str], formats: dict[str
             "balance minus (10% of the annual DP value + annual value x 8/52), each rounded half-up to 1p.",
             "- SP-OVER-BUDGET: spend to date minus min(budget to date x 1.10, annual amount); budget to date = "
             "annual amount x days from 1 April (or valid_from) to month end / days in the financial year.",
+            "- DQ-BALANCE-BREAK: the difference between opening and last closing balance; DQ-PLAN-INVALID: the "
+            "line's annual amount; DQ-* about files and rows: blank.",
             "- PY-BELOW-MIN-WAGE: minimum rate x hours minus gross; PY-DBS-MISSING and PY-NO-INSURANCE: the wage "
             "payment; AC-OVERDRAWN: the lowest end-of-day balance's size; EV-ORPHAN-RECEIPT: the receipt amount.",
             "- A debit without any receipt is also EV-NO-EVIDENCE (misuse included); a wage without a payslip is "

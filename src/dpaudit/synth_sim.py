@@ -579,7 +579,7 @@ class RecipientSim:
         if mo.idx == 0:
             return False
         mo.shift = shift or self.rng.randint(1000, 10000)
-        self.gt(mo.period, "DQ-BALANCE-BREAK", mo.first, None, "",
+        self.gt(mo.period, "DQ-BALANCE-BREAK", mo.first, mo.shift, "",
                 f"opening balance {pounds(mo.shift)} above last month's closing")
 
     def _a_gap(self, mo):
