@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dpaudit.dates import (DateError, add_months, age_on, financial_year_of, fy_periods, parse_date, parse_dates_series,
@@ -19,11 +19,15 @@ def test_pence_round_trip_plain_and_pretty(pence):
     assert parse_pence(format_gbp(pence)) == pence
 
 
-@given(st.lists(st.integers(min_value=-10**9, max_value=10**9), min_size=1, max_size=50))
-def test_series_parse_equals_scalar_parse(values):
-    texts = pd.Series([format_gbp(v) for v in values])
-    pence, bad = parse_pence_series(texts)
-    assert not bad.any() and pence.tolist() == values
+@settings(deadline=None, max_examples=40)
+@given(st.lists(st.integers(min_value=-10**9, max_value=10**9), min_size=1, max_size=50),
+       st.sampled_from(["", "£1,234.5O", "12,50"]))
+def test_small_and_large_columns_parse_alike(values, junk):
+    texts = [format_gbp(v) for v in values] + [junk]
+    for n in (1, 300 // len(texts) + 1):  # a small file's column, and one past SMALL_COLUMN (vectorised)
+        pence, bad = parse_pence_series(pd.Series(texts * n))
+        assert pence.tolist()[: len(values)] == values
+        assert bad.tolist() == ([False] * len(values) + [junk != ""]) * n
 
 
 @pytest.mark.parametrize("text,pence", [("1234.50", 123450), ("£1,234.50", 123450), ("(12.50)", -1250), ("-12.00", -1200),

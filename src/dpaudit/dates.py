@@ -57,6 +57,12 @@ def parse_date(text: object) -> date:
     """Parse one date (ISO or day-first); raise :class:`DateError` naming the value."""
     if isinstance(text, date):
         return text if not hasattr(text, "date") else text.date()  # type: ignore[return-value]
+    t = str(text).strip()
+    if len(t) == 10 and t[4] == "-" and t[7] == "-":  # ISO, the common case, without pandas
+        try:
+            return date.fromisoformat(t)
+        except ValueError as exc:
+            raise DateError(f"{text!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)") from exc
     d, bad = parse_dates_series(pd.Series([text], dtype="object"))
     if bad.iloc[0] or pd.isna(d.iloc[0]):
         raise DateError(f"{text!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)")

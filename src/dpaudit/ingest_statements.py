@@ -126,10 +126,9 @@ def _read(path: Path, profiles: list[Profile], policy: Policy) -> list[ParsedSta
                             max_ratio=int(policy.threshold("max_xlsx_ratio")))]
 
 
-def _load_file(con, rel: str, sha: str, size: int, rid: str, period: str, statements: list[ParsedStatement] | None,
-               file_reason: str | None, *, replace: bool = False) -> tuple[int, int, int]:
-    """Write one file's rows in one transaction. Returns (txns read, txns new, rows rejected)."""
-    now = store.now_utc()
+def _file_rows(rel: str, sha: str, size: int, rid: str, period: str, statements: list[ParsedStatement] | None,
+               file_reason: str | None, now) -> dict:
+    """The store rows of one read (or unreadable) file."""
     quarantine: list[dict] = []
     stmt_rows, totals, frames = [], [], []
     read = 0
@@ -168,20 +167,39 @@ def _load_file(con, rel: str, sha: str, size: int, rid: str, period: str, statem
         "profile": None if statements is None else statements[0].profile, "status": status,
         "reason": None if file_reason is None else mask_value(file_reason, "reason"), "size_bytes": size,
         "rows_read": read, "rows_rejected": len(quarantine), "ingested_at": now}])
-    new = 0
+    return {"files": files_row, "paths": {"path": rel, "sha256": sha, "recipient_id": rid, "period": period, "first_seen": now},
+            "statements": stmt_rows, "totals": totals, "frames": frames, "quarantine": quarantine, "read": read}
+
+
+WRITE_BATCH_FILES = 500  # files written per transaction: one insert per table instead of five per file
+
+
+def _write_batch(con, batch: list[tuple[dict, bool]]) -> int:
+    """Write the rows of many files in one transaction (all or nothing). Returns new transactions."""
+    if not batch:
+        return 0
+    rows = [b for b, _ in batch]
+    paths = pd.DataFrame([r["paths"] for r in rows])
+    frames = [f for r in rows for f in r["frames"]]
+    quarantine = [q for r in rows for q in r["quarantine"]]
+    stmt_rows = [x for r in rows for x in r["statements"]]
+    totals = [x for r in rows for x in r["totals"]]
     with store.transaction(con):
-        con.execute("DELETE FROM quarantine WHERE path = ?", [rel])  # a path whose content changed
-        store.insert_df(con, "files", files_row, on_conflict="REPLACE" if replace else "NOTHING")
-        store.insert_df(con, "file_paths", pd.DataFrame([{"path": rel, "sha256": sha, "recipient_id": rid,
-                                                          "period": period, "first_seen": now}]), on_conflict="REPLACE")
+        con.register("_dpaudit_paths", paths[["path"]])
+        con.execute("DELETE FROM quarantine WHERE path IN (SELECT path FROM _dpaudit_paths)")  # a path whose content changed
+        con.unregister("_dpaudit_paths")
+        for replace in (False, True):
+            files = [r["files"] for r, rep in batch if rep == replace]
+            if files:
+                store.insert_df(con, "files", pd.concat(files, ignore_index=True), on_conflict="REPLACE" if replace else "NOTHING")
+        store.insert_df(con, "file_paths", paths, on_conflict="REPLACE")
         if stmt_rows:
             store.insert_df(con, "statements", pd.DataFrame(stmt_rows))
             store.insert_df(con, "statement_totals", pd.DataFrame(totals))
-        if frames:
-            new = store.insert_df(con, "transactions", _plain(pd.concat(frames, ignore_index=True)))
+        new = store.insert_df(con, "transactions", _plain(pd.concat(frames, ignore_index=True))) if frames else 0
         if quarantine:
             store.insert_df(con, "quarantine", pd.DataFrame(quarantine), on_conflict="REPLACE")
-    return read, new, len(quarantine)
+    return new
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -201,14 +219,22 @@ def ingest_statements(con: duckdb.DuckDBPyConnection, data_dir: Path, period: st
     profiles = load_profiles(data_dir)
     counts = dict(files_seen=0, files_ingested=0, files_quarantined=0, files_duplicate=0, txns_read=0, txns_new=0,
                   rows_rejected=0)
+    seen_paths = dict(con.execute("SELECT path, sha256 FROM file_paths WHERE period = ?", [period]).fetchall())
+    known_files = {sha: (path, status) for sha, path, status in con.execute("SELECT sha256, path, status FROM files").fetchall()}
+    batch: list[tuple[dict, bool]] = []
+    now = store.now_utc()
+
+    def flush() -> None:
+        counts["txns_new"] += _write_batch(con, batch)
+        batch.clear()
+
     for rid, path in statement_files(data_dir, period):
         counts["files_seen"] += 1
         rel = path.relative_to(data_dir).as_posix()
         sha = _sha256(path)
-        seen = con.execute("SELECT sha256 FROM file_paths WHERE path = ?", [rel]).fetchall()
-        known = con.execute("SELECT path, status FROM files WHERE sha256 = ?", [sha]).fetchall()
-        retry = bool(known) and known[0] == (rel, "quarantined")
-        if seen and seen[0][0] == sha and not retry:
+        known = known_files.get(sha)
+        retry = known == (rel, "quarantined")
+        if seen_paths.get(rel) == sha and not retry:
             continue
         if retry:
             # A file quarantined before is read again: a council may have added the bank profile it
@@ -217,32 +243,32 @@ def ingest_statements(con: duckdb.DuckDBPyConnection, data_dir: Path, period: st
                 statements = _read(path, profiles, policy)
             except Exception:  # noqa: BLE001 - still unreadable: its quarantine row stands
                 continue
-            read, new, rejected = _load_file(con, rel, sha, path.stat().st_size, rid, period, statements, None,
-                                             replace=True)
+            rows = _file_rows(rel, sha, path.stat().st_size, rid, period, statements, None, now)
+            batch.append((rows, True))
             counts["files_ingested"] += 1
-            counts["txns_read"] += read
-            counts["txns_new"] += new
-            counts["rows_rejected"] += rejected
-            continue
-        if known:
+        elif known:
             counts["files_duplicate"] += 1
-            with store.transaction(con):
-                store.insert_df(con, "file_paths", pd.DataFrame([{"path": rel, "sha256": sha, "recipient_id": rid,
-                                                                  "period": period, "first_seen": store.now_utc()}]),
-                                on_conflict="REPLACE")
+            batch.append(({"files": pd.DataFrame(), "paths": {"path": rel, "sha256": sha, "recipient_id": rid,
+                           "period": period, "first_seen": now}, "statements": [], "totals": [], "frames": [],
+                           "quarantine": [], "read": 0}, False))
             continue
-        statements, reason = None, None
-        try:
-            statements = _read(path, profiles, policy)
-        except UnreadableFile as exc:
-            reason = str(exc)
-        except Exception as exc:  # noqa: BLE001 - a reader bug must not stop the run; the file is quarantined
-            reason = f"{path.name} could not be read ({type(exc).__name__}: {str(exc)[:150]}); report this file to the dpaudit maintainers"
-        read, new, rejected = _load_file(con, rel, sha, path.stat().st_size, rid, period, statements, reason)
-        counts["files_quarantined" if statements is None else "files_ingested"] += 1
-        counts["txns_read"] += read
-        counts["txns_new"] += new
-        counts["rows_rejected"] += rejected
+        else:
+            statements, reason = None, None
+            try:
+                statements = _read(path, profiles, policy)
+            except UnreadableFile as exc:
+                reason = str(exc)
+            except Exception as exc:  # noqa: BLE001 - a reader bug must not stop the run; the file is quarantined
+                reason = f"{path.name} could not be read ({type(exc).__name__}: {str(exc)[:150]}); report this file to the dpaudit maintainers"
+            rows = _file_rows(rel, sha, path.stat().st_size, rid, period, statements, reason, now)
+            batch.append((rows, False))
+            known_files[sha] = (rel, "ingested" if statements is not None else "quarantined")
+            counts["files_quarantined" if statements is None else "files_ingested"] += 1
+        counts["txns_read"] += rows["read"]
+        counts["rows_rejected"] += len(rows["quarantine"])
+        if len(batch) >= WRITE_BATCH_FILES:
+            flush()
+    flush()
     return counts, ingest_findings(con, period)
 
 

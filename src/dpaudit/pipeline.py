@@ -12,7 +12,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Callable
 
@@ -164,8 +164,12 @@ def write_period_reports(con, period: str, reports_dir: Path, policy: Policy, ru
                           recommendations=recs, quarantine=q)
     (out / "summary.md").write_text(md, encoding="utf-8")
     files.append(out / "summary.md")
-    files += letters_mod.write_accepted_letters(con, out / "letters", period) if hasattr(letters_mod, "write_accepted_letters") else []
+    files += letters_mod.write_accepted_letters(con, out / "letters", period, repay_days=policy.days("repay_days"))
+    from .decisions import chain_head
+
+    seq, head = chain_head(con)
     manifest = {"period": period, "run_id": run_id, "policy_version": policy.version, "policy_digest": policy.digest,
+                "decision_log_head": {"seq": seq, "hash": head},
                 "code_version": __version__, "run_time": run_time.isoformat(),
                 "counts": {"findings": int(len(f)), "by_rule": f["rule_id"].value_counts().sort_index().to_dict() if len(f) else {}},
                 "inputs": con.execute("SELECT path, sha256, kind, status FROM files WHERE period = ? ORDER BY path", [period]).df()
@@ -220,6 +224,7 @@ def run_year_end(data_dir: Path | str, fy: int, *, reports_dir: Path | str | Non
                  policy_path: Path | str | None = None, wait_seconds: float = 0.0) -> RunResult:
     """Year end for FY ``fy`` (April to March) from what the monthly runs stored."""
     from .report.csvs import write_year_end_csv
+    from .report.letters import write_letters, year_end_letters
     from .year_end import compute_year_end
 
     data_dir = Path(data_dir)
@@ -235,6 +240,9 @@ def run_year_end(data_dir: Path | str, fy: int, *, reports_dir: Path | str | Non
         out = reports_dir / f"FY{fy}"
         out.mkdir(parents=True, exist_ok=True)
         files = [write_year_end_csv(out / "year_end.csv", ye)]
+        recipients = con.execute("SELECT * FROM recipients").df()
+        files += write_letters(out / "letters", year_end_letters(ye, recipients, fy=fy, letter_date=date.today(),
+                                                                  repay_days=policy.days("repay_days")))
         counts = {"recipients": int(len(ye)), "repayment_pence": int(ye["repayment_pence"].sum()) if len(ye) else 0,
                   "carry_forward_pence": int(ye["carry_forward_pence"].sum()) if len(ye) else 0}
         con.execute("UPDATE runs SET finished_at = ?, status = 'ok', counts_json = ? WHERE run_id = ?",

@@ -79,17 +79,29 @@ class Policy:
 
     def min_wage_pence(self, age: int, on: date) -> int | None:
         """The hourly National Minimum/Living Wage in pence for an age on a date (None before the table)."""
-        bands = self.raw["minimum_wage"]["bands"]
-        rate_row = None
-        for row in self.raw["minimum_wage"]["rates"]:
-            if parse_date(row[0]) <= on:
-                rate_row = row
-        if rate_row is None:
+        bands, table = _wage_table(self.digest, self.raw)
+        rates = None
+        for start, row in table:
+            if start <= on:
+                rates = row
+        if rates is None:
             return None
-        for i, lower in enumerate(bands):
+        for lower, rate in zip(bands, rates):
             if age >= lower:
-                return parse_pence(rate_row[1 + i])
-        return parse_pence(rate_row[-1])
+                return rate
+        return rates[-1]
+
+
+_WAGE_CACHE: dict[str, tuple] = {}
+
+
+def _wage_table(digest: str, raw: dict) -> tuple[list[int], list[tuple[date, list[int]]]]:
+    """The minimum wage table parsed once per policy (dates and pence)."""
+    if digest not in _WAGE_CACHE:
+        mw = raw["minimum_wage"]
+        table = sorted((parse_date(r[0]), [parse_pence(x) for x in r[1:]]) for r in mw["rates"])
+        _WAGE_CACHE[digest] = ([int(b) for b in mw["bands"]], table)
+    return _WAGE_CACHE[digest]
 
 
 def _default_text() -> str:

@@ -1,6 +1,7 @@
 """Account rules (AC-*): what comes into the DP account and the balance it holds (PBP 5.2, 5.3)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..audit_data import AuditData
@@ -89,29 +90,23 @@ def payment_missing(data: AuditData) -> pd.DataFrame:
 def overdrawn(data: AuditData) -> pd.DataFrame:
     """Once per episode of negative end-of-day balance (an episode running on from last month is not raised again)."""
     b = balances(data)
+    eod = data.cache["eod"]
+    neg_ids = set(eod.loc[eod["eod_pence"] < 0, "recipient_id"])
     rows = []
-    for r in b.itertuples():
-        daily = r.daily
-        neg = daily < 0
-        if not neg.any():
-            continue
-        prev_neg = r.opening_pence < 0
-        episode_start, low = None, 0
-        for day, bal in daily.items():
-            if bal < 0 and episode_start is None:
-                episode_start, low = day, bal
-                if prev_neg and day == daily.index[0]:
-                    episode_start = "continuing"
-            elif bal < 0:
-                low = min(low, bal)
-            if (bal >= 0 or day == daily.index[-1]) and episode_start is not None:
-                if episode_start != "continuing":
-                    rows.append({"recipient_id": r.recipient_id, "key": f"{episode_start:%Y-%m-%d}", "txn_date": episode_start,
-                                 "amount_pence": -int(low),
-                                 "message": f"The account was overdrawn from {episode_start:%d/%m/%Y}, lowest end-of-day balance "
-                                            f"{format_gbp(int(low))}. The account must not go below £0.00; "
-                                            "a plan to keep a contingency would clear this."})
-                episode_start = None
+    for r in b[b["recipient_id"].isin(neg_ids)].itertuples():
+        days = eod[eod["recipient_id"] == r.recipient_id]
+        neg = (days["eod_pence"] < 0).to_numpy()
+        starts = neg & ~np.concatenate([[r.opening_pence < 0], neg[:-1]])  # a new episode begins
+        episode = np.cumsum(starts)
+        for k in sorted(set(episode[neg])):
+            if k == 0:
+                continue  # the episode began last month and is already reported
+            sel = days[neg & (episode == k)]
+            low, first = int(sel["eod_pence"].min()), sel["posted_date"].iloc[0]
+            rows.append({"recipient_id": r.recipient_id, "key": f"{first:%Y-%m-%d}", "txn_date": first, "amount_pence": -low,
+                         "message": f"The account was overdrawn from {first:%d/%m/%Y}, lowest end-of-day balance "
+                                    f"{format_gbp(low)}. The account must not go below £0.00; "
+                                    "a plan to keep a contingency would clear this."})
     return pd.DataFrame(rows)
 
 

@@ -103,44 +103,55 @@ def spend_verdict(data: AuditData) -> pd.Series:
 
 
 def balances(data: AuditData) -> pd.DataFrame:
-    """Per covered recipient: opening, closing and lowest end-of-day balance of the period (pence)."""
+    """Per covered recipient: opening, credits, debits, closing and lowest end-of-day balance (pence).
+
+    The opening balance at the period start is the opening of the earliest statement overlapping
+    the period plus the transactions of that account dated before the period start; when no
+    statement gives an opening, it is read back from the first running balance in the period.
+    ``data.cache["eod"]`` keeps the end-of-day balances (recipient_id, posted_date, eod_pence).
+    """
     if "balances" in data.cache:
         return data.cache["balances"]
     s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
-    st = data.statements
-    allt = data.txns
-    rows = []
+    cov = sorted(covered(data))
     p = period_txns(data)
-    for rid in sorted(covered(data)):
-        mine = st[(st["recipient_id"] == rid) & (st["start_date"] <= e) & (st["end_date"] >= s)] if not st.empty else st
-        opening = None
-        if not mine.empty:
-            first = mine.sort_values(["start_date", "file_sha256", "stmt_index"]).iloc[0]
-            if pd.notna(first["opening_balance_pence"]):
-                before = allt[(allt["recipient_id"] == rid) & (allt["account_number"] == first["account_number"])
-                              & (allt["posted_date"] >= first["start_date"]) & (allt["posted_date"] < s)]
-                opening = int(first["opening_balance_pence"]) + int(before["amount_pence"].sum())
-        tx = p[p["recipient_id"] == rid].sort_values(["posted_date", "txn_id"])
-        if opening is None:
-            with_bal = tx[tx["balance_pence"].notna()]
-            if not with_bal.empty:
-                first_day = with_bal["posted_date"].min()
-                day = tx[tx["posted_date"] == first_day]
-                ends = with_bal[with_bal["posted_date"] == first_day]["balance_pence"]
-                # the end-of-day balance is the one every other row of the day reaches
-                opening = int(_day_end(ends, day)) - int(day["amount_pence"].sum())
-        if opening is None:
-            continue
-        daily = tx.groupby("posted_date")["amount_pence"].sum().astype("int64").cumsum() + opening
-        rows.append({"recipient_id": rid, "opening_pence": opening,
-                     "credits_pence": int(tx.loc[tx["amount_pence"] > 0, "amount_pence"].sum()),
-                     "debits_pence": int(-tx.loc[tx["amount_pence"] < 0, "amount_pence"].sum()),
-                     "closing_pence": opening + int(tx["amount_pence"].sum()),
-                     "min_eod_pence": int(daily.min()) if len(daily) else opening,
-                     "min_eod_date": daily.idxmin() if len(daily) else None,
-                     "daily": daily})
-    b = pd.DataFrame(rows, columns=["recipient_id", "opening_pence", "credits_pence", "debits_pence", "closing_pence",
-                                    "min_eod_pence", "min_eod_date", "daily"])
+    p = p[p["recipient_id"].isin(cov)]
+    opening = pd.Series(dtype="int64")
+    st = data.statements
+    if not st.empty:
+        first = st[st["recipient_id"].isin(cov) & (st["start_date"] <= e) & (st["end_date"] >= s)]
+        first = first.sort_values(["recipient_id", "start_date", "file_sha256", "stmt_index"]).drop_duplicates("recipient_id")
+        first = first[first["opening_balance_pence"].notna()]
+        if not first.empty:
+            t = data.txns[["recipient_id", "account_number", "posted_date", "amount_pence"]]
+            m = t.merge(first[["recipient_id", "account_number", "start_date"]], on=["recipient_id", "account_number"])
+            before = m[(m["posted_date"] >= m["start_date"]) & (m["posted_date"] < s)].groupby("recipient_id")["amount_pence"].sum()
+            opening = (first.set_index("recipient_id")["opening_balance_pence"].astype("int64")
+                       + before.reindex(first["recipient_id"]).fillna(0).astype("int64").values)
+    rest = [r for r in cov if r not in opening.index]
+    if rest:
+        extra = {}
+        for rid, tx in p[p["recipient_id"].isin(rest) & p["balance_pence"].notna()].groupby("recipient_id"):
+            first_day = tx["posted_date"].min()
+            day = p[(p["recipient_id"] == rid) & (p["posted_date"] == first_day)]
+            ends = tx[tx["posted_date"] == first_day]["balance_pence"]
+            extra[rid] = int(_day_end(ends, day)) - int(day["amount_pence"].sum())
+        opening = pd.concat([opening, pd.Series(extra, dtype="int64")])
+    opening = opening.astype("int64")
+    p = p[p["recipient_id"].isin(opening.index)]
+    daily = p.groupby(["recipient_id", "posted_date"])["amount_pence"].sum().astype("int64").reset_index()
+    daily["eod_pence"] = daily.groupby("recipient_id")["amount_pence"].cumsum() + daily["recipient_id"].map(opening).astype("int64")
+    data.cache["eod"] = daily[["recipient_id", "posted_date", "eod_pence"]]
+    amt = p["amount_pence"].astype("int64")
+    credits = amt.where(amt > 0, 0).groupby(p["recipient_id"]).sum()
+    debits = (-amt.where(amt < 0, 0)).groupby(p["recipient_id"]).sum()
+    low = daily.groupby("recipient_id")["eod_pence"].min()
+    b = pd.DataFrame({"recipient_id": opening.index.astype(str), "opening_pence": opening.values})
+    b["credits_pence"] = b["recipient_id"].map(credits).fillna(0).astype("int64")
+    b["debits_pence"] = b["recipient_id"].map(debits).fillna(0).astype("int64")
+    b["closing_pence"] = b["opening_pence"] + b["credits_pence"] - b["debits_pence"]
+    b["min_eod_pence"] = b["recipient_id"].map(low).fillna(b["opening_pence"]).astype("int64")
+    b = b.sort_values("recipient_id").reset_index(drop=True)
     data.cache["balances"] = b
     return b
 
