@@ -227,6 +227,17 @@ def test_ground_truth_refers_to_existing_recipients_and_periods(council):
     assert len({r["rule_id"] for r in truth}) >= 20
 
 
+def test_high_anomaly_rate_plants_every_rule(tmp_path):
+    summary = generate(tmp_path, recipients=200, months=6, seed=3, anomaly_rate=1.0)
+    assert set(summary["by_rule"]) == set(ALL_RULES)
+    truth = read_csv(tmp_path / "ground_truth.csv")
+    assert len(truth) == summary["findings"]
+    # a misuse debit without a receipt is also EV-NO-EVIDENCE (rules.md precedence)
+    cash = [(r["recipient_id"], r["txn_date"], r["amount"]) for r in truth if r["rule_id"] == "SP-CASH"]
+    ev = {(r["recipient_id"], r["txn_date"], r["amount"]) for r in truth if r["rule_id"] == "EV-NO-EVIDENCE"}
+    assert cash and all(c in ev for c in cash)
+
+
 def test_clean_council_has_only_review_findings(tmp_path):
     generate(tmp_path, recipients=30, months=12, seed=3, anomaly_rate=0.0)
     truth = read_csv(tmp_path / "ground_truth.csv")

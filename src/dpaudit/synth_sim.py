@@ -102,7 +102,7 @@ MIN_WAGE = [(date(2024, 4, 1), (1144, 860, 640)), (date(2025, 4, 1), (1221, 1000
 MONTH_KINDS = ["prohibited", "household", "cash", "transfer_out", "not_in_plan", "duplicate_payment", "no_evidence",
                "amount_mismatch", "orphan_receipt", "non_council_credit", "payment_short", "overdrawn", "no_payslip",
                "net_mismatch", "hmrc_unpaid", "below_min_wage", "unknown_payee", "bad_row", "duplicate_file",
-               "wrong_account", "balance_break", "gap", "missing", "over_budget"]
+               "wrong_account", "balance_break", "gap", "missing", "over_budget", "surplus"]
 RECIPIENT_KINDS = ["plan_invalid", "school_consent", "after_end", "dbs_expiry", "insurance_lapse"]
 
 
@@ -496,6 +496,18 @@ class RecipientSim:
         p.schedule.append((topup, amount, ref))
         mo.add(topup, amount, COUNCIL_NAME, "council", ref)
         # AC-OVERDRAWN (and any SP-OVER-BUDGET) are derived from the balances
+
+    def _a_surplus(self, mo, pct=None):
+        """An extra (scheduled) council payment the family does not spend: funds held back."""
+        a = self.p.annual_value(financial_year_of(mo.first))
+        if not a:
+            return False
+        amount = pct_of(a, pct or self.rng.randint(15, 30))
+        d = mo.day(2)
+        ref = f"DP {self.p.rid} {mo.period} ARREARS"
+        self.p.schedule.append((d, amount, ref))
+        mo.add(d, amount, COUNCIL_NAME, "council", ref)
+        # AC-SURPLUS is derived from the month-end balances
 
     def _wage(self, mo, i=0):
         return mo.wages[i] if len(mo.wages) > i else None
