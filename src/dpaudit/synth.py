@@ -327,6 +327,10 @@ def generate(out_dir: Path, *, recipients: int, months: int, seed: int, start_pe
              anomaly_rate: float = 0.05) -> dict:
     """Write a synthetic council to ``out_dir`` and return a summary (counts per planted rule).
 
+    ``anomaly_rate`` is the share of recipient-months that get one planted month case (one of
+    ``MONTH_KINDS``); each recipient also gets one recipient-level case (``RECIPIENT_KINDS``:
+    invalid plan line, school line without consent, DP ended, DBS expiring, insurance lapsing)
+    with probability ``anomaly_rate / 2``.  With 0.0 the only findings are the reviews due.
     Deterministic: the same arguments give byte-identical files.
     """
     if recipients < 1 or months < 1:
