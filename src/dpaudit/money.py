@@ -82,6 +82,36 @@ def _parse_vectorised(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 SMALL_COLUMN = 256
 
 
+_GROUPED_ONE = re.compile(_GROUPED_RE)
+
+
+def _parse_one(text: str) -> int | None:
+    """One value by the same rules as the vectorised parser; None when it is not money."""
+    t = text.strip()
+    if _PLAIN_RE.match(t):
+        neg = t.startswith("-")
+        whole, _, frac = t.lstrip("+-").partition(".")
+        pence = int(whole) * PENCE_PER_POUND + int((frac + "00")[:2])
+        return -pence if neg else pence
+    if "," in t and not _GROUPED_ONE.search(t):
+        return None
+    up = t.upper()
+    sign = 1
+    if up.endswith("CR") or up.endswith("DR"):
+        sign = -1 if up.endswith("DR") else 1
+        t = t[:-2]
+    t = t.strip()
+    if t.startswith("(") and t.endswith(")"):
+        sign, t = -1, t[1:-1]
+    t = _CLEAN_RE.sub("", t)
+    if not _PLAIN_RE.match(t):
+        return None
+    neg = t.startswith("-")
+    whole, _, frac = t.lstrip("+-").partition(".")
+    pence = int(whole) * PENCE_PER_POUND + int((frac + "00")[:2])
+    return -pence if (neg or sign < 0) else pence
+
+
 def _parse_small(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     out, bad = [], []
     for v in values.tolist():
@@ -89,12 +119,9 @@ def _parse_small(values: pd.Series) -> tuple[pd.Series, pd.Series]:
             out.append(pd.NA)
             bad.append(False)
             continue
-        try:
-            out.append(parse_pence(v if isinstance(v, str) else str(v)))
-            bad.append(False)
-        except MoneyError:
-            out.append(pd.NA)
-            bad.append(True)
+        pence = _parse_one(str(v))
+        out.append(pd.NA if pence is None else pence)
+        bad.append(pence is None)
     return pd.Series(out, index=values.index, dtype="Int64"), pd.Series(bad, index=values.index, dtype=bool)
 
 
@@ -109,16 +136,10 @@ def parse_pence(text: object) -> int:
         if q != q.to_integral_value():
             raise MoneyError(f"{text} has more than two decimals")
         return int(q)
-    t = str(text).strip()
-    if _PLAIN_RE.match(t):  # the common case, without pandas
-        neg = t.startswith("-")
-        whole, _, frac = t.lstrip("+-").partition(".")
-        pence = int(whole) * PENCE_PER_POUND + int((frac + "00")[:2])
-        return -pence if neg else pence
-    pence, bad = _parse_vectorised(pd.Series([text], dtype="object"))
-    if bad.iloc[0] or pd.isna(pence.iloc[0]):
+    pence = _parse_one(str(text)) if str(text).strip() else None
+    if pence is None:
         raise MoneyError(f"{text!r} is not an amount of money in pounds with at most two decimals")
-    return int(pence.iloc[0])
+    return pence
 
 
 def pence_to_decimal(pence: int) -> Decimal:
