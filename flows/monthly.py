@@ -3,11 +3,14 @@
 A thin wrapper over :mod:`dpaudit.pipeline`; the stage order is the same as ``run_period``:
 
 1. ``parse-statements`` (one task per batch of recipients, submitted to the flow's task runner:
-   threads by default, a Dask cluster with :func:`dask_runner`): read and parse each recipient's
-   bank statement files.  Pure work: no database.  A file that cannot be read is carried as a
-   reason and quarantined at load; one recipient's bad file never stops the others.
-2. ``load-statements``: the single writer loads the parsed statements in inbox order, with the
-   same idempotent upserts as :func:`dpaudit.ingest_statements.ingest_statements`.
+   threads by default, a Dask cluster with :func:`dask_runner`): hash and parse each recipient's
+   bank statement files and build their store rows.  Pure work: no database.  A file that cannot
+   be read is carried as a reason and quarantined at load; one recipient's bad file never stops
+   the others.
+2. ``load-statements``: the single writer decides (new, duplicate, re-read after quarantine) and
+   loads the parsed files in inbox order, in batched transactions, with the same rules as
+   :func:`dpaudit.ingest_statements.ingest_statements` (whose private ``_read``, ``_file_rows``
+   and ``_write_batch`` it reuses).
 3. ``ingest``: reference data, evidence (validated by the pandera schemas) and statement checks
    (``pipeline.ingest_period``; statements already loaded are skipped by their SHA-256).
 4. ``audit`` (rules, matching, reconciliation; findings committed here), ``recommend``, ``report``.
@@ -80,9 +83,14 @@ def _batches(files: list[tuple[str, Path]], batch_size: int) -> list[list[tuple[
 
 # ------------------------------------------------------------------------------------------ tasks
 @task(name="parse-statements", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def parse_statements(data_dir: str, files: list[tuple[str, str]], known_paths: dict[str, str],
-                     known_shas: frozenset[str], policy: Policy) -> list[dict[str, Any]]:
-    """Hash and parse a batch of statement files (no database). Known content is not parsed again."""
+def parse_statements(data_dir: str, period: str, files: list[tuple[str, str]], seen_paths: dict[str, str],
+                     known_files: dict[str, tuple[str, str]], policy: Policy, now) -> list[dict[str, Any]]:
+    """Hash, parse and build the store rows of a batch of statement files (no database).
+
+    ``seen_paths``/``known_files`` are the store's state when the flow started; a file whose content
+    is already known is not parsed (the loader decides what it is), a file quarantined before at
+    the same path is read again (a council may have added the bank profile it lacked).
+    """
     root = Path(data_dir)
     profiles = load_profiles(root)
     out = []
@@ -90,47 +98,72 @@ def parse_statements(data_dir: str, files: list[tuple[str, str]], known_paths: d
         path = Path(p)
         rel = path.relative_to(root).as_posix()
         sha = ist._sha256(path)
-        item: dict[str, Any] = {"rid": rid, "rel": rel, "sha": sha, "size": path.stat().st_size,
-                                "statements": None, "reason": None, "parsed": False}
-        if known_paths.get(rel) != sha and sha not in known_shas:
-            try:
-                item["statements"] = ist._read(path, profiles, policy)
-            except UnreadableFile as exc:
-                item["reason"] = str(exc)
-            except Exception as exc:  # noqa: BLE001 - a reader bug quarantines the file, never stops the run
-                item["reason"] = (f"{path.name} could not be read ({type(exc).__name__}: {str(exc)[:150]}); "
-                                  f"report this file to the dpaudit maintainers")
-            item["parsed"] = True
+        size = path.stat().st_size
+        item: dict[str, Any] = {"rid": rid, "rel": rel, "sha": sha, "rows": None, "readable": False}
+        known = known_files.get(sha)
+        retry = known == (rel, "quarantined")
+        if (seen_paths.get(rel) == sha and not retry) or (known and not retry):
+            out.append(item)
+            continue
+        statements, reason = None, None
+        try:
+            statements = ist._read(path, profiles, policy)
+        except UnreadableFile as exc:
+            reason = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a reader bug quarantines the file, never stops the run
+            reason = (f"{path.name} could not be read ({type(exc).__name__}: {str(exc)[:150]}); "
+                      f"report this file to the dpaudit maintainers")
+        item["readable"] = statements is not None
+        item["rows"] = ist._file_rows(rel, sha, size, rid, period, statements, reason, now)
         out.append(item)
     return out
 
 
 @task(name="load-statements", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def load_statements(con, period: str, items: list[dict[str, Any]]) -> dict:
-    """Single writer: load parsed files in inbox order with ``ingest_statements``' upsert rules."""
+def load_statements(con, period: str, items: list[dict[str, Any]], seen_paths: dict[str, str],
+                    known_files: dict[str, tuple[str, str]], now) -> dict:
+    """Single writer: decide and load the parsed files in inbox order, with the same rules and
+    batched writes as :func:`dpaudit.ingest_statements.ingest_statements`."""
     ist._ensure_tables(con)
+    known_files = dict(known_files)
     counts = dict.fromkeys(STATEMENT_COUNT_KEYS, 0)
+    batch: list[tuple[dict, bool]] = []
+
+    def flush() -> None:
+        counts["txns_new"] += ist._write_batch(con, batch)
+        batch.clear()
+
     for it in items:
         counts["files_seen"] += 1
-        rel, sha = it["rel"], it["sha"]
-        seen = con.execute("SELECT sha256 FROM file_paths WHERE path = ?", [rel]).fetchall()
-        if seen and seen[0][0] == sha:
+        rel, sha, rid = it["rel"], it["sha"], it["rid"]
+        known = known_files.get(sha)
+        retry = known == (rel, "quarantined")
+        if seen_paths.get(rel) == sha and not retry:
             continue
-        if con.execute("SELECT 1 FROM files WHERE sha256 = ?", [sha]).fetchall():
+        if retry:
+            if not it["readable"]:
+                continue  # still unreadable: its quarantine row stands
+            rows = it["rows"]
+            batch.append((rows, True))
+            counts["files_ingested"] += 1
+        elif known:
             counts["files_duplicate"] += 1
-            with transaction(con):
-                insert_df(con, "file_paths", pd.DataFrame([{"path": rel, "sha256": sha, "recipient_id": it["rid"],
-                                                            "period": period, "first_seen": now_utc()}]),
-                          on_conflict="REPLACE")
+            batch.append(({"files": pd.DataFrame(), "paths": {"path": rel, "sha256": sha, "recipient_id": rid,
+                           "period": period, "first_seen": now}, "statements": [], "totals": [], "frames": [],
+                           "quarantine": [], "read": 0}, False))
             continue
-        if not it["parsed"]:  # cannot happen while this flow holds the lock; fail loudly if it does
-            raise RuntimeError(f"{rel} was skipped at parse time but is unknown to the store at load time")
-        read, new, rejected = ist._load_file(con, rel, sha, it["size"], it["rid"], period, it["statements"],
-                                             it["reason"])
-        counts["files_quarantined" if it["statements"] is None else "files_ingested"] += 1
-        counts["txns_read"] += read
-        counts["txns_new"] += new
-        counts["rows_rejected"] += rejected
+        else:
+            if it["rows"] is None:  # cannot happen while this flow holds the lock; fail loudly if it does
+                raise RuntimeError(f"{rel} was skipped at parse time but is unknown to the store at load time")
+            rows = it["rows"]
+            batch.append((rows, False))
+            known_files[sha] = (rel, "ingested" if it["readable"] else "quarantined")
+            counts["files_ingested" if it["readable"] else "files_quarantined"] += 1
+        counts["txns_read"] += rows["read"]
+        counts["rows_rejected"] += len(rows["quarantine"])
+        if len(batch) >= ist.WRITE_BATCH_FILES:
+            flush()
+    flush()
     get_run_logger().info("statements %s: %s", period, json.dumps(counts))
     return counts
 
@@ -211,14 +244,17 @@ def monthly_reconciliation(data_dir: str, period: Optional[str] = None, reports_
                     [run_id, period, started, policy.version, policy.digest, __version__])
         t0 = time.perf_counter()
         files = ist.statement_files(root, period)
-        known_paths = dict(con.execute("SELECT path, sha256 FROM file_paths WHERE period = ?", [period]).fetchall())
-        known_shas = frozenset(r[0] for r in con.execute("SELECT sha256 FROM files WHERE kind = 'statement'").fetchall())
-        futures = [parse_statements.submit(str(root), [(rid, str(p)) for rid, p in batch], known_paths, known_shas, policy)
+        ist._ensure_tables(con)
+        seen_paths = dict(con.execute("SELECT path, sha256 FROM file_paths WHERE period = ?", [period]).fetchall())
+        known_files = {sha: (path, status) for sha, path, status in
+                       con.execute("SELECT sha256, path, status FROM files").fetchall()}
+        futures = [parse_statements.submit(str(root), period, [(rid, str(p)) for rid, p in batch], seen_paths,
+                                           known_files, policy, started)
                    for batch in _batches(files, max(1, batch_size))]
         parsed = [item for f in futures for item in f.result()]
         timings["parse"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        st_counts = load_statements(con, period, parsed)
+        st_counts = load_statements(con, period, parsed, seen_paths, known_files, started)
         in_counts, checks = ingest(con, str(root), period, policy)
         counts.update(in_counts)
         counts.update(st_counts)  # the parallel load did the statement work; ingest_period only re-checked it
