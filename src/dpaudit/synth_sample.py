@@ -419,6 +419,15 @@ def _readme(sims: list[RecipientSim], stories: dict[str, str], formats: dict[str
     return "\n".join(out)
 
 
+# What a finance officer decides on February's recommendations in the demo (`make demo` imports it,
+# then re-writes February's reports, which gives the REPAY and STOP letters).
+OFFICER_DECISIONS = """exception_id,decision,officer,decided_at,note
+REC-2026-02-R00003,accept,A. Finance,2026-03-09T10:15:00,Gambling and household bills two months running: stop and recover
+REC-2026-02-R00006,accept,A. Finance,2026-03-09T10:20:00,Recover the unevidenced duplicate payment
+REC-2026-02-R00008,query,A. Finance,2026-03-09T10:25:00,Ask the family whether the balance is committed to planned respite
+"""
+
+
 def build_sample(out_dir: Path) -> None:
     """Write the sample council to ``out_dir`` (replacing what the builder owns there)."""
     out = Path(out_dir)
@@ -440,6 +449,7 @@ def build_sample(out_dir: Path) -> None:
     w.writerow(EXPECTED_COLUMNS)
     w.writerows(rows)
     _write(out / "expected_findings.csv", buf.getvalue().encode("utf-8"))
+    _write(out / "officer_decisions.csv", OFFICER_DECISIONS.encode("utf-8"))
     stories = {sc.profile.rid: sc.story for sc in scs}
     formats = {sc.profile.rid: sc.profile.fmt for sc in scs}
     _write(out / "README.md", _readme(sims, stories, formats).encode("utf-8"))
