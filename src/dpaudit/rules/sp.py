@@ -20,13 +20,17 @@ def _money(rows: pd.DataFrame) -> pd.Series:
     return gbp_series(rows["amount_pence"].abs())
 
 
+def _spent(r: pd.DataFrame) -> pd.Series:
+    """'Spent £12.50 at PAYEE on 05/01/2026' for each row: the opening of every spending message."""
+    return "Spent " + _money(r) + " at " + r["counterparty"].astype(str) + " on " + r["posted_date"].dt.strftime("%d/%m/%Y")
+
+
 @rule("SP-AFTER-END")
 def after_end(data: AuditData) -> pd.DataFrame:
     r = _verdict_rows(data, "SP-AFTER-END")
     why = r["status"].eq("stopped").map({True: "while the direct payment is stopped", False: "after the direct payment ended"})
     end = r["dp_end_date"].dt.strftime("%d/%m/%Y").fillna("")
-    msg = ("Spent " + _money(r) + " at " + r["counterparty"].astype(str) + " on " + r["posted_date"].dt.strftime("%d/%m/%Y")
-           + " " + why + (" (" + end + ")").where(end != "", "") + ". Funds paid after entitlement ends must be returned; "
+    msg = (_spent(r) + " " + why + (" (" + end + ")").where(end != "", "") + ". Funds paid after entitlement ends must be returned; "
            "evidence that the cost was agreed before the end date would clear this.")
     return txn_findings(r, msg)
 
@@ -36,8 +40,7 @@ def prohibited(data: AuditData) -> pd.DataFrame:
     r = _verdict_rows(data, "SP-PROHIBITED")
     how = r["mcc"].fillna("").astype(str)
     how = ("merchant category " + how).where(how.isin(data.policy.raw["keywords"]["prohibited_mcc"]), "payee or description")
-    msg = ("Spent " + _money(r) + " at " + r["counterparty"].astype(str) + " on " + r["posted_date"].dt.strftime("%d/%m/%Y")
-           + "; the " + how + " shows alcohol, gambling or adult activity, which a personal budget may not buy. "
+    msg = (_spent(r) + "; the " + how + " shows alcohol, gambling or adult activity, which a personal budget may not buy. "
            "A receipt showing an item in the support plan would clear this.")
     return txn_findings(r, msg)
 
@@ -54,8 +57,7 @@ def transfer_out(data: AuditData) -> pd.DataFrame:
 @rule("SP-HOUSEHOLD")
 def household(data: AuditData) -> pd.DataFrame:
     r = _verdict_rows(data, "SP-HOUSEHOLD")
-    msg = ("Spent " + _money(r) + " at " + r["counterparty"].astype(str) + " on " + r["posted_date"].dt.strftime("%d/%m/%Y")
-           + ", a household bill or general household purchase, which the plan does not agree. A plan line agreeing it, "
+    msg = (_spent(r) + ", a household bill or general household purchase, which the plan does not agree. A plan line agreeing it, "
            "or a receipt showing items that directly benefit the child as set out in the plan, would clear this.")
     return txn_findings(r, msg)
 
@@ -71,8 +73,7 @@ def cash(data: AuditData) -> pd.DataFrame:
 @rule("SP-SCHOOL-CONSENT")
 def school_consent(data: AuditData) -> pd.DataFrame:
     r = _verdict_rows(data, "SP-SCHOOL-CONSENT")
-    msg = ("Spent " + _money(r) + " at " + r["counterparty"].astype(str) + " on " + r["posted_date"].dt.strftime("%d/%m/%Y")
-           + " on plan line " + r["line_id"].astype(str) + ", used in a school or other setting, with no written consent "
+    msg = (_spent(r) + " on plan line " + r["line_id"].astype(str) + ", used in a school or other setting, with no written consent "
            "of the setting on or before that date. The head teacher's, principal's or provider's written consent would clear this.")
     return txn_findings(r, msg)
 
@@ -80,8 +81,7 @@ def school_consent(data: AuditData) -> pd.DataFrame:
 @rule("SP-NOT-IN-PLAN")
 def not_in_plan(data: AuditData) -> pd.DataFrame:
     r = _verdict_rows(data, "SP-NOT-IN-PLAN")
-    msg = ("Spent " + _money(r) + " at " + r["counterparty"].astype(str) + " on " + r["posted_date"].dt.strftime("%d/%m/%Y")
-           + " on " + r["category"].astype(str).str.replace("_", " ") + " (" + r["cat_reason"].astype(str)
+    msg = (_spent(r) + " on " + r["category"].astype(str).str.replace("_", " ") + " (" + r["cat_reason"].astype(str)
            + "), but no plan line for that was in force on that date. An agreed change to the support plan would clear this.")
     return txn_findings(r, msg)
 
