@@ -11,6 +11,7 @@ lock error into :class:`StoreLocked` (after waiting ``wait_seconds``) with a pla
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -161,6 +162,9 @@ def open_store(path: Path | str, *, read_only: bool = False, wait_seconds: float
     if not read_only:
         p.parent.mkdir(parents=True, exist_ok=True)
     con = _connect(p, read_only, wait_seconds)
+    # DuckDB takes 80% of RAM by default; a council's month needs far less, and a scheduled run
+    # shares the machine.  Override with DPAUDIT_DUCKDB_MEMORY (e.g. "4GB").
+    con.execute(f"SET memory_limit = '{os.environ.get('DPAUDIT_DUCKDB_MEMORY', '1GB')}'")
     try:
         if not read_only:
             migrate(con)

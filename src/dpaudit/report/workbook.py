@@ -454,7 +454,7 @@ def _summary_sheet(wb: Workbook, *, period: str, run_time: datetime, policy_vers
     ws = wb.create_sheet("Summary")
     fig = summary_figures(findings, recommendations, quarantine)
     c = _Cells(ws)
-    for letter, width in zip("ABCDEFGH", (34, 12, 12, 12, 12, 12, 16, 4)):
+    for letter, width in zip("ABCDEFGH", (34, 20, 18, 16, 12, 12, 16, 4)):
         ws.column_dimensions[letter].width = width
     rows: list[list[Any]] = []
 
