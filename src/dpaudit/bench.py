@@ -257,7 +257,8 @@ def render_markdown(results: list[dict], env: dict) -> str:
              f"is FY{FY} computed from what the monthly run stored (one month of transactions).  Each step runs in its",
              "own process; peak RSS is that process's `ru_maxrss`.  The DuckDB floor reads the month's CSV statements",
              "(canonical, Lloyds and Nationwide layouts; OFX files cannot be read by `read_csv`) and joins them to the",
-             "receipts in one query; *scaled floor* = floor time × all transactions / CSV transactions.", "",
+             "receipts in one query; *scaled floor* = floor time × all transactions / CSV transactions.  Councils",
+             "under `bench_data/` are reused as they are: delete the folder after changing the generator.", "",
              f"Machine: {env['machine']}; {env['cpus']} CPUs shared with other work (load average {env['load']} at "
              f"start); Python {env['python']}; run {env['when']}.", "",
              "## Results", "",
