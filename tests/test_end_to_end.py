@@ -87,3 +87,29 @@ def test_rerun_gives_byte_identical_csvs(demo):
 def test_demo_gives_repay_and_stop(demo):
     recs = pd.concat([pd.read_csv(demo / "reports" / p / "recommendations.csv", dtype=str) for p in PERIODS])
     assert {"REPAY", "STOP", "REVIEW", "NONE"} <= set(recs.action)
+
+
+def _summary_dump(path: Path) -> str:
+    """The Summary sheet as text, one 'cell | cell' line per row (the run time left out)."""
+    import openpyxl
+
+    ws = openpyxl.load_workbook(path, read_only=True)["Summary"]
+    lines = []
+    for row in ws.iter_rows(values_only=True):
+        cells = ["" if v is None else str(v) for v in row]
+        while cells and cells[-1] == "":
+            cells.pop()
+        if cells and cells[0] != "Run time":
+            lines.append(" | ".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+def test_summary_figures_golden(demo):
+    """Golden file of the February Summary sheet on sample_data (UPDATE_GOLDEN=1 rewrites it)."""
+    import os
+
+    golden = Path(__file__).parent / "golden" / "sample_data_2026-02_summary.txt"
+    text = _summary_dump(demo / "reports" / "2026-02" / "exceptions.xlsx")
+    if os.environ.get("UPDATE_GOLDEN") or not golden.exists():
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
