@@ -44,7 +44,7 @@ def _artifact(key: str) -> str:
     with get_client(sync_client=True) as client:
         arts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
     assert arts, f"no artifact {key}"
-    return arts[0].data
+    return max(arts, key=lambda a: a.created).data  # the latest version of the key
 
 
 def test_deployments_load_with_schedule_and_concurrency_limit():
