@@ -31,10 +31,11 @@ def read_decisions(path: str) -> pd.DataFrame:
 
 
 @task(name="import-decisions", cache_policy=NO_CACHE)
-def import_task(db: str, frame: pd.DataFrame, officer: Optional[str], source: str, wait_seconds: float) -> dict:
+def import_task(db: str, frame: pd.DataFrame, officer: Optional[str], source: str, wait_seconds: float,
+                four_eyes: bool = True) -> dict:
     with open_store(db, wait_seconds=wait_seconds) as con:
         res = import_decisions(con, frame, known_ids=known_ids(con), officer_default=officer, source=source,
-                               prepared_by=prepared_by_map(con), four_eyes=True)
+                               prepared_by=prepared_by_map(con), four_eyes=four_eyes)
         check = verify_chain(con)
     if not check.ok:
         raise RuntimeError("The decision log failed verification after the import:\n" + "\n".join(check.problems))
@@ -50,7 +51,10 @@ def decisions_import(path: str, data_dir: str, officer: Optional[str] = None, db
     """Import one returned workbook or CSV of decisions and verify the log."""
     db = db_path or str(default_db(Path(data_dir)))
     frame = read_decisions(path)
-    res = import_task(db, frame, officer, Path(path).name, wait_seconds)
+    from dpaudit.pipeline import resolve_policy
+
+    four_eyes = bool(resolve_policy(Path(data_dir), None).raw["recommend"]["four_eyes"])
+    res = import_task(db, frame, officer, Path(path).name, wait_seconds, four_eyes)
     create_markdown_artifact(
         markdown=(f"# Decisions imported from {Path(path).name}\n\n- appended: {res['appended']}\n"
                   f"- unchanged: {res['unchanged']}\n- blank rows: {res['ignored_blank']}\n"

@@ -36,7 +36,7 @@ from prefect.cache_policies import NO_CACHE
 from dpaudit import __version__
 from dpaudit import ingest_statements as ist
 from dpaudit.dates import parse_period, previous_period
-from dpaudit.pipeline import (_officer, audit_period, default_db, ingest_period, resolve_policy, run_id_for,
+from dpaudit.pipeline import (officer_name, audit_period, default_db, ingest_period, resolve_policy, run_id_for,
                               write_period_reports)
 from dpaudit.policy import Policy
 from dpaudit.readers.bank_csv import load_profiles
@@ -263,7 +263,7 @@ def monthly_reconciliation(data_dir: str, period: Optional[str] = None, reports_
         counts.update(audit(con, period, policy, run_id, checks))
         timings["audit"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        counts["recommendations"] = recommend(con, period, policy, _officer(officer), run_id)
+        counts["recommendations"] = recommend(con, period, policy, officer_name(officer), run_id)
         timings["recommend"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         state = report(con, period, str(reports_dir), policy, run_id, started, dict(timings), return_state=True)

@@ -226,7 +226,7 @@ def ingest(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", 
 def audit(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", help="Month YYYY-MM.")],
           db: DbOpt = None, policy: PolicyOpt = None, officer: OfficerOpt = None, wait: WaitOpt = 0.0) -> None:
     """Ingest, audit and recommend one month, storing findings but writing no reports."""
-    from .pipeline import _officer, audit_period, ingest_period, resolve_policy, run_id_for
+    from .pipeline import officer_name, audit_period, ingest_period, resolve_policy, run_id_for
     from .recommend import recommend_period
 
     with domain_errors():
@@ -239,7 +239,7 @@ def audit(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", h
             prog.update(task, advance=1, description=f"{period}: audit")
             counts.update(audit_period(con, period, pol, run_id, checks))
             prog.update(task, advance=1, description=f"{period}: recommend")
-            recs = recommend_period(con, period, pol, prepared_by=_officer(officer), run_id=run_id)
+            recs = recommend_period(con, period, pol, prepared_by=officer_name(officer), run_id=run_id)
             prog.update(task, advance=1)
         by_action = recs["action"].value_counts().to_dict() if len(recs) else {}
         console.print(f"[green]{period} audited:[/green] {counts.get('findings', 0)} findings over "
@@ -338,9 +338,12 @@ def decisions_import(path: Annotated[Path, typer.Argument(help="The returned exc
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist; give the exceptions.xlsx the officers returned")
         frame = read_workbook_decisions(path) if path.suffix.lower() == ".xlsx" else read_csv_decisions(path)
+        from .pipeline import resolve_policy
+
+        four_eyes = bool(resolve_policy(data, None).raw["recommend"]["four_eyes"])
         with _open_rw(data, db, wait) as con:
             res = import_decisions(con, frame, known_ids=known_ids(con), officer_default=officer, source=path.name,
-                                   prepared_by=prepared_by_map(con), four_eyes=True)
+                                   prepared_by=prepared_by_map(con), four_eyes=four_eyes)
         console.print(f"[green]{res.appended} decision(s) recorded[/green], {res.unchanged} unchanged, "
                       f"{res.ignored_blank} blank; log head {res.head_hash[:12]}")
 

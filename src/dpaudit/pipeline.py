@@ -60,7 +60,8 @@ def run_id_for(kind: str, key: str, policy: Policy) -> str:
     return f"{kind}-{key}-{policy.digest}-{int(time.time() * 1000) % 10**10:010d}"
 
 
-def _officer(officer: str | None) -> str:
+def officer_name(officer: str | None) -> str:
+    """Who prepares a run: the given name, else $DPAUDIT_OFFICER, else the login name."""
     if officer:
         return officer
     try:
@@ -191,9 +192,9 @@ def run_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | N
     policy = resolve_policy(data_dir, policy_path)
     say = progress or (lambda _m: None)
     run_id = run_id_for("month", period, policy)
-    started = now_utc()
     timings: dict[str, float] = {}
     with open_store(db, wait_seconds=wait_seconds) as con:
+        started = now_utc()  # after the lock: the run starts when it may write
         con.execute("INSERT INTO runs VALUES (?, 'month', ?, ?, NULL, 'running', ?, ?, ?, NULL)",
                     [run_id, period, started, policy.version, policy.digest, __version__])
         t0 = time.perf_counter()
@@ -207,12 +208,17 @@ def run_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | N
         t0 = time.perf_counter()
         say("recommend")
         from .recommend import recommend_period
-        recs = recommend_period(con, period, policy, prepared_by=_officer(officer), run_id=run_id)
+        recs = recommend_period(con, period, policy, prepared_by=officer_name(officer), run_id=run_id)
         counts["recommendations"] = recs["action"].value_counts().sort_index().to_dict() if len(recs) else {}
         timings["recommend"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         say("report")
-        files, md = write_period_reports(con, period, reports_dir, policy, run_id, started, {"stage_seconds": timings})
+        try:
+            files, md = write_period_reports(con, period, reports_dir, policy, run_id, started, {"stage_seconds": timings})
+        except Exception:
+            # findings and recommendations are committed; the run record says what is missing
+            con.execute("UPDATE runs SET finished_at = ?, status = 'report_failed' WHERE run_id = ?", [now_utc(), run_id])
+            raise
         timings["report"] = time.perf_counter() - t0
         con.execute("UPDATE runs SET finished_at = ?, status = 'ok', counts_json = ? WHERE run_id = ?",
                     [now_utc(), json.dumps(counts, sort_keys=True, default=str), run_id])

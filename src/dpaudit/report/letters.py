@@ -9,6 +9,8 @@ changes the Word letter too.  A council can keep its own edited copies in a fold
 """
 from __future__ import annotations
 
+import functools
+
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -192,7 +194,9 @@ def letter_context(letter: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=8)
 def _environment(template_dir: Path | None) -> jinja2.Environment:
+    """One Jinja environment per template folder: templates compile once, not once per letter."""
     if template_dir is not None:
         loader: jinja2.BaseLoader = jinja2.FileSystemLoader(str(template_dir))
     else:
