@@ -14,6 +14,7 @@ import pandas as pd
 from .audit_data import AuditData
 from .categorise import categorise
 from .names import normalise_name, pair_scores
+from .store import compute_connection
 
 MATCH_COLUMNS = ["period", "txn_id", "evidence_kind", "evidence_id", "matched_pence", "method"]
 
@@ -27,6 +28,39 @@ def greedy_one_to_one(cands: pd.DataFrame, left: str, right: str, order: list[st
         chosen.append(pick)
         cands = cands[~cands[left].isin(pick[left]) & ~cands[right].isin(pick[right])]
     return pd.concat(chosen) if chosen else cands
+
+
+def candidate_pairs(debits: pd.DataFrame, docs: pd.DataFrame, days: int, threshold: float) -> pd.DataFrame:
+    """Every (debit, document) of one recipient dated within ``days`` of each other whose payee and
+    supplier names score at least ``threshold``, with ``gap`` and ``score``.
+
+    Two DuckDB range joins: the first finds the distinct name pairs that meet in a window (scored
+    once each, in C), the second returns only the pairs that scored.  Neither the recipient-wise
+    cross product nor the window pairs (millions of rows for a large council) are built in pandas.
+    """
+    cols = list(debits.columns) + [c for c in docs.columns if c != "recipient_id"] + ["gap", "score"]
+    if debits.empty or docs.empty:
+        return pd.DataFrame(columns=cols)
+    con = compute_connection()
+    window = f"""FROM debits t JOIN docs d ON t.recipient_id = d.recipient_id
+                 AND d.doc_date BETWEEN t.posted_date - INTERVAL {int(days)} DAY AND t.posted_date + INTERVAL {int(days)} DAY"""
+    try:
+        con.register("debits", debits)
+        con.register("docs", docs)
+        names = con.execute(f"SELECT DISTINCT t.cp_norm, d.sup_norm {window}").df()
+        names["score"] = pair_scores(names["cp_norm"], names["sup_norm"])
+        names.loc[names["cp_norm"] == names["sup_norm"], "score"] = 100.0
+        con.register("names", names[names["score"] >= threshold])
+        out = con.execute(f"""
+            SELECT t.*, d.* EXCLUDE (recipient_id), abs(date_diff('day', d.doc_date, t.posted_date)) AS gap_days, n.score
+            {window} JOIN names n ON n.cp_norm = t.cp_norm AND n.sup_norm = d.sup_norm
+            ORDER BY t.txn_id, d.ev_id""").df()
+    finally:
+        con.close()
+    out["gap"] = pd.to_timedelta(out.pop("gap_days"), unit="D")
+    out["need"] = out["need"].astype("int64")
+    out["doc_pence"] = out["doc_pence"].astype("int64")
+    return out[cols]
 
 
 def period_debits(data: AuditData) -> pd.DataFrame:
@@ -97,12 +131,9 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     rest = deb[~deb["txn_id"].isin(done)]
 
     # 3. receipts/invoices one-to-one: exact amount, date window, fuzzy supplier
-    c = rest.merge(docs, on="recipient_id")
-    if not c.empty:
-        c["gap"] = (c["posted_date"] - c["doc_date"]).abs()
-        c = c[c["gap"] <= window].copy()
-        c["score"] = pair_scores(c["cp_norm"], c["sup_norm"])
-        c = c[c["score"] >= threshold]
+    c = candidate_pairs(rest[["txn_id", "recipient_id", "posted_date", "need", "cp_norm"]],
+                        docs[["ev_id", "kind", "recipient_id", "doc_date", "doc_pence", "sup_norm", "supplier"]],
+                        pol.days("match_window_days"), threshold)
     cand = c if not c.empty else pd.DataFrame(columns=list(rest.columns) + list(docs.columns) + ["gap", "score"])
     exact = cand[(cand["doc_pence"] - cand["need"]).abs() <= tol] if not cand.empty else cand
     one = greedy_one_to_one(exact, "txn_id", "ev_id", ["score", "gap"], [False, True]) if not exact.empty else exact

@@ -184,6 +184,14 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
+def compute_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for joins over frames (no file, no lock): the audit's range joins."""
+    con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET memory_limit = '{os.environ.get('DPAUDIT_DUCKDB_MEMORY', '1GB')}'")
+    return con
+
+
 def now_utc() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
