@@ -204,3 +204,27 @@ def test_synth_command_writes_a_council_with_ground_truth(tmp_path):
     assert sorted(p.name for p in (out / "inbox" / "2026-01").iterdir()) == ["R00001", "R00002", "R00003"]
     res = runner.invoke(app, ["synth", "--recipients", "0", "--out", str(out)])
     assert res.exit_code == 2
+
+
+def test_verify_catches_a_log_cut_short_after_a_run(tmp_path):
+    """A run records the decision log's head; deleting the newest decisions is then detected."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from dpaudit.cli import app
+    from dpaudit.store import open_store
+
+    data = tmp_path / "data"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "sample_data", data)
+    db, rep = tmp_path / "s.duckdb", tmp_path / "r"
+    runner = CliRunner()
+    common = ["--data", str(data), "--db", str(db)]
+    assert runner.invoke(app, ["run", "--period", "2026-02", "--reports", str(rep), "-q", "--officer", "Prep", *common]).exit_code == 0
+    assert runner.invoke(app, ["decisions", "import", str(data / "officer_decisions.csv"), *common]).exit_code == 0
+    assert runner.invoke(app, ["run", "--period", "2026-02", "--reports", str(rep), "-q", "--officer", "Prep", *common]).exit_code == 0
+    assert runner.invoke(app, ["decisions", "verify", *common]).exit_code == 0
+    with open_store(db) as con:
+        con.execute("DELETE FROM decisions WHERE seq = (SELECT max(seq) FROM decisions)")
+    res = runner.invoke(app, ["decisions", "verify", *common])
+    assert res.exit_code == 1 and "tampered" in res.output

@@ -352,7 +352,7 @@ def decisions_import(path: Annotated[Path, typer.Argument(help="The returned exc
 def decisions_verify(data: DataOpt, db: DbOpt = None) -> None:
     """Check the decision log's hash chain; exit 1 naming every edited, removed or moved row."""
     from .decisions import verify_chain
-    from .pipeline import default_db
+    from .pipeline import default_db, recorded_log_heads
     from .store import open_store
 
     with domain_errors():
@@ -360,7 +360,7 @@ def decisions_verify(data: DataOpt, db: DbOpt = None) -> None:
         if not target.exists():
             raise FileNotFoundError(f"no store at {target}; run a month first")
         with open_store(target, read_only=True) as con:
-            res = verify_chain(con)
+            res = verify_chain(con, anchors=recorded_log_heads(con))
         if not res.ok:
             raise fail("The decision log has been tampered with:\n" + "\n".join(f"- {p}" for p in res.problems))
         console.print(f"[green]Decision log intact:[/green] {res.n_rows} decisions, head seq {res.head_seq} "

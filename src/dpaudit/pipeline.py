@@ -220,10 +220,23 @@ def run_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | N
             con.execute("UPDATE runs SET finished_at = ?, status = 'report_failed' WHERE run_id = ?", [now_utc(), run_id])
             raise
         timings["report"] = time.perf_counter() - t0
+        from .decisions import chain_head
+
+        counts["decision_log_head"] = list(chain_head(con))  # an anchor for `dpaudit decisions verify`
         con.execute("UPDATE runs SET finished_at = ?, status = 'ok', counts_json = ? WHERE run_id = ?",
                     [now_utc(), json.dumps(counts, sort_keys=True, default=str), run_id])
         con.execute("CHECKPOINT")
     return RunResult(run_id, period, reports_dir / period, db, counts, timings, md, files)
+
+
+def recorded_log_heads(con) -> list[tuple[int, str]]:
+    """The decision-log heads recorded by earlier runs (anchors that catch a log cut short)."""
+    heads = []
+    for (counts,) in con.execute("SELECT counts_json FROM runs WHERE counts_json IS NOT NULL ORDER BY started_at").fetchall():
+        head = json.loads(counts).get("decision_log_head")
+        if head and int(head[0]) > 0:
+            heads.append((int(head[0]), str(head[1])))
+    return heads
 
 
 def run_year_end(data_dir: Path | str, fy: int, *, reports_dir: Path | str | None = None, db_path: Path | str | None = None,
