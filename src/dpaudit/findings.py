@@ -9,8 +9,6 @@ inputs and policy therefore always give the same exception ids.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import date
 
 import pandas as pd
 
@@ -24,34 +22,12 @@ FINDING_COLUMNS = [
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One finding as a record (used where a rule makes a handful, e.g. ingest checks)."""
-
-    rule_id: str
-    recipient_id: str
-    period: str
-    key: str
-    message: str
-    amount_pence: int | None = None
-    txn_date: date | None = None
-    counterparty: str | None = None
-    txn_ref: str | None = None
-    line_id: str | None = None
-
-
 def exception_id(rule_id: str, recipient_id: str, key: str) -> str:
     return hashlib.sha256(f"{rule_id}|{recipient_id}|{key}".encode("utf-8")).hexdigest()[:16]
 
 
 def empty_findings() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in FINDING_COLUMNS}).astype({"amount_pence": "Int64"})
-
-
-def from_records(records: list[Finding]) -> pd.DataFrame:
-    if not records:
-        return pd.DataFrame(columns=["rule_id", "recipient_id", "period", "key", "message"])
-    return pd.DataFrame([r.__dict__ for r in records])
 
 
 def finalise(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:

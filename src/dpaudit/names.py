@@ -37,16 +37,6 @@ def pair_scores(left: pd.Series, right: pd.Series) -> pd.Series:
     return pd.Series(scores, index=left.index, dtype="float64")
 
 
-def best_match(name: str, choices: list[str]) -> tuple[int, float]:
-    """Index and score of the best choice for ``name`` (-1, 0 when none)."""
-    if not name or not choices:
-        return -1, 0.0
-    hit = process.extractOne(name, choices, scorer=fuzz.token_set_ratio)
-    if hit is None:
-        return -1, 0.0
-    return int(hit[2]), float(hit[1])
-
-
 def looks_like_person(name: str) -> bool:
     """Two to four alphabetic words and no company words: 'J SMITH', 'Mary Jones'."""
     if not name:
