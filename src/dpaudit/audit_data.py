@@ -6,6 +6,7 @@ Dates are ``datetime64`` columns; money is ``int64`` pence.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -15,6 +16,18 @@ from .dates import financial_year_bounds, financial_year_of, parse_period
 from .policy import Policy
 
 DP_TYPES = ("direct_payment", "combination")
+
+
+def cached_view(key: str):
+    """Compute a view of the month once per audit and keep it in ``data.cache[key]``."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def view(data: "AuditData"):
+            if key not in data.cache:
+                data.cache[key] = fn(data)
+            return data.cache[key]
+        return view
+    return wrap
 
 
 @dataclass

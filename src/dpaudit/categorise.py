@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .audit_data import AuditData, valid_plan_lines
+from .audit_data import AuditData, cached_view, valid_plan_lines
 from .names import normalise_name, pair_scores
 
 EMPLOYER_CATEGORY = "personal_assistant"
@@ -58,17 +58,15 @@ def _fuzzy_pairs(pairs: pd.DataFrame, cands: pd.DataFrame, on: list[str], thresh
         .drop_duplicates(["recipient_id", "cp_norm"])
 
 
+@cached_view("categorised")
 def categorise(data: AuditData) -> pd.DataFrame:
-    """Return the transactions with categorisation columns (cached on ``data``)."""
-    if "categorised" in data.cache:
-        return data.cache["categorised"]
+    """Return the transactions with categorisation columns (computed once per audit)."""
     pol = data.policy
     t = data.txns.copy()
     if t.empty:
         for c in ("direction", "counterparty", "cp_norm", "text", "employee_id", "category", "cat_reason", "line_id",
                   "provider", "f_prohibited", "f_household", "f_cash", "f_transfer", "f_bank_charge", "f_hmrc", "f_council"):
             t[c] = pd.Series(dtype="object")
-        data.cache["categorised"] = t
         return t
     t["direction"] = np.where(t["amount_pence"] < 0, "debit", "credit")
     payee = t["payee"].fillna("").astype(str).str.strip()
@@ -156,7 +154,6 @@ def categorise(data: AuditData) -> pd.DataFrame:
     t["cat_reason"] = why
     t = _assign_lines(t, data)
     t = t.drop(columns=["list_name"]).reset_index(drop=True)
-    data.cache["categorised"] = t
     return t
 
 

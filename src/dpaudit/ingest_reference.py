@@ -102,10 +102,6 @@ def load_reference(con, data_dir: Path, policy: Policy) -> LoadResult:
 
 def _to_store(table: str, valid: pd.DataFrame) -> pd.DataFrame:
     f = valid.drop(columns=["row_no"], errors="ignore").copy()
-    if table == "plan_lines":
-        f = f.rename(columns={"annual_amount_pence": "annual_amount_pence"})
-    if table == "employees":
-        f = f.rename(columns={"hourly_rate_pence": "hourly_rate_pence"})
     for c in f.columns:
         if pd.api.types.is_datetime64_any_dtype(f[c]):
             f[c] = f[c].dt.date

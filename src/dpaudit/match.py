@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .audit_data import AuditData
+from .audit_data import AuditData, cached_view
 from .categorise import categorise
 from .names import normalise_name, pair_scores
 from .store import compute_connection
@@ -84,14 +84,13 @@ def documents(data: AuditData) -> pd.DataFrame:
     return docs.drop(columns=["amount_pence"])
 
 
+@cached_view("matches")
 def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Return (matches, mismatches, debit_status).
 
     ``mismatches``: txn_id, ev_id, debit_pence, doc_pence (EV-AMOUNT-MISMATCH pairs).
     ``debit_status``: txn_id, evidenced_pence, unevidenced_pence, evidence_status.
     """
-    if "matches" in data.cache:
-        return data.cache["matches"]
     pol = data.policy
     window = pd.Timedelta(days=pol.days("match_window_days"))
     pwindow = pd.Timedelta(days=pol.days("payslip_window_days"))
@@ -200,9 +199,7 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     status.loc[status["evidenced_pence"] > 0, "evidence_status"] = "partly evidenced"
     status.loc[status["unevidenced_pence"] == 0, "evidence_status"] = "evidenced"
     status = status.drop(columns=["need"]).reset_index(drop=True)
-    result = (matches, mism.reset_index(drop=True), status)
-    data.cache["matches"] = result
-    return result
+    return matches, mism.reset_index(drop=True), status
 
 
 def unmatched_documents(data: AuditData) -> pd.DataFrame:

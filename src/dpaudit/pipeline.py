@@ -7,7 +7,6 @@ this module only sequences them, records the run, and turns results into report 
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import os
 import time
@@ -28,6 +27,7 @@ from .match import MATCH_COLUMNS, match_evidence
 from .policy import Policy, load_policy
 from .reconcile import reconcile
 from .rules import run_rules
+from .rules.common import period_txns
 from .store import insert_df, now_utc, open_store, transaction
 
 Progress = Callable[[str], None]
@@ -123,7 +123,7 @@ def audit_period(con, period: str, policy: Policy, run_id: str, extra_findings: 
         insert_df(con, "findings", f)
         insert_df(con, "matches", matches[MATCH_COLUMNS], on_conflict="APPEND")
         insert_df(con, "reconciliation", rec)
-    return {"findings": int(len(findings)), "transactions_audited": int(len(data.cache.get("period_txns", []))),
+    return {"findings": int(len(findings)), "transactions_audited": int(len(period_txns(data))),
             "recipients_reconciled": int(len(rec))}
 
 

@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 
 from .audit_data import AuditData, budget_to_date
+from .categorise import categorise
 from .dates import financial_year_bounds, financial_year_of
 from .match import match_evidence
 from .rules.ac import council_credits
@@ -33,7 +34,7 @@ def reconcile(data: AuditData) -> pd.DataFrame:
     cc = council[council["amount_pence"] > 0].groupby("recipient_id")["amount_pence"].sum()
     budget = budget_to_date(data).groupby("recipient_id")["budget_pence"].sum() if not data.plan_lines.empty else pd.Series(dtype="int64")
     fy_start = pd.Timestamp(financial_year_bounds(financial_year_of(data.start))[0])
-    t = data.cache["categorised"]
+    t = categorise(data)
     fy = t[(t["direction"] == "debit") & (t["posted_date"] >= fy_start) & (t["posted_date"] <= pd.Timestamp(data.end))]
     spend = (-fy.groupby("recipient_id")["amount_pence"].sum())
     value = dp_value_at_end(data)

@@ -4,20 +4,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..audit_data import AuditData
+from ..audit_data import AuditData, cached_view
+from ..categorise import categorise
 from ..money import format_gbp, gbp_series, pct_of
 from .common import balances, covered, dp_value_at_end, period_txns
 from .registry import rule, txn_findings
 
 
+@cached_view("council")
 def council_credits(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(credits matched to the payment schedule, schedule rows with their matched credit or none).
 
     A credit is the council's when its text carries the schedule reference or a council keyword,
     or its amount equals a scheduled amount, within ``payment_window_days`` of the due date.
     """
-    if "council" in data.cache:
-        return data.cache["council"]
     p = period_txns(data)
     win = pd.Timedelta(days=data.policy.days("payment_window_days"))
     cr = p[p["direction"] == "credit"]
@@ -40,7 +40,6 @@ def council_credits(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame]:
                         pd.DataFrame(columns=["sched_id", "txn_id", "posted_date", "amount_pence"]),
                         on="sched_id", how="left", suffixes=("_due", ""))
     credits = p[p["txn_id"].isin(matched["txn_id"].dropna()) | ((p["direction"] == "credit") & p["f_council"])]
-    data.cache["council"] = (credits, matched)
     return credits, matched
 
 
@@ -50,7 +49,7 @@ def non_council_credit(data: AuditData) -> pd.DataFrame:
     council, _ = council_credits(data)
     cr = p[(p["direction"] == "credit") & ~p["txn_id"].isin(council["txn_id"])]
     # a refund from a payee of the account (provider, employee, or someone it paid before) is fine
-    t = data.cache["categorised"]
+    t = categorise(data)
     paid = t[t["direction"] == "debit"][["recipient_id", "cp_norm"]].drop_duplicates()
     paid_before = cr.merge(paid, on=["recipient_id", "cp_norm"], how="left", indicator=True)["_merge"].eq("both").values
     refund = cr["provider"].astype(bool).values | cr["employee_id"].notna().values | paid_before

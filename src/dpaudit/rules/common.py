@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..audit_data import AuditData, dp_recipients, valid_plan_lines
+from ..audit_data import AuditData, cached_view, dp_recipients, valid_plan_lines
 from ..categorise import categorise, keyword_regex
 from ..names import looks_like_person
 
@@ -12,37 +12,32 @@ SPEND_ORDER = ["SP-AFTER-END", "SP-PROHIBITED", "SP-TRANSFER-OUT", "SP-HOUSEHOLD
                "SP-SCHOOL-CONSENT", "SP-NOT-IN-PLAN"]
 
 
+@cached_view("period_txns")
 def period_txns(data: AuditData) -> pd.DataFrame:
     """Categorised transactions of DP recipients posted in the period."""
-    if "period_txns" in data.cache:
-        return data.cache["period_txns"]
     t = categorise(data)
     s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
     r = dp_recipients(data)
     p = t[(t["posted_date"] >= s) & (t["posted_date"] <= e) & t["recipient_id"].isin(r["recipient_id"])].copy()
     p = p.merge(r[["recipient_id", "dp_start_date", "dp_end_date", "status"]], on="recipient_id", how="left")
-    data.cache["period_txns"] = p
     return p
 
 
+@cached_view("covered")
 def covered(data: AuditData) -> set[str]:
     """Recipients with a statement covering some day of the period (else only DQ-STATEMENT-MISSING)."""
-    if "covered" in data.cache:
-        return data.cache["covered"]
     st = data.statements
     s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
     ids = set()
     if not st.empty:
         ids = set(st[(st["start_date"] <= e) & (st["end_date"] >= s)]["recipient_id"])
     ids |= set(period_txns(data)["recipient_id"])
-    data.cache["covered"] = ids
     return ids
 
 
+@cached_view("wage_like")
 def wage_like_unknown(data: AuditData) -> pd.Series:
     """Debits that look like wages (regular, round, a person's name) to no registered employee."""
-    if "wage_like" in data.cache:
-        return data.cache["wage_like"]
     pol = data.policy
     t = categorise(data)
     d = t[(t["direction"] == "debit") & t["employee_id"].isna() & ~t["provider"].astype(bool) & ~t["f_hmrc"]
@@ -61,14 +56,12 @@ def wage_like_unknown(data: AuditData) -> pd.Series:
                     out.add(txn_id)
     p = period_txns(data)
     res = p["txn_id"].isin(out)
-    data.cache["wage_like"] = res
     return res
 
 
+@cached_view("verdict")
 def spend_verdict(data: AuditData) -> pd.Series:
     """The one spending rule that wins for each period debit (rules.md precedence), or None."""
-    if "verdict" in data.cache:
-        return data.cache["verdict"]
     pol = data.policy
     p = period_txns(data)
     debit = (p["direction"] == "debit") & ~p["f_bank_charge"]
@@ -98,10 +91,10 @@ def spend_verdict(data: AuditData) -> pd.Series:
     conds = [after_end, p["f_prohibited"], transfer, household, p["f_cash"], school, not_in_plan]
     verdict = pd.Series(np.select([debit & c.astype(bool) for c in conds], SPEND_ORDER, default=""), index=p.index)
     verdict = verdict.replace("", None)
-    data.cache["verdict"] = verdict
     return verdict
 
 
+@cached_view("balances")
 def balances(data: AuditData) -> pd.DataFrame:
     """Per covered recipient: opening, credits, debits, closing and lowest end-of-day balance (pence).
 
@@ -110,8 +103,6 @@ def balances(data: AuditData) -> pd.DataFrame:
     statement gives an opening, it is read back from the first running balance in the period.
     ``data.cache["eod"]`` keeps the end-of-day balances (recipient_id, posted_date, eod_pence).
     """
-    if "balances" in data.cache:
-        return data.cache["balances"]
     s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
     cov = sorted(covered(data))
     p = period_txns(data)
@@ -152,7 +143,6 @@ def balances(data: AuditData) -> pd.DataFrame:
     b["closing_pence"] = b["opening_pence"] + b["credits_pence"] - b["debits_pence"]
     b["min_eod_pence"] = b["recipient_id"].map(low).fillna(b["opening_pence"]).astype("int64")
     b = b.sort_values("recipient_id").reset_index(drop=True)
-    data.cache["balances"] = b
     return b
 
 
