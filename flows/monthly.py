@@ -2,15 +2,15 @@
 
 A thin wrapper over :mod:`dpaudit.pipeline`; the stage order is the same as ``run_period``:
 
-1. ``parse-statements`` (one task per batch of recipients, submitted to the flow's task runner:
-   threads by default, a Dask cluster with :func:`dask_runner`): hash and parse each recipient's
-   bank statement files and build their store rows.  Pure work: no database.  A file that cannot
-   be read is carried as a reason and quarantined at load; one recipient's bad file never stops
-   the others.
-2. ``load-statements``: the single writer decides (new, duplicate, re-read after quarantine) and
-   loads the parsed files in inbox order, in batched transactions, with the same rules as
-   :func:`dpaudit.ingest_statements.ingest_statements` (whose private ``_read``, ``_file_rows``
-   and ``_write_batch`` it reuses).
+1. ``parse-statements``: the writer plans the inbox (``plan_statement_files``: new, duplicate,
+   re-read after quarantine, already loaded), then one task per batch of recipients, submitted to
+   the flow's task runner (threads by default, a Dask cluster with :func:`dask_runner`), reads the
+   files and builds their store rows (``prepare_statement_files``; pure work, no database).  A file
+   that cannot be read is quarantined with its reason; one recipient's bad file never stops the
+   others.
+2. ``load-statements``: the single writer loads the prepared batches in inbox order, one
+   transaction each (``load_prepared``): the same three steps as
+   :func:`dpaudit.ingest_statements.ingest_statements`, which runs them in one process.
 3. ``ingest``: reference data, evidence (validated by the pandera schemas) and statement checks
    (``pipeline.ingest_period``; statements already loaded are skipped by their SHA-256).
 4. ``audit`` (rules, matching, reconciliation; findings committed here), ``recommend``, ``report``.
@@ -39,13 +39,10 @@ from dpaudit.dates import parse_period, previous_period
 from dpaudit.pipeline import (officer_name, audit_period, default_db, ingest_period, resolve_policy, run_id_for,
                               write_period_reports)
 from dpaudit.policy import Policy
-from dpaudit.readers.bank_csv import load_profiles
-from dpaudit.readers.tabular import UnreadableFile
 from dpaudit.recommend import recommend_period
-from dpaudit.store import insert_df, now_utc, open_store, transaction
+from dpaudit.store import now_utc, open_store
 
-STATEMENT_COUNT_KEYS = ("files_seen", "files_ingested", "files_quarantined", "files_duplicate", "txns_read",
-                        "txns_new", "rows_rejected")
+STATEMENT_COUNT_KEYS = ist.COUNT_KEYS
 DEFAULT_BATCH = 200  # recipients per parse task: enough work per task to dwarf Prefect's per-task overhead
 
 
@@ -65,17 +62,17 @@ def dask_runner(address: str | None = None, n_workers: int = 2, processes: bool 
                                           "dashboard_address": None})
 
 
-def _batches(files: list[tuple[str, Path]], batch_size: int) -> list[list[tuple[str, Path]]]:
+def _batches(files: list[ist.StatementFile], batch_size: int) -> list[list[ist.StatementFile]]:
     """Whole recipients per batch (a recipient's files stay together, in inbox order)."""
-    out: list[list[tuple[str, Path]]] = []
-    cur: list[tuple[str, Path]] = []
+    out: list[list[ist.StatementFile]] = []
+    cur: list[ist.StatementFile] = []
     rids: set[str] = set()
-    for rid, path in files:
-        if rid not in rids and len(rids) >= batch_size:
+    for f in files:
+        if f.recipient_id not in rids and len(rids) >= batch_size:
             out.append(cur)
             cur, rids = [], set()
-        rids.add(rid)
-        cur.append((rid, path))
+        rids.add(f.recipient_id)
+        cur.append(f)
     if cur:
         out.append(cur)
     return out
@@ -83,87 +80,21 @@ def _batches(files: list[tuple[str, Path]], batch_size: int) -> list[list[tuple[
 
 # ------------------------------------------------------------------------------------------ tasks
 @task(name="parse-statements", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def parse_statements(data_dir: str, period: str, files: list[tuple[str, str]], seen_paths: dict[str, str],
-                     known_files: dict[str, tuple[str, str]], policy: Policy, now) -> list[dict[str, Any]]:
-    """Hash, parse and build the store rows of a batch of statement files (no database).
-
-    ``seen_paths``/``known_files`` are the store's state when the flow started; a file whose content
-    is already known is not parsed (the loader decides what it is), a file quarantined before at
-    the same path is read again (a council may have added the bank profile it lacked).
-    """
-    root = Path(data_dir)
-    profiles = load_profiles(root)
-    out = []
-    for rid, p in files:
-        path = Path(p)
-        rel = path.relative_to(root).as_posix()
-        sha = ist._sha256(path)
-        size = path.stat().st_size
-        item: dict[str, Any] = {"rid": rid, "rel": rel, "sha": sha, "rows": None, "readable": False}
-        known = known_files.get(sha)
-        retry = known == (rel, "quarantined")
-        if (seen_paths.get(rel) == sha and not retry) or (known and not retry):
-            out.append(item)
-            continue
-        statements, reason = None, None
-        try:
-            statements = ist._read(path, profiles, policy)
-        except UnreadableFile as exc:
-            reason = str(exc)
-        except Exception as exc:  # noqa: BLE001 - a reader bug quarantines the file, never stops the run
-            reason = (f"{path.name} could not be read ({type(exc).__name__}: {str(exc)[:150]}); "
-                      f"report this file to the dpaudit maintainers")
-        item["readable"] = statements is not None
-        item["rows"] = ist._file_rows(rel, sha, size, rid, period, statements, reason, now)
-        out.append(item)
-    return out
+def parse_statements(data_dir: str, period: str, files: list[ist.StatementFile], policy: Policy,
+                     now) -> ist.PreparedStatements:
+    """Read a batch of planned statement files and build their store rows (no database):
+    :func:`dpaudit.ingest_statements.prepare_statement_files`."""
+    return ist.prepare_statement_files(Path(data_dir), period, files, policy, now)
 
 
 @task(name="load-statements", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def load_statements(con, period: str, items: list[dict[str, Any]], seen_paths: dict[str, str],
-                    known_files: dict[str, tuple[str, str]], now) -> dict:
-    """Single writer: decide and load the parsed files in inbox order, with the same rules and
-    batched writes as :func:`dpaudit.ingest_statements.ingest_statements`."""
-    ist._ensure_tables(con)
-    known_files = dict(known_files)
+def load_statements(con, period: str, prepared: list[ist.PreparedStatements]) -> dict:
+    """Single writer: load the prepared batches in inbox order, one transaction each
+    (:func:`dpaudit.ingest_statements.load_prepared`)."""
     counts = dict.fromkeys(STATEMENT_COUNT_KEYS, 0)
-    batch: list[tuple[dict, bool]] = []
-
-    def flush() -> None:
-        counts["txns_new"] += ist._write_batch(con, batch)
-        batch.clear()
-
-    for it in items:
-        counts["files_seen"] += 1
-        rel, sha, rid = it["rel"], it["sha"], it["rid"]
-        known = known_files.get(sha)
-        retry = known == (rel, "quarantined")
-        if seen_paths.get(rel) == sha and not retry:
-            continue
-        if retry:
-            if not it["readable"]:
-                continue  # still unreadable: its quarantine row stands
-            rows = it["rows"]
-            batch.append((rows, True))
-            counts["files_ingested"] += 1
-        elif known:
-            counts["files_duplicate"] += 1
-            batch.append(({"files": pd.DataFrame(), "paths": {"path": rel, "sha256": sha, "recipient_id": rid,
-                           "period": period, "first_seen": now}, "statements": [], "totals": [], "frames": [],
-                           "quarantine": [], "read": 0}, False))
-            continue
-        else:
-            if it["rows"] is None:  # cannot happen while this flow holds the lock; fail loudly if it does
-                raise RuntimeError(f"{rel} was skipped at parse time but is unknown to the store at load time")
-            rows = it["rows"]
-            batch.append((rows, False))
-            known_files[sha] = (rel, "ingested" if it["readable"] else "quarantined")
-            counts["files_ingested" if it["readable"] else "files_quarantined"] += 1
-        counts["txns_read"] += rows["read"]
-        counts["rows_rejected"] += len(rows["quarantine"])
-        if len(batch) >= ist.WRITE_BATCH_FILES:
-            flush()
-    flush()
+    for batch in prepared:
+        batch.counts["txns_new"] = ist.load_prepared(con, batch)
+        ist.add_counts(counts, batch.counts)
     get_run_logger().info("statements %s: %s", period, json.dumps(counts))
     return counts
 
@@ -243,18 +174,13 @@ def monthly_reconciliation(data_dir: str, period: Optional[str] = None, reports_
         con.execute("INSERT INTO runs VALUES (?, 'month', ?, ?, NULL, 'running', ?, ?, ?, NULL)",
                     [run_id, period, started, policy.version, policy.digest, __version__])
         t0 = time.perf_counter()
-        files = ist.statement_files(root, period)
-        ist._ensure_tables(con)
-        seen_paths = dict(con.execute("SELECT path, sha256 FROM file_paths WHERE period = ?", [period]).fetchall())
-        known_files = {sha: (path, status) for sha, path, status in
-                       con.execute("SELECT sha256, path, status FROM files").fetchall()}
-        futures = [parse_statements.submit(str(root), period, [(rid, str(p)) for rid, p in batch], seen_paths,
-                                           known_files, policy, started)
-                   for batch in _batches(files, max(1, batch_size))]
-        parsed = [item for f in futures for item in f.result()]
+        plan = ist.plan_statement_files(con, root, period)
+        futures = [parse_statements.submit(str(root), period, batch, policy, started)
+                   for batch in _batches(plan, max(1, batch_size))]
+        parsed = [f.result() for f in futures]
         timings["parse"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        st_counts = load_statements(con, period, parsed, seen_paths, known_files, started)
+        st_counts = load_statements(con, period, parsed)
         in_counts, checks = ingest(con, str(root), period, policy)
         counts.update(in_counts)
         counts.update(st_counts)  # the parallel load did the statement work; ingest_period only re-checked it

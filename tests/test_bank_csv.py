@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpaudit.readers.bank_csv import ProfileError, load_profiles, read_bank_table
+from dpaudit.readers.bank_csv import ProfileError, load_profiles, read_bank_table, read_bank_tables
 from dpaudit.readers.tabular import UnreadableFile
 
 FIX = Path(__file__).parent / "fixtures" / "statements"
@@ -260,3 +260,60 @@ def test_the_documented_example_reads_as_documented(tmp_path):
     assert s.profile == "my_building_society" and (s.sort_code, s.account_number) == ("070093", "33334444")
     assert s.transactions["amount_pence"].tolist() == [100000, -2500]
     assert (s.opening_balance_pence, s.closing_balance_pence) == (25000, 122500)
+
+
+# ---- many exports read together give what each gives alone -------------------------------------
+
+def _same(a, b, where: str) -> None:
+    if isinstance(a, Exception) or isinstance(b, Exception):
+        assert (type(a).__name__, str(a)) == (type(b).__name__, str(b)), where
+        return
+    for k, v in vars(a).items():
+        if k == "transactions":
+            pd.testing.assert_frame_equal(v, b.transactions, obj=where)
+        else:
+            assert v == getattr(b, k), f"{where}: {k}"
+
+
+def _alone(path: Path, profiles):
+    try:
+        return read_bank_table(path, profiles)
+    except Exception as exc:  # noqa: BLE001 - compared with the batch's result for the same file
+        return exc
+
+
+def test_reading_many_exports_together_gives_each_files_own_result(tmp_path):
+    """Fixtures, the corpus and files made to differ only in what is decided per file (account,
+    balance order, a foreign-currency export, an empty one, a bad row) read as one batch."""
+    files = sorted(FIX.glob("*.csv"))
+    if CORPUS.is_dir():
+        files += sorted(p for p in CORPUS.rglob("*") if p.suffix.lower() in (".csv", ".xlsx"))
+    head = "date,description,amount,balance,type,reference,sort_code,account_number\n"
+    made = {
+        "a.csv": head + "01/05/2025,PAY,1000.00,1000.00,CREDIT,,40-47-84,11111111\n"
+                        "02/05/2025,SHOP,-10.00,990.00,POS,,40-47-84,11111111\n",
+        "b.csv": head + "02/05/2025,SHOP,-10.00,990.00,POS,,40-47-84,22222222\n"
+                        "01/05/2025,PAY,1000.00,1000.00,CREDIT,,40-47-84,22222222\n",  # newest first
+        "c.csv": head + "03/05/2025,SHOP,-1O.00,980.00,POS,,40-47-84,33333333\n"
+                        "04/05/2025,SHOP,-5.00,975.00,POS,,40-47-84,33333333\n"
+                        "05/05/2025,OTHER,-5.00,970.00,POS,,40-47-84,99999999\n",  # a bad amount, another account
+        "d.csv": head,  # a header only
+    }
+    for name, text in made.items():
+        (tmp_path / name).write_text(text)
+        files.append(tmp_path / name)
+    monzo = (FIX / "monzo.csv").read_text().splitlines()
+    foreign = [monzo[0]] + [ln.replace(",GBP,", ",EUR,") for ln in monzo[1:]]
+    (tmp_path / "monzo_eur.csv").write_text("\n".join(foreign) + "\n")
+    files += [tmp_path / "monzo_eur.csv", FIX / "monzo.csv"]
+    together = read_bank_tables(files, PROFILES)
+    assert len(together) == len(files)
+    for f, r in zip(files, together):
+        _same(r, _alone(f, PROFILES), str(f))
+    by_name = {f.name: r for f, r in zip(files, together)}
+    assert by_name["b.csv"].opening_balance_pence == 0 and by_name["b.csv"].closing_balance_pence == 99000
+    assert by_name["a.csv"].account_number == "11111111" and by_name["b.csv"].account_number == "22222222"
+    assert [r[1] for r in by_name["c.csv"].rejects] == ["amount", "account_number"]
+    assert isinstance(by_name["d.csv"], UnreadableFile)
+    if ",GBP," in (FIX / "monzo.csv").read_text():
+        assert isinstance(by_name["monzo_eur.csv"], UnreadableFile) and "EUR" in str(by_name["monzo_eur.csv"])

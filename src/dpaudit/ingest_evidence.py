@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from .policy import Policy
-from .readers.tabular import UnreadableFile, check_size, file_sha256, read_table
-from .schemas import missing_columns, quarantine_frame, rename_aliases, validate
+from .readers.tabular import UnreadableFile, check_size, file_sha256, read_raw_table
+from .schemas import alias_names, missing_columns, quarantine_frame, validate
 from .store import insert_df, now_utc, transaction
 
 # file stem -> (schema, store table)
@@ -96,44 +96,48 @@ def ingest_evidence(con, data_dir: Path, period: str, policy: Policy) -> dict:
 def _load_kind(con, schema_name: str, table: str, items: list[tuple[str, str, Path, str]], period: str,
                policy: Policy) -> tuple[int, int]:
     th = policy.raw["thresholds"]
-    frames, origins, quarantines, file_rows = [], [], [], []
+    groups: dict[tuple, tuple[list, list]] = {}  # header -> (rows, origins): files framed together
+    quarantined, file_rows = [], []
     for rid, rel, path, sha in items:
         q_base = {"path": rel, "file_sha256": sha, "kind": schema_name, "recipient_id": rid, "period": period}
         status, reason, n_read = "ingested", None, 0
         try:
-            tab = read_table(path, sheet_hint=path.stem, max_bytes=th["max_file_bytes"],
-                             max_uncompressed=th["max_xlsx_uncompressed_bytes"], max_ratio=th["max_xlsx_ratio"])
-            frame = rename_aliases(tab.frame, schema_name)
-            missing = missing_columns(schema_name, frame)
+            raw = read_raw_table(path, sheet_hint=path.stem, max_bytes=th["max_file_bytes"],
+                                 max_uncompressed=th["max_xlsx_uncompressed_bytes"], max_ratio=th["max_xlsx_ratio"])
+            names = alias_names(raw.header, schema_name)
+            missing = missing_columns(schema_name, names)
             if missing:
                 raise UnreadableFile(f"the file lacks column(s) {', '.join(missing)}; the header it has is "
-                                     f"{', '.join(map(str, tab.frame.columns))}. Add the columns (see the contract) and send it again")
-            n_read = len(frame)
-            if tab.ragged_rows:
-                quarantines.append(quarantine_frame([
-                    {**q_base, "row_no": r, "column_name": "", "value_masked": "", "reason": f"{rel} row {r}: {why}"}
-                    for r, why in tab.ragged_rows]))
-            bad_rows = {r for r, _, _ in tab.formula_cells}
-            if bad_rows:
-                quarantines.append(quarantine_frame([
-                    {**q_base, "row_no": r, "column_name": c, "value_masked": "(formula)",
-                     "reason": f"{rel} row {r}, column {c}: a formula is not accepted as evidence; type the value"}
-                    for r, c, _ in tab.formula_cells]))
-            keep = [i for i, r in enumerate(tab.row_numbers) if r not in bad_rows]
-            frames.append(frame.iloc[keep].reset_index(drop=True))
-            origins.append(pd.DataFrame({"path": rel, "file_sha256": sha, "recipient_id": rid,
-                                         "row_no": [tab.row_numbers[i] for i in keep]}))
+                                     f"{', '.join(map(str, raw.header))}. Add the columns (see the contract) and send it again")
+            n_read = len(raw.body)
+            quarantined += [{**q_base, "row_no": r, "column_name": "", "value_masked": "", "reason": f"{rel} row {r}: {why}"}
+                            for r, why in raw.ragged_rows]
+            quarantined += [{**q_base, "row_no": r, "column_name": c, "value_masked": "(formula)",
+                             "reason": f"{rel} row {r}, column {c}: a formula is not accepted as evidence; type the value"}
+                            for r, c, _ in raw.formula_cells]
+            bad_rows = {r for r, _, _ in raw.formula_cells}
+            rows, origins = groups.setdefault(tuple(names), ([], []))
+            for row, number in zip(raw.body, raw.row_numbers):
+                if number not in bad_rows:
+                    rows.append(row)
+                    origins.append((rel, sha, rid, number, len(file_rows)))
         except UnreadableFile as exc:
             status, reason = "quarantined", str(exc)
-            quarantines.append(quarantine_frame([{**q_base, "row_no": 0, "column_name": "", "value_masked": "",
-                                                  "reason": f"{rel}: {exc}"}]))
+            quarantined.append({**q_base, "row_no": 0, "column_name": "", "value_masked": "", "reason": f"{rel}: {exc}"})
         file_rows.append({"sha256": sha, "path": rel, "kind": schema_name, "recipient_id": rid, "period": period,
                           "format": path.suffix.lower().lstrip("."), "status": status, "reason": reason,
                           "size_bytes": path.stat().st_size, "rows_read": n_read, "ingested_at": now_utc()})
+    quarantines = [quarantine_frame(quarantined)] if quarantined else []
     valid = None
-    if frames:
-        all_rows = pd.concat(frames, ignore_index=True)
-        v = validate(schema_name, all_rows, path="", origin=pd.concat(origins, ignore_index=True), period=period)
+    if groups:
+        frames = [pd.DataFrame(rows, columns=list(names), dtype="string") if rows
+                  else pd.DataFrame(columns=list(names), dtype="string") for names, (rows, _) in groups.items()]
+        origin = pd.DataFrame([o for _, origins in groups.values() for o in origins],
+                              columns=["path", "file_sha256", "recipient_id", "row_no", "_file_no"])
+        order = origin["_file_no"].argsort(kind="stable").to_numpy()  # back to inbox order across headers
+        rows_all = pd.concat(frames, ignore_index=True).iloc[order].reset_index(drop=True)
+        origin = origin.iloc[order].drop(columns="_file_no").reset_index(drop=True)
+        v = validate(schema_name, rows_all, path="", origin=origin, period=period)
         quarantines.append(v.quarantine)
         valid = v.valid
     quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else quarantine_frame([])

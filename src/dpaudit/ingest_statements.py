@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from . import store
@@ -32,7 +34,7 @@ from .dates import parse_period
 from .mask import mask_account, mask_value
 from .money import format_gbp
 from .policy import Policy
-from .readers.bank_csv import Profile, load_profiles, read_bank_table
+from .readers.bank_csv import Profile, load_profiles, read_bank_tables
 from .readers.ofx import read_ofx
 from .readers.statement import ParsedStatement
 from .readers.tabular import UnreadableFile
@@ -40,6 +42,7 @@ from .readers.tabular import UnreadableFile
 STATEMENT_SUFFIXES = (".ofx", ".qfx", ".csv", ".xlsx")
 EVIDENCE_STEMS = frozenset({"receipts", "payslips", "hmrc", "invoices"})
 KIND = "statement"
+OFX_FORMATS = ("ofx1", "ofx2", "qfx")
 FINDING_BASE = ["rule_id", "recipient_id", "period", "key", "message", "txn_date", "amount_pence", "counterparty", "txn_ref"]
 
 # Per-statement totals the checks need after de-duplication has merged overlapping statements.
@@ -93,113 +96,254 @@ def _account_key(st: ParsedStatement, recipient_id: str) -> str:
     return _digits(st.sort_code) + _digits(acct)
 
 
+def _key_prefix(st: ParsedStatement, recipient_id: str) -> str:
+    if st.source_format in OFX_FORMATS:
+        return f"{st.bank_id}|{st.account_number}|"
+    return _account_key(st, recipient_id)
+
+
+def _txn_ids(t: pd.DataFrame, stmt_key: np.ndarray, prefix: np.ndarray, is_ofx: np.ndarray) -> list[str]:
+    """Stable transaction ids for the rows of many statements (see module docstring).
+
+    ``stmt_key`` numbers the statement of each row; ``prefix``/``is_ofx`` give its key prefix and
+    whether it is OFX (keyed by FITID) or a CSV/XLSX export (keyed by date, amount, description)."""
+    if not len(t):
+        return []
+    sk = pd.Series(stmt_key, index=t.index)
+    fitid = t["fitid"].fillna("").astype(object)
+    day = t["posted_date"].dt.strftime("%Y-%m-%d").astype(object)
+    amt = t["amount_pence"].astype("int64").astype(str).astype(object)
+    desc = t["description"].fillna("").astype(object)
+    # a FITID reused inside one statement is another transaction; so is a repeated identical CSV row
+    nth_ofx = pd.DataFrame({"k": sk, "f": fitid}).groupby(["k", "f"], sort=False).cumcount().to_numpy()
+    nth_csv = pd.DataFrame({"k": sk, "d": day, "a": amt, "s": desc}).groupby(["k", "d", "a", "s"], sort=False).cumcount().to_numpy()
+    keys = [p + f + ("" if n == 0 else f"#{n}") if o else f"{p}|{d}|{a}|{s}|{m}"
+            for p, o, f, n, d, a, s, m in zip(prefix, is_ofx, fitid, nth_ofx, day, amt, desc, nth_csv)]
+    return [hashlib.sha256(k.encode("utf-8")).hexdigest() for k in keys]
+
+
 def txn_ids(st: ParsedStatement, recipient_id: str) -> pd.Series:
     """Stable transaction ids for one statement's transactions (see module docstring)."""
     t = st.transactions
     if t.empty:
         return pd.Series([], dtype="string")
-    if st.source_format in ("ofx1", "ofx2", "qfx"):
-        fitid = t["fitid"].fillna("").astype(object)
-        nth = t.groupby(fitid, sort=False).cumcount()  # a FITID reused inside one statement is another txn
-        prefix = f"{st.bank_id}|{st.account_number}|"
-        keys = [prefix + f + ("" if n == 0 else f"#{n}") for f, n in zip(fitid, nth)]
-    else:
-        day = t["posted_date"].dt.strftime("%Y-%m-%d").astype(object)
-        amt = t["amount_pence"].astype("int64").astype(str).astype(object)
-        desc = t["description"].fillna("").astype(object)
-        nth = pd.DataFrame({"d": day, "a": amt, "s": desc}).groupby(["d", "a", "s"], sort=False).cumcount()
-        prefix = _account_key(st, recipient_id)
-        keys = [f"{prefix}|{d}|{a}|{s}|{n}" for d, a, s, n in zip(day, amt, desc, nth)]
-    return pd.Series([hashlib.sha256(k.encode("utf-8")).hexdigest() for k in keys], index=t.index, dtype="string")
+    n = len(t)
+    ids = _txn_ids(t, np.zeros(n, dtype=int), np.full(n, _key_prefix(st, recipient_id), dtype=object),
+                   np.full(n, st.source_format in OFX_FORMATS))
+    return pd.Series(ids, index=t.index, dtype="string")
 
 
 def _q_id(path: str, row: object, column: str) -> str:
     return hashlib.sha256(f"{path}|{'' if row is None else row}|{column}".encode("utf-8")).hexdigest()
 
 
-def _read(path: Path, profiles: list[Profile], policy: Policy) -> list[ParsedStatement]:
+# ---- the three steps of loading statement files: plan (store), prepare (pure), load (store) -------
+
+@dataclass(frozen=True)
+class StatementFile:
+    """One statement file of the inbox and what to do with it, given what the store holds.
+
+    ``action``: ``read`` (content never seen), ``retry`` (quarantined before at this path: a council
+    may have added the bank profile it lacked, so it is read again), ``duplicate`` (the same content
+    was already read from another path) or ``skip`` (this path with this content is loaded)."""
+
+    recipient_id: str
+    path: Path
+    rel: str
+    sha256: str
+    size: int
+    action: str
+
+
+@dataclass
+class PreparedStatements:
+    """The store rows of a batch of planned statement files, built without the database."""
+
+    files: pd.DataFrame          # file records; ``_replace`` marks a re-read of a quarantined file
+    paths: pd.DataFrame          # every path seen (new, re-read and duplicate)
+    statements: pd.DataFrame
+    totals: pd.DataFrame
+    transactions: pd.DataFrame
+    quarantine: pd.DataFrame
+    counts: dict = field(default_factory=dict)
+
+
+COUNT_KEYS = ("files_seen", "files_ingested", "files_quarantined", "files_duplicate", "txns_read", "txns_new",
+              "rows_rejected")
+
+
+def plan_statement_files(con: duckdb.DuckDBPyConnection, data_dir: Path, period: str) -> list[StatementFile]:
+    """Every statement file of the period's inbox, in inbox order, with its action (see
+    :class:`StatementFile`).  A second copy of a new file's content in the same inbox is a duplicate."""
+    parse_period(period)
+    data_dir = Path(data_dir)
+    _ensure_tables(con)
+    seen_paths = dict(con.execute("SELECT path, sha256 FROM file_paths WHERE period = ?", [period]).fetchall())
+    known = {sha: (path, status) for sha, path, status in con.execute("SELECT sha256, path, status FROM files").fetchall()}
+    out: list[StatementFile] = []
+    for rid, path in statement_files(data_dir, period):
+        rel = path.relative_to(data_dir).as_posix()
+        sha = _sha256(path)
+        k = known.get(sha)
+        retry = k == (rel, "quarantined")
+        if seen_paths.get(rel) == sha and not retry:
+            action = "skip"
+        elif retry:
+            action = "retry"
+        elif k:
+            action = "duplicate"
+        else:
+            action = "read"
+            known[sha] = (rel, "new")
+        out.append(StatementFile(rid, path, rel, sha, path.stat().st_size, action))
+    return out
+
+
+def _read_files(files: list[StatementFile], profiles: list[Profile], policy: Policy) -> list[list[ParsedStatement] | Exception]:
+    """Statements of each file (OFX one by one; CSV/XLSX exports of one layout together), or the
+    exception that makes it unreadable."""
     max_bytes = int(policy.threshold("max_file_bytes"))
-    if path.suffix.lower() in (".ofx", ".qfx"):
-        return read_ofx(path, max_bytes)
-    return [read_bank_table(path, profiles, max_bytes=max_bytes,
+    out: list[list[ParsedStatement] | Exception | None] = [None] * len(files)
+    tables = []
+    for i, f in enumerate(files):
+        if f.path.suffix.lower() in (".ofx", ".qfx"):
+            try:
+                out[i] = read_ofx(f.path, max_bytes)
+            except Exception as exc:  # noqa: BLE001 - quarantined by the caller, never stops the run
+                out[i] = exc
+        else:
+            tables.append(i)
+    read = read_bank_tables([files[i].path for i in tables], profiles, max_bytes=max_bytes,
                             max_uncompressed=int(policy.threshold("max_xlsx_uncompressed_bytes")),
-                            max_ratio=int(policy.threshold("max_xlsx_ratio")))]
+                            max_ratio=int(policy.threshold("max_xlsx_ratio")))
+    for i, r in zip(tables, read):
+        out[i] = r if isinstance(r, Exception) else [r]
+    return out  # type: ignore[return-value]
 
 
-def _file_rows(rel: str, sha: str, size: int, rid: str, period: str, statements: list[ParsedStatement] | None,
-               file_reason: str | None, now) -> dict:
-    """The store rows of one read (or unreadable) file."""
-    quarantine: list[dict] = []
-    stmt_rows, totals, frames = [], [], []
-    read = 0
-    if statements is None:
-        quarantine.append({"q_id": _q_id(rel, None, ""), "path": rel, "file_sha256": sha, "kind": KIND,
-                           "recipient_id": rid, "period": period, "row_no": None, "column_name": "",
-                           "value_masked": "", "reason": mask_value(file_reason, "reason")})
-    else:
-        for idx, st in enumerate(statements):
-            t = st.transactions
-            read += len(t)
-            for row, col, raw, reason in st.rejects:
-                quarantine.append({"q_id": _q_id(rel, row, f"{idx}:{col}" if idx else col), "path": rel,
-                                   "file_sha256": sha, "kind": KIND, "recipient_id": rid, "period": period,
-                                   "row_no": row, "column_name": col, "value_masked": mask_value(raw, col),
-                                   "reason": mask_value(reason, "reason")})
-            stmt_rows.append({"file_sha256": sha, "stmt_index": idx, "recipient_id": rid, "period": period,
-                              "source_format": st.source_format, "profile": st.profile, "bank_id": st.bank_id,
-                              "sort_code": st.sort_code, "account_number": st.account_number, "currency": st.currency,
-                              "start_date": st.start_date, "end_date": st.end_date,
-                              "opening_balance_pence": st.opening_balance_pence,
-                              "closing_balance_pence": st.closing_balance_pence, "n_txns": len(t)})
-            totals.append({"file_sha256": sha, "stmt_index": idx, "sum_amount_pence": int(t["amount_pence"].sum()),
-                           "n_read": len(t), "n_rejected": len(st.rejects)})
-            if len(t):
-                f = t.copy()
-                f["txn_id"] = txn_ids(st, rid).to_numpy()
-                f["posted_date"] = f["posted_date"].dt.date
-                f["recipient_id"], f["sort_code"], f["account_number"] = rid, st.sort_code, st.account_number
-                f["file_sha256"], f["stmt_index"], f["period"] = sha, idx, period
-                frames.append(f)
-    status = "quarantined" if statements is None else "ingested"
-    files_row = pd.DataFrame([{
-        "sha256": sha, "path": rel, "kind": KIND, "recipient_id": rid, "period": period,
-        "format": None if statements is None else statements[0].source_format,
-        "profile": None if statements is None else statements[0].profile, "status": status,
-        "reason": None if file_reason is None else mask_value(file_reason, "reason"), "size_bytes": size,
-        "rows_read": read, "rows_rejected": len(quarantine), "ingested_at": now}])
-    return {"files": files_row, "paths": {"path": rel, "sha256": sha, "recipient_id": rid, "period": period, "first_seen": now},
-            "statements": stmt_rows, "totals": totals, "frames": frames, "quarantine": quarantine, "read": read}
+def _unreadable_reason(f: StatementFile, exc: Exception) -> str:
+    if isinstance(exc, UnreadableFile):
+        return str(exc)
+    return (f"{f.path.name} could not be read ({type(exc).__name__}: {str(exc)[:150]}); report this file to the "
+            f"dpaudit maintainers")
 
 
-WRITE_BATCH_FILES = 500  # files written per transaction: one insert per table instead of five per file
+def prepare_statement_files(data_dir: Path, period: str, files: list[StatementFile], policy: Policy, now,
+                            profiles: list[Profile] | None = None) -> PreparedStatements:
+    """Read the planned files and build their store rows (pure: safe to run on a worker)."""
+    profiles = load_profiles(Path(data_dir)) if profiles is None else profiles
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    counts["files_seen"] = len(files)
+    todo = [f for f in files if f.action in ("read", "retry")]
+    parsed = dict(zip((f.rel for f in todo), _read_files(todo, profiles, policy)))
+    file_rows, path_rows, stmt_rows, quarantine = [], [], [], []
+    frames, sk_len, prefixes, ofx_flags, stmt_meta = [], [], [], [], []
+    for f in files:
+        if f.action == "skip":
+            continue
+        path_row = {"path": f.rel, "sha256": f.sha256, "recipient_id": f.recipient_id, "period": period, "first_seen": now}
+        if f.action == "duplicate":
+            counts["files_duplicate"] += 1
+            path_rows.append(path_row)
+            continue
+        result = parsed[f.rel]
+        statements = None if isinstance(result, Exception) else result
+        if statements is None and f.action == "retry":
+            continue  # still unreadable: its quarantine row stands
+        path_rows.append(path_row)
+        reason = None
+        n_quarantine = len(quarantine)
+        read = 0
+        if statements is None:
+            reason = mask_value(_unreadable_reason(f, result), "reason")
+            quarantine.append({"q_id": _q_id(f.rel, None, ""), "path": f.rel, "file_sha256": f.sha256, "kind": KIND,
+                               "recipient_id": f.recipient_id, "period": period, "row_no": None, "column_name": "",
+                               "value_masked": "", "reason": reason})
+        else:
+            for idx, st in enumerate(statements):
+                t = st.transactions
+                read += len(t)
+                for row, col, raw, why in st.rejects:
+                    quarantine.append({"q_id": _q_id(f.rel, row, f"{idx}:{col}" if idx else col), "path": f.rel,
+                                       "file_sha256": f.sha256, "kind": KIND, "recipient_id": f.recipient_id,
+                                       "period": period, "row_no": row, "column_name": col,
+                                       "value_masked": mask_value(raw, col), "reason": mask_value(why, "reason")})
+                stmt_rows.append({"file_sha256": f.sha256, "stmt_index": idx, "recipient_id": f.recipient_id,
+                                  "period": period, "source_format": st.source_format, "profile": st.profile,
+                                  "bank_id": st.bank_id, "sort_code": st.sort_code, "account_number": st.account_number,
+                                  "currency": st.currency, "start_date": st.start_date, "end_date": st.end_date,
+                                  "opening_balance_pence": st.opening_balance_pence,
+                                  "closing_balance_pence": st.closing_balance_pence, "n_txns": len(t),
+                                  "_n_rejected": len(st.rejects)})
+                frames.append(t)
+                sk_len.append(len(t))
+                prefixes.append(_key_prefix(st, f.recipient_id))
+                ofx_flags.append(st.source_format in OFX_FORMATS)
+                stmt_meta.append((f.recipient_id, st.sort_code, st.account_number, f.sha256, idx))
+        counts["files_quarantined" if statements is None else "files_ingested"] += 1
+        counts["txns_read"] += read
+        counts["rows_rejected"] += len(quarantine) - n_quarantine
+        file_rows.append({"sha256": f.sha256, "path": f.rel, "kind": KIND, "recipient_id": f.recipient_id,
+                          "period": period, "format": None if statements is None else statements[0].source_format,
+                          "profile": None if statements is None else statements[0].profile,
+                          "status": "quarantined" if statements is None else "ingested", "reason": reason,
+                          "size_bytes": f.size, "rows_read": read, "rows_rejected": len(quarantine) - n_quarantine,
+                          "ingested_at": now, "_replace": f.action == "retry"})
+    txns = _batch_transactions(frames, sk_len, prefixes, ofx_flags, stmt_meta, period)
+    statements_df = pd.DataFrame(stmt_rows)
+    totals = pd.DataFrame(columns=["file_sha256", "stmt_index", "sum_amount_pence", "n_read", "n_rejected"])
+    if len(statements_df):
+        sums = (txns.groupby(["file_sha256", "stmt_index"])["amount_pence"].sum() if len(txns)
+                else pd.Series(dtype="int64"))
+        key = pd.MultiIndex.from_frame(statements_df[["file_sha256", "stmt_index"]])
+        totals = statements_df[["file_sha256", "stmt_index"]].assign(
+            sum_amount_pence=sums.reindex(key).fillna(0).astype("int64").to_numpy(),
+            n_read=statements_df["n_txns"], n_rejected=statements_df.pop("_n_rejected"))
+    return PreparedStatements(files=pd.DataFrame(file_rows), paths=pd.DataFrame(path_rows), statements=statements_df,
+                              totals=totals, transactions=txns, quarantine=pd.DataFrame(quarantine), counts=counts)
 
 
-def _write_batch(con, batch: list[tuple[dict, bool]]) -> int:
-    """Write the rows of many files in one transaction (all or nothing). Returns new transactions."""
-    if not batch:
+def _batch_transactions(frames: list[pd.DataFrame], sk_len: list[int], prefixes: list[str], ofx_flags: list[bool],
+                        stmt_meta: list[tuple], period: str) -> pd.DataFrame:
+    """One frame of every statement's transactions with their store columns and txn_id."""
+    frames = [t for t in frames if len(t)]
+    if not frames:
+        return pd.DataFrame()
+    t = pd.concat(frames, ignore_index=True)
+    sk = np.repeat(np.arange(len(sk_len)), sk_len)
+    t["txn_id"] = _txn_ids(t, sk, np.array(prefixes, dtype=object)[sk], np.array(ofx_flags, dtype=bool)[sk])
+    meta = np.array(stmt_meta, dtype=object)[sk]
+    for j, col in enumerate(("recipient_id", "sort_code", "account_number", "file_sha256", "stmt_index")):
+        t[col] = meta[:, j]
+    t["stmt_index"] = t["stmt_index"].astype("int64")
+    t["posted_date"] = t["posted_date"].dt.date
+    t["period"] = period
+    return _plain(t)
+
+
+def load_prepared(con: duckdb.DuckDBPyConnection, prepared: PreparedStatements) -> int:
+    """Write a prepared batch in one transaction (all or nothing); return the new transactions."""
+    pr = prepared
+    if not len(pr.paths):
         return 0
-    rows = [b for b, _ in batch]
-    paths = pd.DataFrame([r["paths"] for r in rows])
-    frames = [f for r in rows for f in r["frames"]]
-    quarantine = [q for r in rows for q in r["quarantine"]]
-    stmt_rows = [x for r in rows for x in r["statements"]]
-    totals = [x for r in rows for x in r["totals"]]
+    _ensure_tables(con)
     with store.transaction(con):
-        con.register("_dpaudit_paths", paths[["path"]])
+        con.register("_dpaudit_paths", pr.paths[["path"]])
         con.execute("DELETE FROM quarantine WHERE path IN (SELECT path FROM _dpaudit_paths)")  # a path whose content changed
         con.unregister("_dpaudit_paths")
-        for replace in (False, True):
-            files = [r["files"] for r, rep in batch if rep == replace]
-            if files:
-                store.insert_df(con, "files", pd.concat(files, ignore_index=True), on_conflict="REPLACE" if replace else "NOTHING")
-        store.insert_df(con, "file_paths", paths, on_conflict="REPLACE")
-        if stmt_rows:
-            store.insert_df(con, "statements", pd.DataFrame(stmt_rows))
-            store.insert_df(con, "statement_totals", pd.DataFrame(totals))
-        new = store.insert_df(con, "transactions", _plain(pd.concat(frames, ignore_index=True))) if frames else 0
-        if quarantine:
-            store.insert_df(con, "quarantine", pd.DataFrame(quarantine), on_conflict="REPLACE")
+        if len(pr.files):
+            for replace in (False, True):
+                part = pr.files[pr.files["_replace"] == replace]
+                store.insert_df(con, "files", part, on_conflict="REPLACE" if replace else "NOTHING")
+        store.insert_df(con, "file_paths", pr.paths, on_conflict="REPLACE")
+        store.insert_df(con, "statements", pr.statements)
+        store.insert_df(con, "statement_totals", pr.totals)
+        new = store.insert_df(con, "transactions", pr.transactions)
+        store.insert_df(con, "quarantine", pr.quarantine, on_conflict="REPLACE")
     return new
+
+
+WRITE_BATCH_FILES = 500  # files prepared and written per transaction
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -212,64 +356,27 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 
 def ingest_statements(con: duckdb.DuckDBPyConnection, data_dir: Path, period: str,
                       policy: Policy) -> tuple[dict, pd.DataFrame]:
-    """Load every statement file of ``<data_dir>/inbox/<period>``; return (counts, raw findings)."""
-    parse_period(period)
+    """Load every statement file of ``<data_dir>/inbox/<period>``; return (counts, raw findings).
+
+    Plan (what the store already holds), then prepare and load the files in batches of
+    :data:`WRITE_BATCH_FILES` in inbox order.  The monthly flow runs the same three steps with the
+    preparing spread over its task runner."""
     data_dir = Path(data_dir)
-    _ensure_tables(con)
+    plan = plan_statement_files(con, data_dir, period)
     profiles = load_profiles(data_dir)
-    counts = dict(files_seen=0, files_ingested=0, files_quarantined=0, files_duplicate=0, txns_read=0, txns_new=0,
-                  rows_rejected=0)
-    seen_paths = dict(con.execute("SELECT path, sha256 FROM file_paths WHERE period = ?", [period]).fetchall())
-    known_files = {sha: (path, status) for sha, path, status in con.execute("SELECT sha256, path, status FROM files").fetchall()}
-    batch: list[tuple[dict, bool]] = []
+    counts = dict.fromkeys(COUNT_KEYS, 0)
     now = store.now_utc()
-
-    def flush() -> None:
-        counts["txns_new"] += _write_batch(con, batch)
-        batch.clear()
-
-    for rid, path in statement_files(data_dir, period):
-        counts["files_seen"] += 1
-        rel = path.relative_to(data_dir).as_posix()
-        sha = _sha256(path)
-        known = known_files.get(sha)
-        retry = known == (rel, "quarantined")
-        if seen_paths.get(rel) == sha and not retry:
-            continue
-        if retry:
-            # A file quarantined before is read again: a council may have added the bank profile it
-            # lacked. If it is still unreadable nothing changes; if it reads now it is ingested.
-            try:
-                statements = _read(path, profiles, policy)
-            except Exception:  # noqa: BLE001 - still unreadable: its quarantine row stands
-                continue
-            rows = _file_rows(rel, sha, path.stat().st_size, rid, period, statements, None, now)
-            batch.append((rows, True))
-            counts["files_ingested"] += 1
-        elif known:
-            counts["files_duplicate"] += 1
-            batch.append(({"files": pd.DataFrame(), "paths": {"path": rel, "sha256": sha, "recipient_id": rid,
-                           "period": period, "first_seen": now}, "statements": [], "totals": [], "frames": [],
-                           "quarantine": [], "read": 0}, False))
-            continue
-        else:
-            statements, reason = None, None
-            try:
-                statements = _read(path, profiles, policy)
-            except UnreadableFile as exc:
-                reason = str(exc)
-            except Exception as exc:  # noqa: BLE001 - a reader bug must not stop the run; the file is quarantined
-                reason = f"{path.name} could not be read ({type(exc).__name__}: {str(exc)[:150]}); report this file to the dpaudit maintainers"
-            rows = _file_rows(rel, sha, path.stat().st_size, rid, period, statements, reason, now)
-            batch.append((rows, False))
-            known_files[sha] = (rel, "ingested" if statements is not None else "quarantined")
-            counts["files_quarantined" if statements is None else "files_ingested"] += 1
-        counts["txns_read"] += rows["read"]
-        counts["rows_rejected"] += len(rows["quarantine"])
-        if len(batch) >= WRITE_BATCH_FILES:
-            flush()
-    flush()
+    for i in range(0, len(plan), WRITE_BATCH_FILES):
+        prepared = prepare_statement_files(data_dir, period, plan[i:i + WRITE_BATCH_FILES], policy, now, profiles)
+        prepared.counts["txns_new"] = load_prepared(con, prepared)
+        add_counts(counts, prepared.counts)
     return counts, ingest_findings(con, period)
+
+
+def add_counts(total: dict, part: dict) -> dict:
+    for k in COUNT_KEYS:
+        total[k] = total.get(k, 0) + int(part.get(k, 0))
+    return total
 
 
 def ingest_findings(con: duckdb.DuckDBPyConnection, period: str) -> pd.DataFrame:

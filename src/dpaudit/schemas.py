@@ -155,23 +155,21 @@ def pandera_schema(spec: TableSpec) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(cols, strict=False, coerce=False, name=spec.name)
 
 
-def rename_aliases(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Match column names case-insensitively after trimming, mapping aliases to contract names."""
+def alias_names(columns: list, table: str) -> list:
+    """Column names matched case-insensitively after trimming, aliases mapped to contract names."""
     aliases = ALIASES.get(table, {})
     known = {c.name for c in SPECS[table].columns}
-    mapping = {}
-    for c in frame.columns:
+    out = []
+    for c in columns:
         k = str(c).strip().lower()
         k2 = k.replace(" ", "_")
-        if k in known:
-            mapping[c] = k
-        elif k2 in known:
-            mapping[c] = k2
-        elif k in aliases:
-            mapping[c] = aliases[k]
-        elif k2 in aliases:
-            mapping[c] = aliases[k2]
-    return frame.rename(columns=mapping)
+        out.append(k if k in known else k2 if k2 in known else aliases.get(k, aliases.get(k2, c)))
+    return out
+
+
+def rename_aliases(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Match column names case-insensitively after trimming, mapping aliases to contract names."""
+    return frame.rename(columns=dict(zip(frame.columns, alias_names(list(frame.columns), table))))
 
 
 def _typed(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
@@ -225,9 +223,11 @@ def quarantine_frame(rows: list[dict]) -> pd.DataFrame:
     return q[QUARANTINE_COLUMNS].drop_duplicates("q_id")
 
 
-def missing_columns(table: str, frame: pd.DataFrame) -> list[str]:
-    """Value columns the (alias-renamed) frame lacks; a blank-able column may be left out altogether."""
-    return [c.name for c in SPECS[table].columns if c.required and not c.nullable and c.name not in frame.columns]
+def missing_columns(table: str, frame: pd.DataFrame | list[str]) -> list[str]:
+    """Value columns the (alias-renamed) frame or column list lacks; a blank-able column may be left
+    out altogether."""
+    have = set(frame.columns if isinstance(frame, pd.DataFrame) else frame)
+    return [c.name for c in SPECS[table].columns if c.required and not c.nullable and c.name not in have]
 
 
 def validate(table: str, frame: pd.DataFrame, *, path: str, row_numbers: list[int] | None = None,

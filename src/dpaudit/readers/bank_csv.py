@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..dates import DATE_FORMATS, parse_dates_series
@@ -29,7 +30,8 @@ from .statement import ParsedStatement, Reject, conform_transactions, empty_tran
 from .tabular import (DEFAULT_MAX_BYTES, DEFAULT_MAX_RATIO, DEFAULT_MAX_UNCOMPRESSED, UnreadableFile, check_size,
                       decode_bytes, read_csv_text, xlsx_rows)
 
-__all__ = ["Profile", "ProfileError", "load_profiles", "parse_profile", "detect_profile", "read_bank_table"]
+__all__ = ["Profile", "ProfileError", "load_profiles", "parse_profile", "detect_profile", "read_bank_table",
+           "read_bank_tables"]
 
 ROLES = ("date", "description", "payee", "type", "amount", "paid_in", "paid_out", "balance", "sort_code",
          "account_number", "account_with_sort_code", "currency", "mcc", "fee", "credit_flag")
@@ -300,18 +302,28 @@ def _preamble_values(p: Profile, rows: list[list[str]]) -> dict[str, str]:
     return out
 
 
-def _majority(values: pd.Series) -> str:
-    v = values[values.fillna("").ne("")]
-    return str(v.mode().iloc[0]) if len(v) else ""
+def _majority_by_file(values: pd.Series, files: pd.Series) -> dict[int, str]:
+    """Per file, the most frequent non-blank value (ties: the smallest, as ``Series.mode`` gives)."""
+    v = values.fillna("")
+    keep = v.ne("")
+    if not keep.any():
+        return {}
+    n = pd.DataFrame({"f": files[keep].to_numpy(), "v": v[keep].astype(object).to_numpy()}).value_counts()
+    top = n.rename("n").reset_index().sort_values(["f", "n", "v"], ascending=[True, False, True], kind="stable")
+    return dict(top.drop_duplicates("f")[["f", "v"]].itertuples(index=False, name=None))
 
 
-def _chain_order(amount: pd.Series, balance: pd.Series) -> str:
-    """'forward' when each balance = previous + amount in file order, 'backward' when newest first."""
+def _chain_backward(amount: pd.Series, balance: pd.Series, files: pd.Series) -> pd.Series:
+    """Per file: True when the balances run newest first (each balance = next one + its amount)
+    more often than oldest first (each balance = previous one + this amount)."""
     a = amount.astype("Int64").reset_index(drop=True)
     b = balance.astype("Int64").reset_index(drop=True)
-    fwd = (b == b.shift(1) + a).fillna(False).sum()
-    bwd = (b.shift(1) == b + a.shift(1)).fillna(False).sum()
-    return "backward" if bwd > fwd else "forward"
+    f = pd.Series(files.to_numpy()).reset_index(drop=True)
+    b_prev = b.groupby(f).shift(1)
+    a_prev = a.groupby(f).shift(1)
+    fwd = (b == b_prev + a).fillna(False).astype(int).groupby(f).sum()
+    bwd = (b_prev == b + a_prev).fillna(False).astype(int).groupby(f).sum()
+    return bwd > fwd
 
 
 def _build_rows(rows: list[list[str]], start: int, named: int, full: int, stop_at_blank: bool,
@@ -341,22 +353,38 @@ def _build_rows(rows: list[list[str]], start: int, named: int, full: int, stop_a
     return body, numbers, rejects
 
 
-def _reject_rows(frame: pd.DataFrame, mask: pd.Series, column: str, raw: pd.Series, reason: str) -> list[Reject]:
+def _reject_rows(frame: pd.DataFrame, mask: pd.Series, column: str, raw: pd.Series,
+                 reason: str) -> list[tuple[int, Reject]]:
+    """(file, reject) for every row of ``frame`` where ``mask`` holds."""
     hit = frame.index[mask.to_numpy()]
-    return [(int(frame.at[i, "_row"]), column, str(raw.at[i]) if not pd.isna(raw.at[i]) else "", reason) for i in hit]
+    return [(int(frame.at[i, "_file"]), (int(frame.at[i, "_row"]), column,
+                                          str(raw.at[i]) if not pd.isna(raw.at[i]) else "", reason)) for i in hit]
 
 
-def read_bank_table(path: Path, profiles: list[Profile], *, max_bytes: int = DEFAULT_MAX_BYTES,
-                    max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED, max_ratio: int = DEFAULT_MAX_RATIO) -> ParsedStatement:
-    """Read one CSV/XLSX bank export through the single profile that claims it."""
-    path = Path(path)
+@dataclass
+class _Scanned:
+    """One export after the per-file work: its profile and data rows as text, not yet parsed."""
+
+    name: str
+    fmt: str
+    encoding: str
+    profile: Profile
+    names: tuple[str, ...]
+    body: list[list[str]]
+    numbers: list[int]
+    rejects: list[Reject]
+    formula_rows: dict[int, str]
+    preamble: dict[str, str]
+
+
+def _scan(path: Path, profiles: list[Profile], max_bytes: int, max_uncompressed: int, max_ratio: int) -> _Scanned:
+    """The per-file part of reading an export: size, decoding, rows, the one profile that claims it."""
     check_size(path, max_bytes)
     suffix = path.suffix.lower()
     formula_rows: dict[int, str] = {}
     if suffix == ".xlsx":
         rows, _sheet, formulas = xlsx_rows(path, max_uncompressed=max_uncompressed, max_ratio=max_ratio)
-        encoding = "utf-8"
-        fmt = "xlsx"
+        encoding, fmt = "utf-8", "xlsx"
         formula_rows = {r: f for r, _c, f in formulas}
     elif suffix == ".csv":
         text, encoding = decode_bytes(path.read_bytes())
@@ -376,14 +404,31 @@ def read_bank_table(path: Path, profiles: list[Profile], *, max_bytes: int = DEF
     named = max((i + 1 for i, c in enumerate(header) if c), default=0)
     full = max(len(header), named)
     body, numbers, rejects = _build_rows(rows, h + 1, named, full, p.stop_at_blank_line, 1)
-    names = [c if c else f"_blank{i}" for i, c in enumerate(header[:full])]
+    names = tuple(c if c else f"_blank{i}" for i, c in enumerate(header[:full]))
+    return _Scanned(name=path.name, fmt=fmt, encoding=encoding, profile=p, names=names, body=body, numbers=numbers,
+                    rejects=rejects, formula_rows=formula_rows, preamble=_preamble_values(p, rows[: max(h, 0)]))
+
+
+def _parse_group(group: list[_Scanned]) -> list[ParsedStatement | UnreadableFile]:
+    """Parse the rows of many exports of one layout (same profile, columns and format) together:
+    one pass of vectorised date, money and account parsing instead of one per file.  Every per-file
+    decision (its account, balance order, opening and closing balance, refusal) is taken per file."""
+    first = group[0]
+    p, names, fmt = first.profile, list(first.names), first.fmt
+    body = [row for s in group for row in s.body]
     frame = pd.DataFrame(body, columns=names, dtype=object) if body else pd.DataFrame(columns=names, dtype=object)
     frame = frame.loc[:, ~pd.Index(names).duplicated()]
-    frame["_row"] = numbers
-    if formula_rows:
-        f_mask = frame["_row"].isin(list(formula_rows))
-        rejects += [(int(r), "(formula)", formula_rows[int(r)], "the cell holds a formula, not a value; export the "
-                     "statement again as values") for r in frame.loc[f_mask, "_row"]]
+    frame["_row"] = [n for s in group for n in s.numbers]
+    frame["_file"] = np.repeat(np.arange(len(group)), [len(s.body) for s in group])
+    rejects: list[tuple[int, Reject]] = [(k, r) for k, s in enumerate(group) for r in s.rejects]
+    failed: dict[int, UnreadableFile] = {}
+    if any(s.formula_rows for s in group):
+        keys = {(k, r) for k, s in enumerate(group) for r in s.formula_rows}
+        f_mask = pd.Series([(int(f), int(r)) in keys for f, r in zip(frame["_file"], frame["_row"])], index=frame.index,
+                           dtype=bool)
+        rejects += [(int(f), (int(r), "(formula)", group[int(f)].formula_rows[int(r)], "the cell holds a formula, not a "
+                     "value; export the statement again as values")) for f, r in zip(frame.loc[f_mask, "_file"],
+                                                                                     frame.loc[f_mask, "_row"])]
         frame = frame[~f_mask]
     for col, values in p.exclude.items():
         if col in frame:
@@ -394,8 +439,11 @@ def read_bank_table(path: Path, profiles: list[Profile], *, max_bytes: int = DEF
     if "currency" in p.columns:
         cur = frame[p.col("currency")].fillna("").str.strip().str.upper()
         non_gbp = cur.ne("") & cur.ne("GBP")
-        if len(frame) and non_gbp.all():
-            raise UnreadableFile(f"{path.name} is a {p.bank} export in {', '.join(sorted(set(cur)))}; DP accounts are in GBP")
+        all_foreign = non_gbp.groupby(frame["_file"]).all()
+        for k in all_foreign.index[all_foreign.to_numpy()]:
+            found = sorted(set(cur[frame["_file"] == k]))
+            failed[int(k)] = UnreadableFile(f"{group[int(k)].name} is a {p.bank} export in {', '.join(found)}; DP "
+                                            f"accounts are in GBP")
         rejects += _reject_rows(frame, non_gbp, p.col("currency"), frame[p.col("currency")] if len(frame) else cur,
                                 "the row is not in GBP; DP accounts are in GBP")
         frame = frame[~non_gbp]
@@ -462,29 +510,39 @@ def read_bank_table(path: Path, profiles: list[Profile], *, max_bytes: int = DEF
     bad_any |= bal_bad
 
     # accounts: a column per row, a combined "sort code + account" column, or the preamble
-    pre = _preamble_values(p, rows[: max(h, 0)])
     sort_s = _digits(text("sort_code")) if "sort_code" in p.columns else pd.Series("", index=frame.index, dtype="string")
     acct_s = _digits(text("account_number")) if "account_number" in p.columns else pd.Series("", index=frame.index, dtype="string")
     if "account_with_sort_code" in p.columns:
         split = text("account_with_sort_code").fillna("").map(_split_combined)
         sort_s = split.map(lambda t: t[0]).astype("string")
         acct_s = split.map(lambda t: t[1]).astype("string")
-    sort_code = _majority(sort_s[~bad_any]) if len(frame) else ""
-    account = _majority(acct_s[~bad_any]) if len(frame) else ""
-    if not account:
-        if "account_with_sort_code" in pre:
-            sort_code, account = _split_combined(pre["account_with_sort_code"])
-        account = account or re.sub(r"[^\d*]", "", pre.get("account_number", ""))
-        sort_code = sort_code or re.sub(r"\D", "", pre.get("sort_code", ""))
-    if account and len(frame):
-        other = acct_s.fillna("").ne("") & acct_s.fillna("").ne(account) & ~bad_any
-        rejects += [(int(frame.at[i, "_row"]), "account_number", str(acct_s.at[i]),
-                     "the row belongs to another account than the rest of the statement") for i in frame.index[other.to_numpy()]]
+    ok = ~bad_any
+    sort_major = _majority_by_file(sort_s[ok], frame["_file"][ok])
+    acct_major = _majority_by_file(acct_s[ok], frame["_file"][ok])
+    sort_codes, accounts = [], []
+    for k, s in enumerate(group):
+        sort_code, account = sort_major.get(k, ""), acct_major.get(k, "")
+        if not account:
+            pre = s.preamble
+            if "account_with_sort_code" in pre:
+                sort_code, account = _split_combined(pre["account_with_sort_code"])
+            account = account or re.sub(r"[^\d*]", "", pre.get("account_number", ""))
+            sort_code = sort_code or re.sub(r"\D", "", pre.get("sort_code", ""))
+        if "account_with_sort_code" not in p.columns and sort_code:
+            sort_code = re.sub(r"\D", "", sort_code)
+        sort_codes.append(sort_code)
+        accounts.append(account)
+    if len(frame):
+        file_account = pd.Series(np.array(accounts, dtype=object)[frame["_file"].to_numpy()], index=frame.index)
+        a = acct_s.fillna("")
+        other = file_account.ne("") & a.ne("") & a.ne(file_account) & ~bad_any
+        rejects += [(int(frame.at[i, "_file"]), (int(frame.at[i, "_row"]), "account_number", str(acct_s.at[i]),
+                     "the row belongs to another account than the rest of the statement"))
+                    for i in frame.index[other.to_numpy()]]
         bad_any |= other
 
     keep = ~bad_any
-    if "account_with_sort_code" not in p.columns and sort_code:
-        sort_code = re.sub(r"\D", "", sort_code)
+    kept_files = frame["_file"][keep].to_numpy()
     out = pd.DataFrame({
         "posted_date": dates[keep], "amount_pence": pence[keep].astype("Int64"), "description": text("description")[keep],
         "payee": text("payee")[keep], "txn_type": text("type")[keep].str.upper(),
@@ -493,19 +551,76 @@ def read_bank_table(path: Path, profiles: list[Profile], *, max_bytes: int = DEF
         "position": frame["_row"][keep].astype("int64"),
     })
     txns = conform_transactions(out) if len(out) else empty_transactions()
-    opening = closing = None
-    if len(txns) and "balance" in p.columns:
-        order = _chain_order(txns["amount_pence"], txns["balance_pence"])
-        chrono = txns.iloc[::-1] if order == "backward" else txns
-        first, last = chrono.iloc[0], chrono.iloc[-1]
-        if not pd.isna(first["balance_pence"]) and not pd.isna(last["balance_pence"]):
-            opening = int(first["balance_pence"]) - int(first["amount_pence"])
-            closing = int(last["balance_pence"])
-    if not len(txns) and not rejects:
-        raise UnreadableFile(f"{path.name} is a {p.bank} export with no transactions")
-    rejects.sort(key=lambda r: (r[0] or 0, r[1]))
-    return ParsedStatement(
-        source_format=fmt, profile=p.name, bank_id="", sort_code=sort_code, account_number=account, currency="GBP",
-        start_date=txns["posted_date"].min().date() if len(txns) else None,
-        end_date=txns["posted_date"].max().date() if len(txns) else None,
-        closing_balance_pence=closing, opening_balance_pence=opening, transactions=txns, rejects=rejects)
+    # rows of one file are contiguous and in file order: each file's statement is a slice
+    bounds = np.searchsorted(kept_files, np.arange(len(group) + 1)) if len(txns) else np.zeros(len(group) + 1, int)
+    backward = (_chain_backward(txns["amount_pence"], txns["balance_pence"], pd.Series(kept_files))
+                if len(txns) and "balance" in p.columns else pd.Series(dtype=bool))
+    by_file: dict[int, list[Reject]] = {}
+    for k, r in rejects:
+        by_file.setdefault(k, []).append(r)
+    results: list[ParsedStatement | UnreadableFile] = []
+    for k, s in enumerate(group):
+        if k in failed:
+            results.append(failed[k])
+            continue
+        t = txns.iloc[bounds[k]:bounds[k + 1]].reset_index(drop=True)
+        file_rejects = sorted(by_file.get(k, []), key=lambda r: (r[0] or 0, r[1]))
+        if not len(t) and not file_rejects:
+            results.append(UnreadableFile(f"{s.name} is a {p.bank} export with no transactions"))
+            continue
+        opening = closing = None
+        if len(t) and "balance" in p.columns:
+            chrono_first, chrono_last = (len(t) - 1, 0) if bool(backward.get(k, False)) else (0, len(t) - 1)
+            b_first, b_last = t["balance_pence"].iat[chrono_first], t["balance_pence"].iat[chrono_last]
+            if not pd.isna(b_first) and not pd.isna(b_last):
+                opening = int(b_first) - int(t["amount_pence"].iat[chrono_first])
+                closing = int(b_last)
+        results.append(ParsedStatement(
+            source_format=fmt, profile=p.name, bank_id="", sort_code=sort_codes[k], account_number=accounts[k],
+            currency="GBP", start_date=t["posted_date"].min().date() if len(t) else None,
+            end_date=t["posted_date"].max().date() if len(t) else None, closing_balance_pence=closing,
+            opening_balance_pence=opening, transactions=t, rejects=file_rejects))
+    return results
+
+
+def read_bank_tables(paths: list[Path], profiles: list[Profile], *, max_bytes: int = DEFAULT_MAX_BYTES,
+                     max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
+                     max_ratio: int = DEFAULT_MAX_RATIO) -> list[ParsedStatement | Exception]:
+    """Read many CSV/XLSX bank exports: one result per path, in order, each a statement or the
+    exception that makes that file unreadable (:class:`UnreadableFile`, or a reader bug, which the
+    caller quarantines).  Exports of the same layout are parsed together (a council's inbox holds
+    thousands of small ones, and per-file pandas work would cost more than the data); a file's
+    result is the same as reading it alone."""
+    results: list[ParsedStatement | Exception | None] = [None] * len(paths)
+    groups: dict[tuple, list[tuple[int, _Scanned]]] = {}
+    for i, path in enumerate(paths):
+        try:
+            s = _scan(Path(path), profiles, max_bytes, max_uncompressed, max_ratio)
+        except Exception as exc:  # noqa: BLE001 - returned for the caller to quarantine, never raised
+            results[i] = exc
+            continue
+        groups.setdefault((s.profile.name, s.fmt, s.names), []).append((i, s))
+    for members in groups.values():
+        try:
+            parsed: list = _parse_group([s for _, s in members])
+        except Exception:  # noqa: BLE001 - isolate the file that breaks the group: parse each alone
+            parsed = []
+            for _, s in members:
+                try:
+                    parsed += _parse_group([s])
+                except Exception as exc:  # noqa: BLE001
+                    parsed.append(exc)
+        for (i, _), r in zip(members, parsed):
+            results[i] = r
+    return results  # type: ignore[return-value]
+
+
+def read_bank_table(path: Path, profiles: list[Profile], *, max_bytes: int = DEFAULT_MAX_BYTES,
+                    max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED, max_ratio: int = DEFAULT_MAX_RATIO) -> ParsedStatement:
+    """Read one CSV/XLSX bank export through the single profile that claims it (raises
+    :class:`UnreadableFile` with the quarantine reason)."""
+    result = read_bank_tables([path], profiles, max_bytes=max_bytes, max_uncompressed=max_uncompressed,
+                              max_ratio=max_ratio)[0]
+    if isinstance(result, Exception):
+        raise result
+    return result

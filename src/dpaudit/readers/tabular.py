@@ -81,8 +81,28 @@ def read_csv_text(text: str) -> list[list[str]]:
     return [row for row in csv.reader(io.StringIO(text))]
 
 
-def rows_to_table(rows: list[list[str]], header_row: int, first_row_number: int = 1) -> Table:
-    """Build a Table from raw rows given the 0-based index of the header row."""
+@dataclass
+class RawTable:
+    """A file's rows as lists of text, before any frame is built (many files are framed together)."""
+
+    header: list[str]
+    body: list[list[str]]
+    row_numbers: list[int]
+    encoding: str = "utf-8"
+    sheet: str | None = None
+    formula_cells: list[tuple[int, str, str]] = field(default_factory=list)  # (row, column, formula)
+    ragged_rows: list[tuple[int, str]] = field(default_factory=list)  # (row, reason): not read, to quarantine
+
+    def table(self) -> Table:
+        cols = self.header
+        frame = (pd.DataFrame(self.body, columns=cols, dtype="string") if self.body
+                 else pd.DataFrame(columns=cols, dtype="string"))
+        return Table(frame=frame, row_numbers=self.row_numbers, encoding=self.encoding, sheet=self.sheet,
+                     formula_cells=self.formula_cells, ragged_rows=self.ragged_rows)
+
+
+def rows_to_raw(rows: list[list[str]], header_row: int, first_row_number: int = 1) -> RawTable:
+    """Split raw rows into a (unique) header and data rows given the 0-based index of the header row."""
     header = [h.strip() for h in rows[header_row]]
     while header and not header[-1]:
         header.pop()  # a trailing comma after the last column name
@@ -99,9 +119,12 @@ def rows_to_table(rows: list[list[str]], header_row: int, first_row_number: int 
             continue
         body.append(row[: len(header)])
         numbers.append(number)
-    cols = _unique(header)
-    frame = pd.DataFrame(body, columns=cols, dtype="string") if body else pd.DataFrame(columns=cols, dtype="string")
-    return Table(frame=frame, row_numbers=numbers, ragged_rows=ragged)
+    return RawTable(header=_unique(header), body=body, row_numbers=numbers, ragged_rows=ragged)
+
+
+def rows_to_table(rows: list[list[str]], header_row: int, first_row_number: int = 1) -> Table:
+    """Build a Table from raw rows given the 0-based index of the header row."""
+    return rows_to_raw(rows, header_row, first_row_number).table()
 
 
 def _unique(header: list[str]) -> list[str]:
@@ -167,9 +190,9 @@ def _cell_text(v: object) -> str:
     return str(v)
 
 
-def read_table(path: Path, *, sheet_hint: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
-               max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED, max_ratio: int = DEFAULT_MAX_RATIO) -> Table:
-    """Read a CSV or XLSX with its header in the first row into a Table of text."""
+def read_raw_table(path: Path, *, sheet_hint: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+                   max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED, max_ratio: int = DEFAULT_MAX_RATIO) -> RawTable:
+    """Read a CSV or XLSX with its header in the first row into rows of text."""
     path = Path(path)
     check_size(path, max_bytes)
     suffix = path.suffix.lower()
@@ -177,20 +200,26 @@ def read_table(path: Path, *, sheet_hint: str | None = None, max_bytes: int = DE
         rows, sheet, formulas = xlsx_rows(path, sheet_hint, max_uncompressed=max_uncompressed, max_ratio=max_ratio)
         if not rows:
             raise UnreadableFile(f"{path.name} has no rows")
-        table = rows_to_table(rows, 0)
-        header = table.frame.columns.tolist()
-        table.sheet = sheet
-        table.formula_cells = [(r, header[c] if c < len(header) else str(c), f) for r, c, f in formulas]
-        return table
+        raw = rows_to_raw(rows, 0)
+        raw.sheet = sheet
+        raw.formula_cells = [(r, raw.header[c] if c < len(raw.header) else str(c), f) for r, c, f in formulas]
+        return raw
     if suffix in (".csv", ".txt"):
         text, enc = decode_bytes(path.read_bytes())
         rows = read_csv_text(text)
         if not rows:
             raise UnreadableFile(f"{path.name} is empty")
-        table = rows_to_table(rows, 0)
-        table.encoding = enc
-        return table
+        raw = rows_to_raw(rows, 0)
+        raw.encoding = enc
+        return raw
     raise UnreadableFile(f"{path.name}: files of type '{suffix}' are not read; send CSV or XLSX")
+
+
+def read_table(path: Path, *, sheet_hint: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+               max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED, max_ratio: int = DEFAULT_MAX_RATIO) -> Table:
+    """Read a CSV or XLSX with its header in the first row into a Table of text."""
+    return read_raw_table(path, sheet_hint=sheet_hint, max_bytes=max_bytes, max_uncompressed=max_uncompressed,
+                          max_ratio=max_ratio).table()
 
 
 def file_sha256(path: Path) -> str:
