@@ -78,3 +78,30 @@ def test_periods_and_financial_year():
     assert age_on(date(2009, 3, 1), date(2025, 2, 28)) == 15 and age_on(date(2009, 3, 1), date(2025, 3, 1)) == 16
     with pytest.raises(DateError):
         parse_period("2026-1")
+
+
+# ---- parsing each distinct value once gives what parsing every row gives -------------------------
+
+_MONEY_TEXT = st.sampled_from(["12.50", "£1,234.56", "(3.00)", "x", "", "  7 ", "12,50", "-0.01", "1.5CR", "9.999",
+                               "2 DR", "+£4.00", "1,2,3"])
+_DATE_TEXT = st.sampled_from(["01/02/2025", "2025-02-31", "31/02/2025", "", "x", "5 Apr 2025", "2025-04-05 13:00",
+                              "05-04-25", "20250405", "04/05/2025"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(money=st.lists(st.one_of(st.none(), _MONEY_TEXT), min_size=1, max_size=40),
+       dates=st.lists(st.one_of(st.none(), _DATE_TEXT), min_size=1, max_size=40),
+       extra=st.integers(0, 30), as_string=st.booleans())
+def test_distinct_value_parsing_equals_row_by_row(money, dates, extra, as_string):
+    from dpaudit.dates import DATE_FORMATS, _parse_dates
+    from dpaudit.distinct import MIN_ROWS
+    from dpaudit.money import _parse_vectorised
+
+    dtype = "string" if as_string else object
+    m = pd.Series(money * (MIN_ROWS // len(money) + 1) + money[:extra], dtype=dtype)  # long enough to factorise
+    m.index = m.index + 7  # a non-default index must survive
+    d = pd.Series(dates * (MIN_ROWS // len(dates) + 1), dtype=dtype)
+    for got, want in ((parse_pence_series(m), _parse_vectorised(m)), (parse_dates_series(d), _parse_dates(d, DATE_FORMATS))):
+        pd.testing.assert_series_equal(got[0], want[0])
+        pd.testing.assert_series_equal(got[1], want[1])
+    assert len(m) >= MIN_ROWS and len(d) >= MIN_ROWS

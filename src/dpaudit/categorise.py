@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .audit_data import AuditData, cached_view, valid_plan_lines
+from .distinct import per_distinct
 from .names import normalise_name, pair_scores
 
 EMPLOYER_CATEGORY = "personal_assistant"
@@ -33,7 +34,7 @@ def _has(text: pd.Series, words: list[str]) -> pd.Series:
     rx = keyword_regex(words)
     if rx is None:
         return pd.Series(False, index=text.index)
-    return text.str.contains(rx, na=False).astype(bool)
+    return per_distinct(text, lambda v: v.str.contains(rx, na=False).astype(bool))  # each distinct text once
 
 
 def _split_names(s: pd.Series) -> pd.Series:
@@ -73,7 +74,7 @@ def categorise(data: AuditData) -> pd.DataFrame:
     desc = t["description"].fillna("").astype(str).str.strip()
     t["counterparty"] = payee.where(payee != "", desc)
     t["text"] = (payee + " " + desc).str.lower()
-    t["cp_norm"] = t["counterparty"].map(normalise_name)
+    t["cp_norm"] = per_distinct(t["counterparty"], lambda v: v.map(normalise_name))
     ttype = t["txn_type"].fillna("").astype(str).str.upper()
     mcc = t["mcc"].fillna("").astype(str)
     kw = pol.keywords

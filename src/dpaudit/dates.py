@@ -7,6 +7,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from .distinct import per_distinct
+
 # Tried in this order; the first that parses a value wins for that value.  No format is
 # month-first: a date such as 04/05/2025 is always 4 May 2025.
 DATE_FORMATS = (
@@ -31,13 +33,17 @@ class DateError(ValueError):
 
 
 def parse_dates_series(values: pd.Series, formats: tuple[str, ...] = DATE_FORMATS) -> tuple[pd.Series, pd.Series]:
-    """Parse a text column of dates, vectorised per format.
+    """Parse a text column of dates, vectorised per format (each distinct text once).
 
     Accepts ISO and day-first forms only; times after the date (``2025-04-05 13:00:00`` or
     ``2025-04-05T13:00``) are ignored.  Returns ``(dates, bad)``: ``datetime64[ns]`` values
     normalised to midnight (``NaT`` where blank/bad) and a boolean mask of non-blank values
     that are not a valid date (``31/02/2025`` is bad, not rolled over).
     """
+    return per_distinct(values, lambda v: _parse_dates(v, formats))
+
+
+def _parse_dates(values: pd.Series, formats: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
     t = values.astype("string").str.strip()
     t = t.str.replace(r"[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?$", "", regex=True)
     blank = t.isna() | (t == "")

@@ -546,23 +546,23 @@ def _balance_breaks(con, period: str) -> list[dict]:
     if allst.empty:
         return out
     allst["acct_key"] = allst["sort_code"].fillna("").map(_digits) + "|" + allst["account_number"].fillna("").astype(str)
-    for (_rid, _acct), g in allst.groupby(["recipient_id", "acct_key"], sort=False):
-        prev = None
-        for cur in g.itertuples(index=False):
-            if prev is not None and cur.start_date > prev.end_date and cur.period == period \
-                    and not pd.isna(cur.opening_balance_pence) and not pd.isna(prev.closing_balance_pence) \
-                    and int(cur.opening_balance_pence) != int(prev.closing_balance_pence):
-                diff = int(cur.opening_balance_pence) - int(prev.closing_balance_pence)
-                out.append({"rule_id": "DQ-BALANCE-BREAK", "recipient_id": cur.recipient_id, "period": period,
-                            "key": f"{cur.file_sha256}:{cur.stmt_index}:after:{prev.file_sha256}:{prev.stmt_index}",
-                            "amount_pence": diff, "txn_date": cur.start_date,
-                            "message": f"Statement {cur.path} (account {mask_account(cur.account_number)}) opens on "
-                                       f"{cur.start_date.date() if hasattr(cur.start_date, 'date') else cur.start_date} "
-                                       f"with {format_gbp(int(cur.opening_balance_pence))}, but the previous statement "
-                                       f"{prev.path} closed with {format_gbp(int(prev.closing_balance_pence))} "
-                                       f"(difference {format_gbp(diff)}). Send the statement for the days between them."})
-            if prev is None or cur.end_date >= prev.end_date:
-                prev = cur
+    # rows are in end-date order within each account, so the statement before each one is the row before
+    prev = allst.groupby(["recipient_id", "acct_key"], sort=False)[
+        ["file_sha256", "stmt_index", "end_date", "closing_balance_pence", "path"]].shift(1)
+    hit = (prev["end_date"].notna() & (allst["start_date"] > prev["end_date"]) & (allst["period"] == period)
+           & allst["opening_balance_pence"].notna() & prev["closing_balance_pence"].notna())
+    hit &= allst["opening_balance_pence"].astype("Int64") != prev["closing_balance_pence"].astype("Int64")
+    for cur, pr in zip(allst[hit.fillna(False).to_numpy()].itertuples(index=False),
+                       prev[hit.fillna(False).to_numpy()].itertuples(index=False)):
+        diff = int(cur.opening_balance_pence) - int(pr.closing_balance_pence)
+        out.append({"rule_id": "DQ-BALANCE-BREAK", "recipient_id": cur.recipient_id, "period": period,
+                    "key": f"{cur.file_sha256}:{cur.stmt_index}:after:{pr.file_sha256}:{int(pr.stmt_index)}",
+                    "amount_pence": diff, "txn_date": cur.start_date,
+                    "message": f"Statement {cur.path} (account {mask_account(cur.account_number)}) opens on "
+                               f"{cur.start_date.date() if hasattr(cur.start_date, 'date') else cur.start_date} "
+                               f"with {format_gbp(int(cur.opening_balance_pence))}, but the previous statement "
+                               f"{pr.path} closed with {format_gbp(int(pr.closing_balance_pence))} "
+                               f"(difference {format_gbp(diff)}). Send the statement for the days between them."})
     return out
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .audit_data import AuditData, cached_view
+from .distinct import per_distinct
 from .categorise import categorise
 from .names import normalise_name, pair_scores
 from .store import compute_connection
@@ -79,7 +80,7 @@ def documents(data: AuditData) -> pd.DataFrame:
     cols = ["ev_id", "kind", "recipient_id", "doc_date", "supplier", "amount_pence"]
     docs = pd.concat([r.reindex(columns=cols + ["category"]), i.reindex(columns=cols)], ignore_index=True)
     docs = docs[~docs["ev_id"].isin(used)].copy()
-    docs["sup_norm"] = docs["supplier"].map(normalise_name)
+    docs["sup_norm"] = per_distinct(docs["supplier"], lambda v: v.map(normalise_name))
     docs["doc_pence"] = docs["amount_pence"].astype("int64")
     return docs.drop(columns=["amount_pence"])
 

@@ -12,6 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import pandas as pd
 
+from .distinct import per_distinct
+
 PENCE_PER_POUND = 100
 
 # "1,234.50", "£1,234.50", "-12.00", "(12.50)", "12.50 CR", "+ £1,234.56", "12.5", "12"
@@ -51,7 +53,7 @@ def parse_pence_series(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         return pd.Series([], dtype="Int64", index=values.index), pd.Series([], dtype=bool, index=values.index)
     if len(values) <= SMALL_COLUMN:
         return _parse_small(values)
-    return _parse_vectorised(values)
+    return per_distinct(values, _parse_vectorised)
 
 
 def _parse_vectorised(values: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -22,6 +22,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from .dates import parse_dates_series
+from .distinct import per_distinct
 from .mask import mask_value
 from .money import parse_pence_series
 
@@ -122,6 +123,9 @@ def _check_for(col: Col) -> pa.Check:
     kind = col.kind
 
     def ok(s: pd.Series) -> pd.Series:
+        return per_distinct(s, ok_values)
+
+    def ok_values(s: pd.Series) -> pd.Series:
         t = _clean_text(s)
         blank = _blank(t)
         if kind in ("text",):

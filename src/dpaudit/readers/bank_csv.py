@@ -14,6 +14,7 @@ dropped silently.
 """
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -49,6 +50,12 @@ def _norm(s: object) -> str:
     return re.sub(r"\s+", " ", str(s or "").replace("\ufeff", "")).strip().lower()
 
 
+@functools.lru_cache(maxsize=1024)
+def _header_names(cells: tuple[str, ...]) -> frozenset[str]:
+    """The normalised, non-blank cells of a row (a month's exports share a few headers)."""
+    return frozenset(c for c in (_norm(x) for x in cells) if c)
+
+
 @dataclass(frozen=True)
 class Profile:
     """One bank export layout (see ``docs/profiles.md`` for every key)."""
@@ -77,7 +84,7 @@ class Profile:
 
     def claims(self, cells: list[str]) -> bool:
         """Does this (headed) profile recognise a row of header cells?"""
-        names = {c for c in (_norm(x) for x in cells) if c}
+        names = _header_names(tuple(cells))
         if not set(self.required) <= names:
             return False
         return self.extra_columns or names <= set(self.required) | set(self.optional)

@@ -6,6 +6,7 @@ import pandas as pd
 
 from ..audit_data import AuditData, cached_view, dp_recipients, valid_plan_lines
 from ..categorise import categorise, keyword_regex
+from ..distinct import per_distinct
 from ..names import looks_like_person
 
 SPEND_ORDER = ["SP-AFTER-END", "SP-PROHIBITED", "SP-TRANSFER-OUT", "SP-HOUSEHOLD", "SP-CASH",
@@ -42,7 +43,7 @@ def wage_like_unknown(data: AuditData) -> pd.Series:
     t = categorise(data)
     d = t[(t["direction"] == "debit") & t["employee_id"].isna() & ~t["provider"].astype(bool) & ~t["f_hmrc"]
           & ~t["f_cash"] & ~t["f_prohibited"] & ~t["f_household"] & ~t["f_bank_charge"]]
-    d = d[(d["amount_pence"] % 100 == 0) & d["counterparty"].map(looks_like_person)]
+    d = d[(d["amount_pence"] % 100 == 0) & per_distinct(d["counterparty"], lambda v: v.map(looks_like_person)).astype(bool)]
     lookback = pd.Timedelta(days=pol.days("wage_lookback_days"))
     out = set()
     if not d.empty:
