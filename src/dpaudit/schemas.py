@@ -186,23 +186,26 @@ def _typed(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
             else:
                 out[c.name] = None
             continue
-        t = _clean_text(frame[c.name])
-        t = t.mask(_blank(t), None)
-        if c.kind == "money":
-            out[f"{c.name}_pence"] = parse_pence_series(t)[0]
-        elif c.kind == "date":
-            out[c.name] = parse_dates_series(t)[0]
-        elif c.kind in ("enum", "yesno"):
-            out[c.name] = t.str.lower()
-        elif c.kind == "sort_code":
-            out[c.name] = t.str.replace(r"\D", "", regex=True)
-        elif c.kind == "ni":
-            out[c.name] = t.str.replace(" ", "", regex=False).str.upper()
-        elif c.kind == "decimal":
-            out[c.name] = t
-        else:
-            out[c.name] = t
+        name = f"{c.name}_pence" if c.kind == "money" else c.name
+        out[name] = per_distinct(frame[c.name], lambda v, kind=c.kind: _convert(v, kind))
     return out
+
+
+def _convert(values: pd.Series, kind: str) -> pd.Series:
+    """One validated text column as its type (blank is NA)."""
+    t = _clean_text(values)
+    t = t.mask(_blank(t), None)
+    if kind == "money":
+        return parse_pence_series(t)[0]
+    if kind == "date":
+        return parse_dates_series(t)[0]
+    if kind in ("enum", "yesno"):
+        return t.str.lower()
+    if kind == "sort_code":
+        return t.str.replace(r"\D", "", regex=True)
+    if kind == "ni":
+        return t.str.replace(" ", "", regex=False).str.upper()
+    return t
 
 
 @dataclass
