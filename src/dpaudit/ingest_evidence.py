@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from .policy import Policy
-from .readers.tabular import UnreadableFile, check_size, file_sha256, read_raw_table
+from .parallel import ordered_map
+from .readers.tabular import RawTable, UnreadableFile, check_size, file_sha256, read_raw_table
 from .schemas import alias_names, missing_columns, quarantine_frame, validate
 from .store import insert_df, now_utc, transaction
 
@@ -84,26 +85,47 @@ def ingest_evidence(con, data_dir: Path, period: str, policy: Policy) -> dict:
     with transaction(con):
         insert_df(con, "scans", pd.DataFrame(scans))
         insert_df(con, "file_paths", pd.DataFrame(dup_paths), on_conflict="REPLACE")
+    # read every new file (on worker processes when there are many), then validate and load per kind
+    paths = [path for _, items in sorted(by_kind.items()) for _, _, path, _ in items]
+    chunks = [paths[i:i + READ_CHUNK_FILES] for i in range(0, len(paths), READ_CHUNK_FILES)]
+    limits = (th["max_file_bytes"], th["max_xlsx_uncompressed_bytes"], th["max_xlsx_ratio"])
+    tables = dict(zip(paths, (r for chunk in ordered_map(_read_chunk, chunks, limits) for r in chunk)))
     for stem, items in sorted(by_kind.items()):
         schema_name, table = EVIDENCE_FILES[stem]
-        n_rows, n_bad = _load_kind(con, schema_name, table, items, period, policy)
+        n_rows, n_bad = _load_kind(con, schema_name, table, items, period, tables)
         counts["evidence_files"] += len(items)
         counts["evidence_rows"] += n_rows
         counts["evidence_rejected"] += n_bad
     return counts
 
 
+READ_CHUNK_FILES = 2000  # evidence files read per worker task
+
+
+def _read_chunk(paths: list[Path], limits: tuple[int, int, int]) -> list[RawTable | UnreadableFile]:
+    """Rows of each file, or why it cannot be read (pure: runs on a worker process)."""
+    max_bytes, max_uncompressed, max_ratio = limits
+    out: list[RawTable | UnreadableFile] = []
+    for path in paths:
+        try:
+            out.append(read_raw_table(path, sheet_hint=path.stem, max_bytes=max_bytes,
+                                      max_uncompressed=max_uncompressed, max_ratio=max_ratio))
+        except UnreadableFile as exc:
+            out.append(exc)
+    return out
+
+
 def _load_kind(con, schema_name: str, table: str, items: list[tuple[str, str, Path, str]], period: str,
-               policy: Policy) -> tuple[int, int]:
-    th = policy.raw["thresholds"]
+               tables: dict[Path, RawTable | UnreadableFile]) -> tuple[int, int]:
     groups: dict[tuple, tuple[list, list]] = {}  # header -> (rows, origins): files framed together
     quarantined, file_rows = [], []
     for rid, rel, path, sha in items:
         q_base = {"path": rel, "file_sha256": sha, "kind": schema_name, "recipient_id": rid, "period": period}
         status, reason, n_read = "ingested", None, 0
         try:
-            raw = read_raw_table(path, sheet_hint=path.stem, max_bytes=th["max_file_bytes"],
-                                 max_uncompressed=th["max_xlsx_uncompressed_bytes"], max_ratio=th["max_xlsx_ratio"])
+            raw = tables[path]
+            if isinstance(raw, UnreadableFile):
+                raise raw
             names = alias_names(raw.header, schema_name)
             missing = missing_columns(schema_name, names)
             if missing:

@@ -32,6 +32,7 @@ import pandas as pd
 from . import store
 from .dates import parse_period
 from .mask import mask_account, mask_value
+from .parallel import ordered_map
 from .money import format_gbp
 from .policy import Policy
 from .readers.bank_csv import Profile, load_profiles, read_bank_tables
@@ -359,18 +360,26 @@ def ingest_statements(con: duckdb.DuckDBPyConnection, data_dir: Path, period: st
     """Load every statement file of ``<data_dir>/inbox/<period>``; return (counts, raw findings).
 
     Plan (what the store already holds), then prepare and load the files in batches of
-    :data:`WRITE_BATCH_FILES` in inbox order.  The monthly flow runs the same three steps with the
+    :data:`WRITE_BATCH_FILES` in inbox order (prepared on worker processes when there are many).  The monthly flow runs the same three steps with the
     preparing spread over its task runner."""
     data_dir = Path(data_dir)
     plan = plan_statement_files(con, data_dir, period)
     profiles = load_profiles(data_dir)
     counts = dict.fromkeys(COUNT_KEYS, 0)
     now = store.now_utc()
-    for i in range(0, len(plan), WRITE_BATCH_FILES):
-        prepared = prepare_statement_files(data_dir, period, plan[i:i + WRITE_BATCH_FILES], policy, now, profiles)
+    chunks = [plan[i:i + WRITE_BATCH_FILES] for i in range(0, len(plan), WRITE_BATCH_FILES)]
+    to_read = sum(f.action in ("read", "retry") for f in plan)
+    # chunks are read on worker processes (dpaudit.parallel) while this process loads them in order
+    for prepared in ordered_map(_prepare_chunk, chunks, data_dir, period, policy, now, profiles,
+                                parallel=to_read > WRITE_BATCH_FILES):
         prepared.counts["txns_new"] = load_prepared(con, prepared)
         add_counts(counts, prepared.counts)
     return counts, ingest_findings(con, period)
+
+
+def _prepare_chunk(files: list[StatementFile], data_dir: Path, period: str, policy: Policy, now,
+                   profiles: list[Profile]) -> PreparedStatements:
+    return prepare_statement_files(data_dir, period, files, policy, now, profiles)
 
 
 def add_counts(total: dict, part: dict) -> dict:

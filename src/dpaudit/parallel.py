@@ -1,0 +1,49 @@
+"""Reading a month's files on every core of one machine, in order.
+
+Reading thousands of small statement and evidence files is pure per-file work (no database), so
+it spreads over worker processes while the single writer loads what is already read.  Results
+come back in submission order, so the store is written in inbox order and a run is reproducible
+whatever the number of workers.  Small inboxes (fewer chunks than :data:`MIN_CHUNKS`) are read in
+the calling process: starting workers costs about a second.
+
+The number of workers is ``DPAUDIT_WORKERS`` (``1`` reads in the calling process), by default the
+machine's CPUs, at most :data:`MAX_DEFAULT_WORKERS`.  The monthly Prefect flow can instead spread
+the same work over a Dask cluster (``docs/scheduling.md``).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+MAX_DEFAULT_WORKERS = 4
+MIN_CHUNKS = 2
+
+
+def workers() -> int:
+    """Worker processes to use: ``DPAUDIT_WORKERS`` or the CPUs (at most :data:`MAX_DEFAULT_WORKERS`)."""
+    env = os.environ.get("DPAUDIT_WORKERS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(f"DPAUDIT_WORKERS={env!r} is not a whole number; set it to 1 or more") from None
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+
+
+def ordered_map(fn: Callable[..., Any], chunks: Iterable[Any], *args: Any, parallel: bool = True) -> Iterator[Any]:
+    """``fn(chunk, *args)`` for each chunk, yielded in chunk order; on worker processes when
+    ``parallel`` and there are enough chunks.  ``fn`` and its arguments must be picklable."""
+    chunks = list(chunks)
+    n = workers()
+    if not parallel or n <= 1 or len(chunks) < MIN_CHUNKS:
+        for c in chunks:
+            yield fn(c, *args)
+        return
+    # "spawn": workers never inherit the parent's open DuckDB connection or its threads
+    with ProcessPoolExecutor(max_workers=min(n, len(chunks)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(fn, c, *args) for c in chunks]
+        for f in futures:
+            yield f.result()
