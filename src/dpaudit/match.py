@@ -35,26 +35,32 @@ def candidate_pairs(debits: pd.DataFrame, docs: pd.DataFrame, days: int, thresho
     """Every (debit, document) of one recipient dated within ``days`` of each other whose payee and
     supplier names score at least ``threshold``, with ``gap`` and ``score``.
 
-    Two DuckDB range joins: the first finds the distinct name pairs that meet in a window (scored
-    once each, in C), the second returns only the pairs that scored.  Neither the recipient-wise
-    cross product nor the window pairs (millions of rows for a large council) are built in pandas.
+    Two DuckDB joins: the first finds the distinct name pairs of each recipient's payees and
+    suppliers (scored once each, in C), the second returns the (debit, document) pairs in a date
+    window whose names scored.  Neither the recipient-wise cross product nor the window pairs
+    (millions of rows for a large council) are built.
     """
     cols = list(debits.columns) + [c for c in docs.columns if c != "recipient_id"] + ["gap", "score"]
     if debits.empty or docs.empty:
         return pd.DataFrame(columns=cols)
     con = compute_connection()
-    window = f"""FROM debits t JOIN docs d ON t.recipient_id = d.recipient_id
-                 AND d.doc_date BETWEEN t.posted_date - INTERVAL {int(days)} DAY AND t.posted_date + INTERVAL {int(days)} DAY"""
     try:
         con.register("debits", debits)
         con.register("docs", docs)
-        names = con.execute(f"SELECT DISTINCT t.cp_norm, d.sup_norm {window}").df()
+        # every name pair that meets within a recipient (no date window: far fewer rows than the
+        # window pairs, and a pair outside every window only costs one more score)
+        names = con.execute("""
+            SELECT DISTINCT t.cp_norm, d.sup_norm
+            FROM (SELECT DISTINCT recipient_id, cp_norm FROM debits) t
+            JOIN (SELECT DISTINCT recipient_id, sup_norm FROM docs) d USING (recipient_id)""").df()
         names["score"] = pair_scores(names["cp_norm"], names["sup_norm"])
         names.loc[names["cp_norm"] == names["sup_norm"], "score"] = 100.0
         con.register("names", names[names["score"] >= threshold])
         out = con.execute(f"""
             SELECT t.*, d.* EXCLUDE (recipient_id), abs(date_diff('day', d.doc_date, t.posted_date)) AS gap_days, n.score
-            {window} JOIN names n ON n.cp_norm = t.cp_norm AND n.sup_norm = d.sup_norm
+            FROM debits t JOIN names n ON n.cp_norm = t.cp_norm
+            JOIN docs d ON d.recipient_id = t.recipient_id AND d.sup_norm = n.sup_norm
+             AND d.doc_date BETWEEN t.posted_date - INTERVAL {int(days)} DAY AND t.posted_date + INTERVAL {int(days)} DAY
             ORDER BY t.txn_id, d.ev_id""").df()
     finally:
         con.close()
