@@ -43,10 +43,14 @@ def candidate_pairs(debits: pd.DataFrame, docs: pd.DataFrame, days: int, thresho
     cols = list(debits.columns) + [c for c in docs.columns if c != "recipient_id"] + ["gap", "score"]
     if debits.empty or docs.empty:
         return pd.DataFrame(columns=cols)
+    # DuckDB returns row numbers, not text: the text columns are taken back by position (a large
+    # council has a million candidate pairs; converting their strings would cost more than the join)
+    keys_t = debits[["recipient_id", "posted_date", "cp_norm"]].assign(_t=range(len(debits)))
+    keys_d = docs[["recipient_id", "doc_date", "sup_norm"]].assign(_d=range(len(docs)))
     con = compute_connection()
     try:
-        con.register("debits", debits)
-        con.register("docs", docs)
+        con.register("debits", keys_t)
+        con.register("docs", keys_d)
         # every name pair that meets within a recipient (no date window: far fewer rows than the
         # window pairs, and a pair outside every window only costs one more score)
         names = con.execute("""
@@ -56,18 +60,24 @@ def candidate_pairs(debits: pd.DataFrame, docs: pd.DataFrame, days: int, thresho
         names["score"] = pair_scores(names["cp_norm"], names["sup_norm"])
         names.loc[names["cp_norm"] == names["sup_norm"], "score"] = 100.0
         con.register("names", names[names["score"] >= threshold])
-        out = con.execute(f"""
-            SELECT t.*, d.* EXCLUDE (recipient_id), abs(date_diff('day', d.doc_date, t.posted_date)) AS gap_days, n.score
+        pairs = con.execute(f"""
+            SELECT t._t, d._d, abs(date_diff('day', d.doc_date, t.posted_date)) AS gap_days, n.score
             FROM debits t JOIN names n ON n.cp_norm = t.cp_norm
             JOIN docs d ON d.recipient_id = t.recipient_id AND d.sup_norm = n.sup_norm
              AND d.doc_date BETWEEN t.posted_date - INTERVAL {int(days)} DAY AND t.posted_date + INTERVAL {int(days)} DAY
-            ORDER BY t.txn_id, d.ev_id""").df()
+            """).df()
     finally:
         con.close()
-    out["gap"] = pd.to_timedelta(out.pop("gap_days"), unit="D")
+    ti, di = pairs["_t"].to_numpy(), pairs["_d"].to_numpy()
+    out = pd.DataFrame({c: debits[c].array.take(ti) for c in debits.columns})
+    for c in docs.columns:
+        if c != "recipient_id":
+            out[c] = docs[c].array.take(di)
+    out["gap"] = pd.to_timedelta(pairs["gap_days"].to_numpy(), unit="D")
+    out["score"] = pairs["score"].to_numpy()
     out["need"] = out["need"].astype("int64")
     out["doc_pence"] = out["doc_pence"].astype("int64")
-    return out[cols]
+    return out[cols].sort_values(["txn_id", "ev_id"], kind="stable").reset_index(drop=True)
 
 
 def period_debits(data: AuditData) -> pd.DataFrame:

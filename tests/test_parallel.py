@@ -1,0 +1,74 @@
+"""Reading files on worker processes stores exactly what reading them in one process stores."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import dpaudit.ingest_evidence as ie
+import dpaudit.ingest_statements as ist
+import dpaudit.parallel as par
+from dpaudit.pipeline import run_period
+from dpaudit.store import open_store
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+TABLES = {
+    "findings": "SELECT exception_id, rule_id, recipient_id, amount_pence, message FROM findings ORDER BY exception_id",
+    "transactions": "SELECT * EXCLUDE (ingested_at) FROM transactions ORDER BY txn_id",
+    "quarantine": "SELECT q_id, path, row_no, column_name, reason FROM quarantine ORDER BY q_id",
+    "files": "SELECT sha256, path, status, reason, rows_read, rows_rejected FROM files ORDER BY sha256",
+    "receipts": "SELECT * EXCLUDE (ingested_at) FROM receipts ORDER BY recipient_id, receipt_id",
+    "payslips": "SELECT * EXCLUDE (ingested_at) FROM payslips ORDER BY recipient_id, employee_id, pay_date",
+}
+
+
+def _stored(db: Path) -> dict:
+    with open_store(db, read_only=True) as con:
+        cols = {t: {c for (c,) in con.execute(f"SELECT column_name FROM information_schema.columns WHERE table_name = '{t}'").fetchall()}
+                for t in ("transactions", "receipts", "payslips")}
+        out = {}
+        for name, sql in TABLES.items():
+            if name in cols and "ingested_at" not in cols[name]:
+                sql = sql.replace(" EXCLUDE (ingested_at)", "")
+            out[name] = con.execute(sql).fetchall()
+        return out
+
+
+def test_workers_read_the_same_as_one_process(tmp_path, monkeypatch):
+    pools = []
+
+    class CountingPool(par.ProcessPoolExecutor):
+        def __init__(self, *a, **kw):
+            pools.append(kw.get("max_workers"))
+            super().__init__(*a, **kw)
+
+    monkeypatch.setattr(par, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(ist, "WRITE_BATCH_FILES", 4)   # many small batches from the sample inbox
+    monkeypatch.setattr(ie, "READ_CHUNK_FILES", 5)
+    stored = {}
+    for n in ("1", "2"):
+        data = tmp_path / f"w{n}"
+        shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("*.duckdb", "*.wal"))
+        monkeypatch.setenv("DPAUDIT_WORKERS", n)
+        before = len(pools)
+        for period in ("2026-01", "2026-02", "2026-03"):
+            run_period(data, period, reports_dir=tmp_path / f"r{n}", officer="A. Preparer")
+        assert (len(pools) > before) == (n == "2")  # the two-worker run did use worker processes
+        stored[n] = _stored(data / "dpaudit.duckdb")
+    assert stored["1"]["transactions"] and stored["1"]["findings"] and stored["1"]["quarantine"]
+    for name in TABLES:
+        assert stored["1"][name] == stored["2"][name], name
+
+
+def test_worker_count_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("DPAUDIT_WORKERS", "3")
+    assert par.workers() == 3
+    monkeypatch.setenv("DPAUDIT_WORKERS", "0")
+    assert par.workers() == 1
+    monkeypatch.setenv("DPAUDIT_WORKERS", "two")
+    with pytest.raises(ValueError, match="DPAUDIT_WORKERS"):
+        par.workers()
+    monkeypatch.delenv("DPAUDIT_WORKERS")
+    assert 1 <= par.workers() <= par.MAX_DEFAULT_WORKERS
+    assert list(par.ordered_map(sorted, [[3, 1], [2, 0], [9, 8]], parallel=False)) == [[1, 3], [0, 2], [8, 9]]
