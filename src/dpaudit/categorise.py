@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .audit_data import AuditData, cached_view, valid_plan_lines
-from .distinct import per_distinct
+from .distinct import Distinct, per_distinct
 from .names import normalise_name, pair_scores
 
 EMPLOYER_CATEGORY = "personal_assistant"
@@ -30,11 +30,11 @@ def keyword_regex(words: list[str]) -> re.Pattern | None:
     return re.compile(rf"(?<![a-z0-9])(?:{alt})s?(?![a-z0-9])")
 
 
-def _has(text: pd.Series, words: list[str]) -> pd.Series:
+def _has(text: Distinct, words: list[str]) -> pd.Series:
     rx = keyword_regex(words)
     if rx is None:
         return pd.Series(False, index=text.index)
-    return per_distinct(text, lambda v: v.str.contains(rx, na=False).astype(bool))  # each distinct text once
+    return text.apply(lambda v: v.str.contains(rx, na=False).astype(bool))  # each distinct text once
 
 
 def _split_names(s: pd.Series) -> pd.Series:
@@ -48,13 +48,20 @@ def _fuzzy_pairs(pairs: pd.DataFrame, cands: pd.DataFrame, on: list[str], thresh
     """
     if pairs.empty or cands.empty:
         return pd.DataFrame(columns=list(pairs.columns) + [c for c in cands.columns if c not in on] + ["score"])
-    m = pairs.merge(cands, on=on, how="inner") if on else pairs.merge(cands, how="cross")
-    if m.empty:
-        return m.assign(score=pd.Series(dtype="float64"))
-    exact = m["cp_norm"] == m["cand_norm"]
-    m["score"] = pair_scores(m["cp_norm"], m["cand_norm"])
-    m.loc[exact, "score"] = 100.0
-    m = m[m["score"] >= threshold]
+    # score each distinct (payee, candidate) name pair once: a council-wide list meets the same
+    # payee names (supermarkets, transport) in thousands of accounts
+    if on:
+        m = pairs.merge(cands, on=on, how="inner")
+        names = m[["cp_norm", "cand_norm"]].drop_duplicates()
+    else:
+        names = pairs[["cp_norm"]].drop_duplicates().merge(cands[["cand_norm"]].drop_duplicates(), how="cross")
+    if names.empty:
+        return pd.DataFrame(columns=list(pairs.columns) + [c for c in cands.columns if c not in on] + ["score"])
+    names = names.assign(score=pair_scores(names["cp_norm"], names["cand_norm"]))
+    names.loc[names["cp_norm"] == names["cand_norm"], "score"] = 100.0
+    names = names[names["score"] >= threshold]
+    m = m.merge(names, on=["cp_norm", "cand_norm"]) if on else \
+        pairs.merge(names, on="cp_norm").merge(cands, on="cand_norm")
     return m.sort_values(["recipient_id", "cp_norm", "score", "cand_norm"], ascending=[True, True, False, True]) \
         .drop_duplicates(["recipient_id", "cp_norm"])
 
@@ -75,16 +82,17 @@ def categorise(data: AuditData) -> pd.DataFrame:
     t["counterparty"] = payee.where(payee != "", desc)
     t["text"] = (payee + " " + desc).str.lower()
     t["cp_norm"] = per_distinct(t["counterparty"], lambda v: v.map(normalise_name))
+    text = Distinct(t["text"])
     ttype = t["txn_type"].fillna("").astype(str).str.upper()
     mcc = t["mcc"].fillna("").astype(str)
     kw = pol.keywords
-    t["f_prohibited"] = _has(t["text"], kw("prohibited")) | mcc.isin(pol.raw["keywords"]["prohibited_mcc"])
-    t["f_household"] = _has(t["text"], kw("household")) | mcc.isin(pol.raw["keywords"]["household_mcc"])
-    t["f_cash"] = _has(t["text"], kw("cash")) | ttype.isin([x.upper() for x in pol.raw["keywords"]["cash_types"]])
-    t["f_transfer"] = _has(t["text"], kw("transfer")) | ttype.isin([x.upper() for x in pol.raw["keywords"]["transfer_types"]])
-    t["f_bank_charge"] = _has(t["text"], kw("bank_charges")) | ttype.isin(["FEE", "SRVCHG"])
-    t["f_hmrc"] = _has(t["text"], kw("hmrc"))
-    t["f_council"] = _has(t["text"], kw("council"))
+    t["f_prohibited"] = _has(text, kw("prohibited")) | mcc.isin(pol.raw["keywords"]["prohibited_mcc"])
+    t["f_household"] = _has(text, kw("household")) | mcc.isin(pol.raw["keywords"]["household_mcc"])
+    t["f_cash"] = _has(text, kw("cash")) | ttype.isin([x.upper() for x in pol.raw["keywords"]["cash_types"]])
+    t["f_transfer"] = _has(text, kw("transfer")) | ttype.isin([x.upper() for x in pol.raw["keywords"]["transfer_types"]])
+    t["f_bank_charge"] = _has(text, kw("bank_charges")) | ttype.isin(["FEE", "SRVCHG"])
+    t["f_hmrc"] = _has(text, kw("hmrc"))
+    t["f_council"] = _has(text, kw("council"))
 
     threshold = float(pol.threshold("fuzzy_payee_threshold"))
     pairs = t[["recipient_id", "cp_norm"]].drop_duplicates()
@@ -150,7 +158,7 @@ def categorise(data: AuditData) -> pd.DataFrame:
     put(debit & t["list_category"].notna() & t["list_category"].isin(pol.raw["categories"]["allowed"]),
         t["list_category"], "known provider " + t["list_name"].fillna("").astype(str))
     for category, words in pol.category_keywords().items():
-        put(debit & _has(t["text"], words), category, f"keyword for {category}")
+        put(debit & _has(text, words), category, f"keyword for {category}")
     t["category"] = cat
     t["cat_reason"] = why
     t = _assign_lines(t, data)
@@ -168,6 +176,6 @@ def _assign_lines(t: pd.DataFrame, data: AuditData) -> pd.DataFrame:
     m = d.merge(lines[["recipient_id", "line_id", "category", "valid_from", "valid_to"]], on=["recipient_id", "category"])
     m = m[(m["posted_date"] >= m["valid_from"]) & (m["posted_date"] <= m["valid_to"])]
     m["pref"] = (m["line_id"] != m["prov_line"]).astype(int)
-    m = m.sort_values(["txn_id", "pref", "line_id"]).drop_duplicates("txn_id")
+    m = m.sort_values(["pref", "line_id"], kind="stable").drop_duplicates("txn_id")  # per txn: agreed line first
     t = t.drop(columns=["line_id"]).merge(m[["txn_id", "line_id"]], on="txn_id", how="left")
     return t

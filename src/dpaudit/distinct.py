@@ -20,20 +20,34 @@ MAX_DISTINCT_SHARE = 0.5
 Parsed = tuple[pd.Series, pd.Series]
 
 
+class Distinct:
+    """A column factorised once (its distinct values and where each row's value is), so that
+    several parsers or tests can each run on the distinct values only."""
+
+    def __init__(self, values: pd.Series) -> None:
+        codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+        self.index = values.index
+        self.n_distinct = len(uniques)
+        self.values = pd.Series(list(uniques) + [None], dtype=object)  # the last one stands for blank (NA)
+        self._take = np.where(codes < 0, len(uniques), codes)
+
+    def apply(self, fn: Callable[[pd.Series], Any]) -> Any:
+        """``fn`` on the distinct values, spread back to the rows (Series or tuple of Series)."""
+        out = fn(self.values)
+
+        def spread(s: pd.Series) -> pd.Series:
+            return pd.Series(s.array.take(self._take), index=self.index, dtype=s.dtype)
+
+        return tuple(spread(s) for s in out) if isinstance(out, tuple) else spread(out)
+
+
 def per_distinct(values: pd.Series, fn: Callable[[pd.Series], Any]) -> Any:
     """``fn(values)`` computed on the distinct values only.  ``fn`` maps a column to a Series of
     the same length or a tuple of them (e.g. ``(parsed, bad)``); the result has the same shape,
     index and dtypes as ``fn(values)`` would."""
     if len(values) < MIN_ROWS:
         return fn(values)
-    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
-    if len(uniques) > MAX_DISTINCT_SHARE * len(values):
+    d = Distinct(values)
+    if d.n_distinct > MAX_DISTINCT_SHARE * len(values):
         return fn(values)
-    distinct = pd.Series(list(uniques) + [None], dtype=object)  # the last one stands for blank (NA)
-    out = fn(distinct)
-    take = np.where(codes < 0, len(uniques), codes)
-
-    def spread(s: pd.Series) -> pd.Series:
-        return pd.Series(s.array.take(take), index=values.index, dtype=s.dtype)
-
-    return tuple(spread(s) for s in out) if isinstance(out, tuple) else spread(out)
+    return d.apply(fn)

@@ -45,8 +45,11 @@ def candidate_pairs(debits: pd.DataFrame, docs: pd.DataFrame, days: int, thresho
         return pd.DataFrame(columns=cols)
     # DuckDB returns row numbers, not text: the text columns are taken back by position (a large
     # council has a million candidate pairs; converting their strings would cost more than the join)
-    keys_t = debits[["recipient_id", "posted_date", "cp_norm"]].assign(_t=range(len(debits)))
-    keys_d = docs[["recipient_id", "doc_date", "sup_norm"]].assign(_d=range(len(docs)))
+    # _tr/_dr: rank of txn_id/ev_id, so ordering the pairs by them orders them by txn_id, ev_id
+    keys_t = debits[["recipient_id", "posted_date", "cp_norm"]].assign(
+        _t=range(len(debits)), _tr=debits["txn_id"].rank(method="first").astype("int64").to_numpy())
+    keys_d = docs[["recipient_id", "doc_date", "sup_norm"]].assign(
+        _d=range(len(docs)), _dr=docs["ev_id"].rank(method="first").astype("int64").to_numpy())
     con = compute_connection()
     try:
         con.register("debits", keys_t)
@@ -65,7 +68,7 @@ def candidate_pairs(debits: pd.DataFrame, docs: pd.DataFrame, days: int, thresho
             FROM debits t JOIN names n ON n.cp_norm = t.cp_norm
             JOIN docs d ON d.recipient_id = t.recipient_id AND d.sup_norm = n.sup_norm
              AND d.doc_date BETWEEN t.posted_date - INTERVAL {int(days)} DAY AND t.posted_date + INTERVAL {int(days)} DAY
-            """).df()
+            ORDER BY t._tr, d._dr""").df()
     finally:
         con.close()
     ti, di = pairs["_t"].to_numpy(), pairs["_d"].to_numpy()
@@ -77,7 +80,7 @@ def candidate_pairs(debits: pd.DataFrame, docs: pd.DataFrame, days: int, thresho
     out["score"] = pairs["score"].to_numpy()
     out["need"] = out["need"].astype("int64")
     out["doc_pence"] = out["doc_pence"].astype("int64")
-    return out[cols].sort_values(["txn_id", "ev_id"], kind="stable").reset_index(drop=True)
+    return out[cols]
 
 
 def period_debits(data: AuditData) -> pd.DataFrame:
