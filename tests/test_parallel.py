@@ -72,3 +72,33 @@ def test_worker_count_comes_from_the_environment(monkeypatch):
     monkeypatch.delenv("DPAUDIT_WORKERS")
     assert 1 <= par.workers() <= par.MAX_DEFAULT_WORKERS
     assert list(par.ordered_map(sorted, [[3, 1], [2, 0], [9, 8]], parallel=False)) == [[1, 3], [0, 2], [8, 9]]
+
+
+def test_a_script_without_a_main_guard_still_reads_on_workers(tmp_path):
+    """Spawned workers must not re-run the caller's script (no ``if __name__ == "__main__":``)."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("*.duckdb", "*.wal"))
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "audit_month.py"
+    script.write_text(
+        "import dpaudit.ingest_statements as ist, dpaudit.parallel as par\n"
+        "from pathlib import Path\n"
+        "from dpaudit.pipeline import run_period\n"
+        f"open({str(marker)!r}, 'a').write('run\\n')\n"
+        "ist.WRITE_BATCH_FILES = 4\n"
+        "started = []\n"
+        "class Pool(par.ProcessPoolExecutor):\n"
+        "    def __init__(self, *a, **kw):\n"
+        "        started.append(1)\n"
+        "        super().__init__(*a, **kw)\n"
+        "par.ProcessPoolExecutor = Pool\n"
+        f"r = run_period(Path({str(data)!r}), '2026-02', reports_dir=Path({str(tmp_path / 'rep')!r}), officer='A')\n"
+        "print('POOLS', len(started), 'TXNS', r.counts['txns_read'])\n")
+    env = {**__import__("os").environ, "DPAUDIT_WORKERS": "2"}
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "POOLS 1 " in p.stdout and int(p.stdout.split("TXNS")[1]) > 0
+    assert marker.read_text() == "run\n"  # the script ran once: the workers did not run it again

@@ -12,8 +12,10 @@ the same work over a Dask cluster (``docs/scheduling.md``).
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -44,6 +46,27 @@ def ordered_map(fn: Callable[..., Any], chunks: Iterable[Any], *args: Any, paral
         return
     # "spawn": workers never inherit the parent's open DuckDB connection or its threads
     with ProcessPoolExecutor(max_workers=min(n, len(chunks)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(fn, c, *args) for c in chunks]
+        with _main_module_not_rerun():
+            futures = [pool.submit(fn, c, *args) for c in chunks]
         for f in futures:
             yield f.result()
+
+
+@contextlib.contextmanager
+def _main_module_not_rerun() -> Iterator[None]:
+    """A spawned worker normally re-runs the caller's ``__main__`` script, which breaks (or worse,
+    re-runs the audit) when the script has no ``if __name__ == "__main__":`` guard.  The work sent
+    to the workers lives in ``dpaudit`` modules, so the workers do not need ``__main__``: hide its
+    file and module name while they start."""
+    main = sys.modules.get("__main__")
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main is not None and k in main.__dict__}
+    try:
+        for k in saved:
+            if k == "__file__":
+                del main.__dict__[k]
+            else:
+                main.__dict__[k] = None
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.update(saved)

@@ -154,7 +154,8 @@ def _check_for(col: Col) -> pa.Check:
 
 
 def pandera_schema(spec: TableSpec) -> pa.DataFrameSchema:
-    cols = {c.name: pa.Column(object, checks=[_check_for(c)], nullable=True, required=c.required and not c.nullable)
+    # no dtype: every cell is text and the checks parse it; a dtype check would coerce cell by cell
+    cols = {c.name: pa.Column(None, checks=[_check_for(c)], nullable=True, required=c.required and not c.nullable)
             for c in spec.columns}
     return pa.DataFrameSchema(cols, strict=False, coerce=False, name=spec.name)
 
