@@ -11,12 +11,15 @@ nothing half-loaded and a re-run completes it.
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from .policy import Policy
-from .parallel import ordered_map
+from .parallel import Workers
 from .readers.tabular import RawTable, UnreadableFile, check_size, file_sha256, read_raw_table
 from .schemas import alias_names, missing_columns, quarantine_frame, validate
 from .store import insert_df, now_utc, transaction
@@ -45,22 +48,29 @@ def _inbox_files(inbox: Path) -> list[tuple[str, Path]]:
     return out
 
 
-def ingest_evidence(con, data_dir: Path, period: str, policy: Policy) -> dict:
-    """Ingest evidence files and scans of one period; return counts.
+@dataclass
+class EvidencePlan:
+    """What to do with a period's evidence files and scans, given what the store holds."""
 
-    DQ-ROW-REJECTED and DQ-DUPLICATE-FILE findings are derived from the store afterwards
-    (``pipeline._store_views``), so a re-run that skips known files reports them again.
-    """
+    scans: list[dict] = field(default_factory=list)
+    duplicates: list[dict] = field(default_factory=list)   # file_paths rows of content already read
+    by_kind: dict[str, list[tuple[str, str, Path, str]]] = field(default_factory=dict)  # stem -> (rid, rel, path, sha)
+
+    def paths(self) -> list[Path]:
+        return [path for _, items in sorted(self.by_kind.items()) for _, _, path, _ in items]
+
+
+def plan_evidence(con, data_dir: Path, period: str, policy: Policy, also_known: set[str] | frozenset = frozenset()) -> EvidencePlan:
+    """Scans, duplicates and the new evidence files by kind.  ``also_known``: content about to be
+    loaded by the same run (its statement files), so a copy of it here is a duplicate too."""
     data_dir = Path(data_dir)
     th = policy.raw["thresholds"]
-    counts = {"evidence_files": 0, "evidence_rows": 0, "evidence_rejected": 0, "evidence_duplicates": 0, "scans": 0}
+    plan = EvidencePlan()
     files = _inbox_files(data_dir / "inbox" / period)
     if not files:
-        return counts
+        return plan
     seen_paths = dict(con.execute("SELECT path, sha256 FROM file_paths WHERE period = ?", [period]).fetchall())
-    known_shas = set(r[0] for r in con.execute("SELECT sha256 FROM files").fetchall())
-    scans, dup_paths = [], []
-    by_kind: dict[str, list[tuple[str, str, Path, str]]] = {}
+    known_shas = set(r[0] for r in con.execute("SELECT sha256 FROM files").fetchall()) | set(also_known)
     for rid, path in files:
         rel = str(path.relative_to(data_dir))
         if path.suffix.lower() in SCAN_SUFFIXES:
@@ -68,7 +78,7 @@ def ingest_evidence(con, data_dir: Path, period: str, policy: Policy) -> dict:
                 check_size(path, th["max_file_bytes"])
             except UnreadableFile:
                 continue
-            scans.append({"recipient_id": rid, "period": period, "path": rel, "sha256": file_sha256(path)})
+            plan.scans.append({"recipient_id": rid, "period": period, "path": rel, "sha256": file_sha256(path)})
             continue
         if not is_evidence_file(path):
             continue
@@ -76,27 +86,52 @@ def ingest_evidence(con, data_dir: Path, period: str, policy: Policy) -> dict:
         if seen_paths.get(rel) == sha:
             continue
         if sha in known_shas:
-            dup_paths.append({"path": rel, "sha256": sha, "recipient_id": rid, "period": period, "first_seen": now_utc()})
+            plan.duplicates.append({"path": rel, "sha256": sha, "recipient_id": rid, "period": period,
+                                    "first_seen": now_utc()})
             continue
         known_shas.add(sha)
-        by_kind.setdefault(path.stem.lower(), []).append((rid, rel, path, sha))
-    counts["scans"] = len(scans)
-    counts["evidence_duplicates"] = len(dup_paths)
-    with transaction(con):
-        insert_df(con, "scans", pd.DataFrame(scans))
-        insert_df(con, "file_paths", pd.DataFrame(dup_paths), on_conflict="REPLACE")
-    # read every new file (on worker processes when there are many), then validate and load per kind
-    paths = [path for _, items in sorted(by_kind.items()) for _, _, path, _ in items]
+        plan.by_kind.setdefault(path.stem.lower(), []).append((rid, rel, path, sha))
+    return plan
+
+
+def submit_evidence_reads(pool: Workers, plan: EvidencePlan, policy: Policy) -> Iterator[list]:
+    """Send the new files to be read (on the workers when there are many); per chunk, in order."""
+    th = policy.raw["thresholds"]
+    paths = plan.paths()
     chunks = [paths[i:i + READ_CHUNK_FILES] for i in range(0, len(paths), READ_CHUNK_FILES)]
     limits = (th["max_file_bytes"], th["max_xlsx_uncompressed_bytes"], th["max_xlsx_ratio"])
-    tables = dict(zip(paths, (r for chunk in ordered_map(_read_chunk, chunks, limits) for r in chunk)))
-    for stem, items in sorted(by_kind.items()):
+    return pool.submit(_read_chunk, chunks, limits)
+
+
+def load_evidence(con, plan: EvidencePlan, reads: Iterable[list], period: str) -> dict:
+    """Validate and load the read files kind by kind (one transaction per kind); return counts."""
+    counts = {"evidence_files": 0, "evidence_rows": 0, "evidence_rejected": 0,
+              "evidence_duplicates": len(plan.duplicates), "scans": len(plan.scans)}
+    with transaction(con):
+        insert_df(con, "scans", pd.DataFrame(plan.scans))
+        insert_df(con, "file_paths", pd.DataFrame(plan.duplicates), on_conflict="REPLACE")
+    paths = plan.paths()
+    tables = dict(zip(paths, (r for chunk in reads for r in chunk)))
+    for stem, items in sorted(plan.by_kind.items()):
         schema_name, table = EVIDENCE_FILES[stem]
         n_rows, n_bad = _load_kind(con, schema_name, table, items, period, tables)
         counts["evidence_files"] += len(items)
         counts["evidence_rows"] += n_rows
         counts["evidence_rejected"] += n_bad
     return counts
+
+
+def ingest_evidence(con, data_dir: Path, period: str, policy: Policy, pool: Workers | None = None) -> dict:
+    """Ingest evidence files and scans of one period; return counts.
+
+    Plan (store), read (pure, on ``pool`` or workers started for this call), load.
+    DQ-ROW-REJECTED and DQ-DUPLICATE-FILE findings are derived from the store afterwards
+    (``pipeline._store_views``), so a re-run that skips known files reports them again.
+    """
+    plan = plan_evidence(con, data_dir, period, policy)
+    with contextlib.ExitStack() as stack:
+        pool = pool or stack.enter_context(Workers())
+        return load_evidence(con, plan, submit_evidence_reads(pool, plan, policy), period)
 
 
 READ_CHUNK_FILES = 2000  # evidence files read per worker task

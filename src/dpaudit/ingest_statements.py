@@ -19,8 +19,10 @@ DQ-WRONG-ACCOUNT for a period (rules.md "Data quality" and "Coverage").
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -32,7 +34,7 @@ import pandas as pd
 from . import store
 from .dates import parse_period
 from .mask import mask_account, mask_value
-from .parallel import ordered_map
+from .parallel import Workers
 from .money import format_gbp
 from .policy import Policy
 from .readers.bank_csv import Profile, load_profiles, read_bank_tables
@@ -355,26 +357,41 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def ingest_statements(con: duckdb.DuckDBPyConnection, data_dir: Path, period: str,
-                      policy: Policy) -> tuple[dict, pd.DataFrame]:
+def ingest_statements(con: duckdb.DuckDBPyConnection, data_dir: Path, period: str, policy: Policy,
+                      pool: Workers | None = None) -> tuple[dict, pd.DataFrame]:
     """Load every statement file of ``<data_dir>/inbox/<period>``; return (counts, raw findings).
 
     Plan (what the store already holds), then prepare and load the files in batches of
-    :data:`WRITE_BATCH_FILES` in inbox order (prepared on worker processes when there are many).  The monthly flow runs the same three steps with the
-    preparing spread over its task runner."""
+    :data:`WRITE_BATCH_FILES` in inbox order (prepared on worker processes when there are many:
+    ``pool``, or workers started for this call).  The monthly flow runs the same three steps with
+    the preparing spread over its task runner."""
     data_dir = Path(data_dir)
     plan = plan_statement_files(con, data_dir, period)
+    with contextlib.ExitStack() as stack:
+        pool = pool or stack.enter_context(Workers())
+        counts = load_statement_batches(con, submit_statement_files(pool, data_dir, period, plan, policy))
+    return counts, ingest_findings(con, period)
+
+
+def submit_statement_files(pool: Workers, data_dir: Path, period: str, plan: list[StatementFile],
+                           policy: Policy) -> Iterator[PreparedStatements]:
+    """Send the planned files to be prepared in batches; the prepared batches, in inbox order."""
+    data_dir = Path(data_dir)
     profiles = load_profiles(data_dir)
-    counts = dict.fromkeys(COUNT_KEYS, 0)
     now = store.now_utc()
     chunks = [plan[i:i + WRITE_BATCH_FILES] for i in range(0, len(plan), WRITE_BATCH_FILES)]
     to_read = sum(f.action in ("read", "retry") for f in plan)
-    # chunks are read on worker processes (dpaudit.parallel) while this process loads them in order
-    for prepared in ordered_map(_prepare_chunk, chunks, data_dir, period, policy, now, profiles,
-                                parallel=to_read > WRITE_BATCH_FILES):
+    return pool.submit(_prepare_chunk, chunks, data_dir, period, policy, now, profiles,
+                       parallel=to_read > WRITE_BATCH_FILES)
+
+
+def load_statement_batches(con: duckdb.DuckDBPyConnection, batches: Iterable[PreparedStatements]) -> dict:
+    """Load prepared batches in order, one transaction each; return the counts."""
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    for prepared in batches:
         prepared.counts["txns_new"] = load_prepared(con, prepared)
         add_counts(counts, prepared.counts)
-    return counts, ingest_findings(con, period)
+    return counts
 
 
 def _prepare_chunk(files: list[StatementFile], data_dir: Path, period: str, policy: Policy, now,

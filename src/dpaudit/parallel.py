@@ -35,21 +35,43 @@ def workers() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
+class Workers:
+    """Worker processes shared by several batches of work (e.g. a month's statements and its
+    evidence, so the second is read while the first is loaded).  Started on first use; closed
+    with the ``with`` block.  ``submit`` sends every chunk at once and returns an iterator of
+    the results in chunk order."""
+
+    def __init__(self, n: int | None = None) -> None:
+        self.n = workers() if n is None else n
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def submit(self, fn: Callable[..., Any], chunks: Iterable[Any], *args: Any, parallel: bool = True) -> Iterator[Any]:
+        """``fn(chunk, *args)`` for each chunk: on the workers when ``parallel`` and there are at
+        least :data:`MIN_CHUNKS` chunks and more than one worker, else lazily in this process."""
+        chunks = list(chunks)
+        if not parallel or self.n <= 1 or len(chunks) < MIN_CHUNKS:
+            return (fn(c, *args) for c in chunks)
+        if self._pool is None:
+            # "spawn": workers never inherit the parent's open DuckDB connection or its threads
+            self._pool = ProcessPoolExecutor(max_workers=self.n, mp_context=multiprocessing.get_context("spawn"))
+        with _main_module_not_rerun():
+            futures = [self._pool.submit(fn, c, *args) for c in chunks]
+        return (f.result() for f in futures)
+
+
 def ordered_map(fn: Callable[..., Any], chunks: Iterable[Any], *args: Any, parallel: bool = True) -> Iterator[Any]:
     """``fn(chunk, *args)`` for each chunk, yielded in chunk order; on worker processes when
     ``parallel`` and there are enough chunks.  ``fn`` and its arguments must be picklable."""
-    chunks = list(chunks)
-    n = workers()
-    if not parallel or n <= 1 or len(chunks) < MIN_CHUNKS:
-        for c in chunks:
-            yield fn(c, *args)
-        return
-    # "spawn": workers never inherit the parent's open DuckDB connection or its threads
-    with ProcessPoolExecutor(max_workers=min(n, len(chunks)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        with _main_module_not_rerun():
-            futures = [pool.submit(fn, c, *args) for c in chunks]
-        for f in futures:
-            yield f.result()
+    with Workers() as pool:
+        yield from pool.submit(fn, chunks, *args, parallel=parallel)
 
 
 @contextlib.contextmanager

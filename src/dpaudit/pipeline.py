@@ -21,7 +21,6 @@ from . import __version__
 from .audit_data import load_audit_data
 from .dates import financial_year_bounds, parse_period
 from .findings import FINDING_COLUMNS, finalise, sort_findings
-from .ingest_evidence import ingest_evidence
 from .ingest_reference import load_reference, reference_findings
 from .match import MATCH_COLUMNS, match_evidence
 from .policy import Policy, load_policy
@@ -72,7 +71,9 @@ def officer_name(officer: str | None) -> str:
 
 def ingest_period(con, data_dir: Path, period: str, policy: Policy) -> tuple[dict, pd.DataFrame]:
     """Reference, statements and evidence into the store; returns counts and statement-check findings."""
-    from .ingest_statements import ingest_statements, statement_checks
+    from . import ingest_evidence as ev
+    from . import ingest_statements as st
+    from .parallel import Workers
 
     counts: dict = {}
     ref = load_reference(con, data_dir, policy)
@@ -82,10 +83,17 @@ def ingest_period(con, data_dir: Path, period: str, policy: Policy) -> tuple[dic
             "every run needs the recipients, plan lines and payment schedule (see docs/contract.md).")
     counts["reference_rows"] = sum(ref.loaded.values())
     counts["reference_rejected"] = ref.rejected_rows
-    st_counts, _ = ingest_statements(con, data_dir, period, policy)
-    counts.update(st_counts)
-    counts.update(ingest_evidence(con, data_dir, period, policy))
-    checks = statement_checks(con, period, policy)
+    # plan both kinds of file first, then read them on shared workers: the evidence is read while
+    # the statements are loaded (a copy of a statement file among the evidence is still a duplicate)
+    st_plan = st.plan_statement_files(con, data_dir, period)
+    ev_plan = ev.plan_evidence(con, data_dir, period, policy,
+                               also_known={f.sha256 for f in st_plan if f.action == "read"})
+    with Workers() as pool:
+        batches = st.submit_statement_files(pool, data_dir, period, st_plan, policy)
+        reads = ev.submit_evidence_reads(pool, ev_plan, policy)
+        counts.update(st.load_statement_batches(con, batches))
+        counts.update(ev.load_evidence(con, ev_plan, reads, period))
+    checks = st.statement_checks(con, period, policy)
     return counts, checks
 
 
