@@ -253,7 +253,7 @@ def _verdicts(results: list[dict]) -> list[tuple[str, str, str, str]]:
                    "MISSED (projected)" if est > TARGETS["year_end_5000_s"] else "-")
     for r in (r for r in results if not r.get("profiled")):
         row(f"pipeline / DuckDB floor ({r['recipients']:,})", "≤ 3×", r["ratio"], r["ratio"] <= TARGETS["floor_ratio"],
-            "{:.0f}×")
+            "{:.1f}×")
     v = big["month"]["wall_s"] / small["month"]["wall_s"] if big and small else None
     row("5,000 cost / 1,000 cost", "≤ 5.5×", v, None if v is None else v <= TARGETS["scale_5000_1000"], "{:.2f}×")
     return out
@@ -286,7 +286,7 @@ def render_markdown(results: list[dict], env: dict) -> str:
             f"{s.get('audit', 0):.1f} s | {s.get('recommend', 0):.1f} s | {s.get('report', 0):.1f} s | "
             f"{r['txn_per_s']:,.0f} | {m['rss_mb']:.0f} MB | {m.get('worker_rss_mb', 0):.0f} MB × {m.get('workers', 1)} | "
             f"{y['wall_s']:.1f} s | {y['rss_mb']:.0f} MB | "
-            f"{f['wall_s']:.2f} s ({f['csv_txns']:,}) | {r['floor_scaled_s']:.2f} s | {r['ratio']:.0f}× |")
+            f"{f['wall_s']:.2f} s ({f['csv_txns']:,}) | {r['floor_scaled_s']:.2f} s | {r['ratio']:.1f}× |")
     lines += ["", "## Against the targets (issue 8)", "", "| target | bound | measured | verdict |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _verdicts(results)]
     hot = [(r["recipients"], k, r[k].get("hotspots")) for r in results for k in ("month", "year_end") if r[k].get("hotspots")]
@@ -340,7 +340,7 @@ def run_bench(sizes: list[int], *, root: Path = Path("bench_data"), doc: Path | 
         t.add_row(f"{r['recipients']:,}", f"{m['transactions']:,}", f"{m['wall_s']:.1f}s", f"{s.get('ingest', 0):.1f}s",
                   f"{s.get('audit', 0):.1f}s", f"{s.get('recommend', 0):.1f}s", f"{s.get('report', 0):.1f}s",
                   f"{r['txn_per_s']:,.0f}", f"{m['rss_mb']:.0f}MB", f"{r['year_end']['wall_s']:.1f}s",
-                  f"{r['floor']['wall_s']:.2f}s ({r['floor_scaled_s']:.2f}s)", f"{r['ratio']:.0f}×")
+                  f"{r['floor']['wall_s']:.2f}s ({r['floor_scaled_s']:.2f}s)", f"{r['ratio']:.1f}×")
     con.print(t)
     v = Table(title="targets")
     for c in ("target", "bound", "measured", "verdict"):
