@@ -234,6 +234,21 @@ def test_net_mismatch_replaces_no_payslip(c):
     assert fired(f, "EV-NO-EVIDENCE").empty
 
 
+def test_namesake_employees_are_told_apart_by_their_payslips(c):
+    """Mary and Mike Jones are both paid as "M JONES": each payment goes with the payslip whose net
+    pay it is, so neither is a net-pay mismatch (found on a generated council of 5,000)."""
+    c.employee("R001", "E2", "Mike Jones", payee_names="M JONES")
+    c.txn("R001", "2025-05-16", "-250.00", "M JONES")
+    c.payslip("R001", "E2", "2025-05-16", "250.00", "250.00", hours="20")
+    f = c.audit("2025-05")
+    for rule in ("PY-NET-MISMATCH", "PY-NO-PAYSLIP", "EV-NO-EVIDENCE", "PY-UNKNOWN-PAYEE"):
+        assert fired(f, rule).empty, rule
+    # near miss: a payment matching neither namesake's payslip is still flagged
+    c.txn("R001", "2025-05-20", "-260.00", "M JONES")
+    f = c.audit("2025-05")
+    assert one(f, "PY-NO-PAYSLIP")["amount_pence"] == 26000 and one(f, "EV-NO-EVIDENCE")["amount_pence"] == 26000
+
+
 def test_payslip_arithmetic(c):
     c.rows["payslips"][0].update(gross_pence=45000, tax_pence=3000, employee_ni_pence=1000, net_pence=40000)
     x = one(c.audit("2025-05"), "PY-NET-MISMATCH")

@@ -41,8 +41,10 @@ def _split_names(s: pd.Series) -> pd.Series:
     return s.fillna("").astype(str).str.split(";")
 
 
-def _fuzzy_pairs(pairs: pd.DataFrame, cands: pd.DataFrame, on: list[str], threshold: float) -> pd.DataFrame:
-    """Best candidate per (recipient_id, cp_norm) pair with score >= threshold.
+def _fuzzy_pairs(pairs: pd.DataFrame, cands: pd.DataFrame, on: list[str], threshold: float,
+                 ties: bool = False) -> pd.DataFrame:
+    """Best candidate per (recipient_id, cp_norm) pair with score >= threshold (``ties``: every
+    candidate with the best score).
 
     ``cands`` has the ``on`` columns plus ``cand_norm`` and payload columns.
     """
@@ -62,8 +64,10 @@ def _fuzzy_pairs(pairs: pd.DataFrame, cands: pd.DataFrame, on: list[str], thresh
     names = names[names["score"] >= threshold]
     m = m.merge(names, on=["cp_norm", "cand_norm"]) if on else \
         pairs.merge(names, on="cp_norm").merge(cands, on="cand_norm")
-    return m.sort_values(["recipient_id", "cp_norm", "score", "cand_norm"], ascending=[True, True, False, True]) \
-        .drop_duplicates(["recipient_id", "cp_norm"])
+    m = m.sort_values(["recipient_id", "cp_norm", "score", "cand_norm"], ascending=[True, True, False, True])
+    if ties:
+        return m[m["score"] == m.groupby(["recipient_id", "cp_norm"])["score"].transform("max")]
+    return m.drop_duplicates(["recipient_id", "cp_norm"])
 
 
 @cached_view("categorised")
@@ -106,7 +110,9 @@ def categorise(data: AuditData) -> pd.DataFrame:
         e = e.explode("alias")
         e["cand_norm"] = e["alias"].map(normalise_name)
         e = e[e["cand_norm"] != ""][["recipient_id", "cand_norm", "employee_id"]].drop_duplicates()
-        emp_hit = _fuzzy_pairs(pairs, e, ["recipient_id"], threshold)[["recipient_id", "cp_norm", "employee_id"]]
+        emp_ties = _fuzzy_pairs(pairs, e, ["recipient_id"], threshold, ties=True)
+        emp_ties = emp_ties[["recipient_id", "cp_norm", "employee_id"]].drop_duplicates()
+        emp_hit = emp_ties.drop_duplicates(["recipient_id", "cp_norm"])
     else:
         emp_hit = pd.DataFrame(columns=["recipient_id", "cp_norm", "employee_id"])
 
@@ -134,6 +140,8 @@ def categorise(data: AuditData) -> pd.DataFrame:
         list_hit = _fuzzy_pairs(pairs, c, [], threshold)[["recipient_id", "cp_norm", "list_category", "list_name"]]
 
     t = t.merge(emp_hit, on=["recipient_id", "cp_norm"], how="left")
+    if not emp.empty:
+        t = _namesakes_by_payslip(t, emp_ties, data)
     t = t.merge(plan_hit, on=["recipient_id", "cp_norm"], how="left")
     t = t.merge(list_hit, on=["recipient_id", "cp_norm"], how="left")
     t["provider"] = t["prov_line"].notna() | t["list_category"].notna()
@@ -163,6 +171,33 @@ def categorise(data: AuditData) -> pd.DataFrame:
     t["cat_reason"] = why
     t = _assign_lines(t, data)
     t = t.drop(columns=["list_name"]).reset_index(drop=True)
+    return t
+
+
+def _namesakes_by_payslip(t: pd.DataFrame, emp_ties: pd.DataFrame, data: AuditData) -> pd.DataFrame:
+    """A payee name shared by two of a family's employees (two "Lisa Wade"s; Sarah and Steven
+    Gibson paid as "S GIBSON") names each of them equally well: pay each such debit to the namesake
+    whose payslip has that net pay near that date (else the first, as before)."""
+    n = emp_ties.groupby(["recipient_id", "cp_norm"])["employee_id"].transform("size")
+    shared = emp_ties[n > 1]
+    ps = data.payslips
+    if shared.empty or ps.empty:
+        return t
+    pol = data.policy
+    d = t[(t["direction"] == "debit") & t["employee_id"].notna()][["txn_id", "recipient_id", "cp_norm", "posted_date",
+                                                                   "amount_pence"]]
+    m = d.merge(shared, on=["recipient_id", "cp_norm"]).merge(
+        ps[["recipient_id", "employee_id", "pay_date", "net_pence"]], on=["recipient_id", "employee_id"])
+    if m.empty:
+        return t
+    m["gap"] = (m["posted_date"] - m["pay_date"]).abs()
+    m = m[(m["gap"] <= pd.Timedelta(days=pol.days("payslip_window_days")))
+          & ((m["net_pence"].astype("int64") + m["amount_pence"].astype("int64")).abs() <= pol.pence("amount_tolerance"))]
+    if m.empty:
+        return t
+    best = m.sort_values(["txn_id", "gap", "employee_id"]).drop_duplicates("txn_id").set_index("txn_id")["employee_id"]
+    hit = t["txn_id"].isin(best.index)
+    t.loc[hit, "employee_id"] = t.loc[hit, "txn_id"].map(best)
     return t
 
 
