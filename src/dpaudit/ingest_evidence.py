@@ -2,9 +2,10 @@
 
 Files live in ``<data>/inbox/<YYYY-MM>/<recipient_id>/``.  A file already seen at the same path
 with the same content is skipped; the same content at another path is a duplicate file
-(``DQ-DUPLICATE-FILE``, counted once).  All new files of one kind are read, then validated in
-one pandera pass (a council sends thousands of small files a month: per-file validation would
-cost more than the data); failures are quarantined (``DQ-ROW-REJECTED``) and valid rows inserted
+(``DQ-DUPLICATE-FILE``, counted once).  New files are read and validated in chunks of
+:data:`READ_CHUNK_FILES` (on worker processes when there are several), the files of one kind in a
+chunk in one pandera pass (a council sends thousands of small files a month: per-file validation
+would cost more than the data); failures are quarantined (``DQ-ROW-REJECTED``) and valid rows inserted
 by their natural key, so a receipt resubmitted in a later month counts once.  Each kind is
 loaded in one transaction together with its ``files`` records, so a kill mid-load leaves
 nothing half-loaded and a re-run completes it.
@@ -12,6 +13,7 @@ nothing half-loaded and a re-run completes it.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,9 +58,6 @@ class EvidencePlan:
     duplicates: list[dict] = field(default_factory=list)   # file_paths rows of content already read
     by_kind: dict[str, list[tuple[str, str, Path, str]]] = field(default_factory=dict)  # stem -> (rid, rel, path, sha)
 
-    def paths(self) -> list[Path]:
-        return [path for _, items in sorted(self.by_kind.items()) for _, _, path, _ in items]
-
 
 def plan_evidence(con, data_dir: Path, period: str, policy: Policy, also_known: set[str] | frozenset = frozenset()) -> EvidencePlan:
     """Scans, duplicates and the new evidence files by kind.  ``also_known``: content about to be
@@ -94,27 +93,29 @@ def plan_evidence(con, data_dir: Path, period: str, policy: Policy, also_known: 
     return plan
 
 
-def submit_evidence_reads(pool: Workers, plan: EvidencePlan, policy: Policy) -> Iterator[list]:
-    """Send the new files to be read (on the workers when there are many); per chunk, in order."""
+def submit_evidence_reads(pool: Workers, plan: EvidencePlan, policy: Policy, period: str) -> Iterator[list]:
+    """Send the new files to be read and validated (on the workers when there are many); per
+    chunk, in order, a list of (kind, rows and quarantine of that kind's files in the chunk)."""
     th = policy.raw["thresholds"]
-    paths = plan.paths()
-    chunks = [paths[i:i + READ_CHUNK_FILES] for i in range(0, len(paths), READ_CHUNK_FILES)]
+    items = [(stem, *item) for stem, its in sorted(plan.by_kind.items()) for item in its]
+    chunks = [items[i:i + READ_CHUNK_FILES] for i in range(0, len(items), READ_CHUNK_FILES)]
     limits = (th["max_file_bytes"], th["max_xlsx_uncompressed_bytes"], th["max_xlsx_ratio"])
-    return pool.submit(_read_chunk, chunks, limits)
+    return pool.submit(_read_chunk, chunks, limits, period)
 
 
 def load_evidence(con, plan: EvidencePlan, reads: Iterable[list], period: str) -> dict:
-    """Validate and load the read files kind by kind (one transaction per kind); return counts."""
+    """Load the read and validated files kind by kind (one transaction per kind); return counts."""
     counts = {"evidence_files": 0, "evidence_rows": 0, "evidence_rejected": 0,
               "evidence_duplicates": len(plan.duplicates), "scans": len(plan.scans)}
     with transaction(con):
         insert_df(con, "scans", pd.DataFrame(plan.scans))
         insert_df(con, "file_paths", pd.DataFrame(plan.duplicates), on_conflict="REPLACE")
-    paths = plan.paths()
-    tables = dict(zip(paths, (r for chunk in reads for r in chunk)))
+    parts: dict[str, list[_KindPart]] = {}
+    for chunk in reads:
+        for stem, part in chunk:
+            parts.setdefault(stem, []).append(part)
     for stem, items in sorted(plan.by_kind.items()):
-        schema_name, table = EVIDENCE_FILES[stem]
-        n_rows, n_bad = _load_kind(con, schema_name, table, items, period, tables)
+        n_rows, n_bad = _write_kind(con, EVIDENCE_FILES[stem][1], parts.get(stem, []), period)
         counts["evidence_files"] += len(items)
         counts["evidence_rows"] += n_rows
         counts["evidence_rejected"] += n_bad
@@ -131,27 +132,44 @@ def ingest_evidence(con, data_dir: Path, period: str, policy: Policy, pool: Work
     plan = plan_evidence(con, data_dir, period, policy)
     with contextlib.ExitStack() as stack:
         pool = pool or stack.enter_context(Workers())
-        return load_evidence(con, plan, submit_evidence_reads(pool, plan, policy), period)
+        return load_evidence(con, plan, submit_evidence_reads(pool, plan, policy, period), period)
 
 
-READ_CHUNK_FILES = 2000  # evidence files read per worker task
+READ_CHUNK_FILES = 2000  # evidence files read and validated per worker task
 
 
-def _read_chunk(paths: list[Path], limits: tuple[int, int, int]) -> list[RawTable | UnreadableFile]:
-    """Rows of each file, or why it cannot be read (pure: runs on a worker process)."""
+@dataclass
+class _KindPart:
+    """The store rows of some files of one kind: valid rows (typed), quarantine, file records."""
+
+    valid: pd.DataFrame | None
+    quarantine: pd.DataFrame
+    files: pd.DataFrame
+
+
+def _read_one(path: Path, limits: tuple[int, int, int]) -> RawTable | UnreadableFile:
     max_bytes, max_uncompressed, max_ratio = limits
-    out: list[RawTable | UnreadableFile] = []
-    for path in paths:
-        try:
-            out.append(read_raw_table(path, sheet_hint=path.stem, max_bytes=max_bytes,
-                                      max_uncompressed=max_uncompressed, max_ratio=max_ratio))
-        except UnreadableFile as exc:
-            out.append(exc)
+    try:
+        return read_raw_table(path, sheet_hint=path.stem, max_bytes=max_bytes, max_uncompressed=max_uncompressed,
+                              max_ratio=max_ratio)
+    except UnreadableFile as exc:
+        return exc
+
+
+def _read_chunk(items: list[tuple[str, str, str, Path, str]], limits: tuple[int, int, int],
+                period: str) -> list[tuple[str, _KindPart]]:
+    """Read and validate a chunk of (kind, recipient, path, file, sha) in kind order (pure: runs on
+    a worker process); one part per kind, the rows of its files validated in one pandera pass."""
+    out = []
+    for stem, group in itertools.groupby(items, key=lambda x: x[0]):
+        files = [(rid, rel, path, sha) for _, rid, rel, path, sha in group]
+        tables = {path: _read_one(path, limits) for _, _, path, _ in files}
+        out.append((stem, _prepare_kind(EVIDENCE_FILES[stem][0], files, period, tables)))
     return out
 
 
-def _load_kind(con, schema_name: str, table: str, items: list[tuple[str, str, Path, str]], period: str,
-               tables: dict[Path, RawTable | UnreadableFile]) -> tuple[int, int]:
+def _prepare_kind(schema_name: str, items: list[tuple[str, str, Path, str]], period: str,
+                  tables: dict[Path, RawTable | UnreadableFile]) -> _KindPart:
     groups: dict[tuple, tuple[list, list]] = {}  # header -> (rows, origins): files framed together
     quarantined, file_rows = [], []
     for rid, rel, path, sha in items:
@@ -201,6 +219,17 @@ def _load_kind(con, schema_name: str, table: str, items: list[tuple[str, str, Pa
     rejected = quarantine.groupby("path").size() if len(quarantine) else pd.Series(dtype="int64")
     files = pd.DataFrame(file_rows)
     files["rows_rejected"] = files["path"].map(rejected).fillna(0).astype(int)
+    return _KindPart(valid=valid, quarantine=quarantine, files=files)
+
+
+def _write_kind(con, table: str, parts: list[_KindPart], period: str) -> tuple[int, int]:
+    """Load one kind's parts (in inbox order) in one transaction; return (rows added, quarantined)."""
+    if not parts:
+        return 0, 0
+    valids = [p.valid for p in parts if p.valid is not None]
+    valid = pd.concat(valids, ignore_index=True) if valids else None
+    quarantine = pd.concat([p.quarantine for p in parts], ignore_index=True)
+    files = pd.concat([p.files for p in parts], ignore_index=True)
     paths = files[["path", "sha256", "recipient_id", "period"]].assign(first_seen=now_utc())
     with transaction(con):
         added = insert_df(con, table, _to_store(table, valid, period)) if valid is not None and len(valid) else 0

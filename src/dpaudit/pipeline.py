@@ -90,7 +90,7 @@ def ingest_period(con, data_dir: Path, period: str, policy: Policy) -> tuple[dic
                                also_known={f.sha256 for f in st_plan if f.action == "read"})
     with Workers() as pool:
         batches = st.submit_statement_files(pool, data_dir, period, st_plan, policy)
-        reads = ev.submit_evidence_reads(pool, ev_plan, policy)
+        reads = ev.submit_evidence_reads(pool, ev_plan, policy, period)
         counts.update(st.load_statement_batches(con, batches))
         counts.update(ev.load_evidence(con, ev_plan, reads, period))
     checks = st.statement_checks(con, period, policy)
