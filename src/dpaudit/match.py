@@ -33,7 +33,7 @@ def greedy_one_to_one(cands: pd.DataFrame, left: str, right: str, order: list[st
 
 def candidate_pairs(debits: pd.DataFrame, docs: pd.DataFrame, days: int, threshold: float) -> pd.DataFrame:
     """Every (debit, document) of one recipient dated within ``days`` of each other whose payee and
-    supplier names score at least ``threshold``, with ``gap`` and ``score``.
+    supplier names score at least ``threshold``, with ``gap`` and ``score``, ordered by txn_id, ev_id.
 
     Two DuckDB joins: the first finds the distinct name pairs of each recipient's payees and
     suppliers (scored once each, in C), the second returns the (debit, document) pairs in a date
@@ -162,9 +162,10 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
 
     # 4. one payment covering several receipts of the same supplier
     if not cand.empty:
-        multi = cand[~cand["txn_id"].isin(taken_t) & ~cand["ev_id"].isin(taken_e)]
-        multi = multi[multi["doc_pence"] < multi["need"]]
-        for txn_id, g in multi.sort_values(["txn_id", "ev_id"]).groupby("txn_id", sort=True):
+        multi = cand[cand["doc_pence"] < cand["need"]]  # the cheap test first: cand is large
+        multi = multi[~multi["txn_id"].isin(taken_t) & ~multi["ev_id"].isin(taken_e)]
+        # candidate_pairs returns the pairs ordered by txn_id, ev_id
+        for txn_id, g in multi.groupby("txn_id", sort=True):
             g = g[~g["ev_id"].isin(taken_e)]
             if len(g) >= 2 and int(g["doc_pence"].sum()) == int(g["need"].iloc[0]):
                 out.append(g.assign(evidence_kind=g["kind"], matched_pence=g["doc_pence"],
@@ -191,8 +192,8 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     # 6. same supplier and date, different amount: partly evidenced, EV-AMOUNT-MISMATCH
     mism = pd.DataFrame(columns=["txn_id", "ev_id", "debit_pence", "doc_pence", "kind", "doc_date", "supplier"])
     if not cand.empty:
-        mm = cand[~cand["txn_id"].isin(taken_t) & ~cand["ev_id"].isin(taken_e)].copy()
-        mm = mm[(mm["doc_pence"] - mm["need"]).abs() > tol]
+        mm = cand[(cand["doc_pence"] - cand["need"]).abs() > tol]
+        mm = mm[~mm["txn_id"].isin(taken_t) & ~mm["ev_id"].isin(taken_e)].copy()
         if not mm.empty:
             mm["diff"] = (mm["doc_pence"] - mm["need"]).abs()
             mm = greedy_one_to_one(mm, "txn_id", "ev_id", ["diff", "gap"], [True, True])
