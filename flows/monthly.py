@@ -42,7 +42,6 @@ from dpaudit.policy import Policy
 from dpaudit.recommend import recommend_period
 from dpaudit.store import now_utc, open_store
 
-STATEMENT_COUNT_KEYS = ist.COUNT_KEYS
 DEFAULT_BATCH = 200  # recipients per parse task: enough work per task to dwarf Prefect's per-task overhead
 
 
@@ -90,11 +89,8 @@ def parse_statements(data_dir: str, period: str, files: list[ist.StatementFile],
 @task(name="load-statements", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def load_statements(con, period: str, prepared: list[ist.PreparedStatements]) -> dict:
     """Single writer: load the prepared batches in inbox order, one transaction each
-    (:func:`dpaudit.ingest_statements.load_prepared`)."""
-    counts = dict.fromkeys(STATEMENT_COUNT_KEYS, 0)
-    for batch in prepared:
-        batch.counts["txns_new"] = ist.load_prepared(con, batch)
-        ist.add_counts(counts, batch.counts)
+    (:func:`dpaudit.ingest_statements.load_statement_batches`)."""
+    counts = ist.load_statement_batches(con, prepared)
     get_run_logger().info("statements %s: %s", period, json.dumps(counts))
     return counts
 

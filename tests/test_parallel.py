@@ -71,7 +71,8 @@ def test_worker_count_comes_from_the_environment(monkeypatch):
         par.workers()
     monkeypatch.delenv("DPAUDIT_WORKERS")
     assert 1 <= par.workers() <= par.MAX_DEFAULT_WORKERS
-    assert list(par.ordered_map(sorted, [[3, 1], [2, 0], [9, 8]], parallel=False)) == [[1, 3], [0, 2], [8, 9]]
+    with par.Workers(1) as one:
+        assert list(one.submit(sorted, [[3, 1], [2, 0], [9, 8]])) == [[1, 3], [0, 2], [8, 9]]
 
 
 def test_a_script_without_a_main_guard_still_reads_on_workers(tmp_path):

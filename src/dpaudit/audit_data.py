@@ -149,6 +149,19 @@ def valid_plan_lines(data: AuditData) -> pd.DataFrame:
     return pl[pl["management_type"].isin(DP_TYPES) & ~restricted & dates_ok]
 
 
+def wage_payslip_pairs(debits: pd.DataFrame, payslips: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """(wage payment, payslip) pairs of one recipient and employee that agree: the pay date within
+    ``payslip_window_days`` of the payment (``gap``) and the net pay the amount paid, within
+    ``amount_tolerance``.  ``debits`` has recipient_id, employee_id, posted_date, amount_pence."""
+    m = debits.merge(payslips, on=["recipient_id", "employee_id"])
+    if m.empty:
+        return m.assign(gap=pd.Series(dtype="timedelta64[ns]"))
+    m["gap"] = (m["posted_date"] - m["pay_date"]).abs()
+    return m[(m["gap"] <= pd.Timedelta(days=policy.days("payslip_window_days")))
+             & ((m["net_pence"].astype("int64") + m["amount_pence"].astype("int64")).abs()
+                <= policy.pence("amount_tolerance"))]
+
+
 def annual_dp_value(data: AuditData, on: date) -> pd.Series:
     """Sum of the annual amounts of valid DP plan lines in force on a date, per recipient (pence)."""
     pl = valid_plan_lines(data)

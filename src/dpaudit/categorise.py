@@ -14,9 +14,9 @@ import re
 import numpy as np
 import pandas as pd
 
-from .audit_data import AuditData, cached_view, valid_plan_lines
+from .audit_data import AuditData, cached_view, valid_plan_lines, wage_payslip_pairs
 from .distinct import Distinct, per_distinct
-from .names import normalise_name, pair_scores
+from .names import normalise_name, pairs_scoring
 
 EMPLOYER_CATEGORY = "personal_assistant"
 
@@ -59,9 +59,7 @@ def _fuzzy_pairs(pairs: pd.DataFrame, cands: pd.DataFrame, on: list[str], thresh
         names = pairs[["cp_norm"]].drop_duplicates().merge(cands[["cand_norm"]].drop_duplicates(), how="cross")
     if names.empty:
         return pd.DataFrame(columns=list(pairs.columns) + [c for c in cands.columns if c not in on] + ["score"])
-    names = names.assign(score=pair_scores(names["cp_norm"], names["cand_norm"]))
-    names.loc[names["cp_norm"] == names["cand_norm"], "score"] = 100.0
-    names = names[names["score"] >= threshold]
+    names = pairs_scoring(names, "cp_norm", "cand_norm", threshold)
     m = m.merge(names, on=["cp_norm", "cand_norm"]) if on else \
         pairs.merge(names, on="cp_norm").merge(cands, on="cand_norm")
     m = m.sort_values(["recipient_id", "cp_norm", "score", "cand_norm"], ascending=[True, True, False, True])
@@ -183,16 +181,10 @@ def _namesakes_by_payslip(t: pd.DataFrame, emp_ties: pd.DataFrame, data: AuditDa
     ps = data.payslips
     if shared.empty or ps.empty:
         return t
-    pol = data.policy
     d = t[(t["direction"] == "debit") & t["employee_id"].notna()][["txn_id", "recipient_id", "cp_norm", "posted_date",
                                                                    "amount_pence"]]
-    m = d.merge(shared, on=["recipient_id", "cp_norm"]).merge(
-        ps[["recipient_id", "employee_id", "pay_date", "net_pence"]], on=["recipient_id", "employee_id"])
-    if m.empty:
-        return t
-    m["gap"] = (m["posted_date"] - m["pay_date"]).abs()
-    m = m[(m["gap"] <= pd.Timedelta(days=pol.days("payslip_window_days")))
-          & ((m["net_pence"].astype("int64") + m["amount_pence"].astype("int64")).abs() <= pol.pence("amount_tolerance"))]
+    m = wage_payslip_pairs(d.merge(shared, on=["recipient_id", "cp_norm"]),
+                           ps[["recipient_id", "employee_id", "pay_date", "net_pence"]], data.policy)
     if m.empty:
         return t
     best = m.sort_values(["txn_id", "gap", "employee_id"]).drop_duplicates("txn_id").set_index("txn_id")["employee_id"]

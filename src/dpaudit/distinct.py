@@ -17,8 +17,6 @@ import pandas as pd
 MIN_ROWS = 2048
 MAX_DISTINCT_SHARE = 0.5
 
-Parsed = tuple[pd.Series, pd.Series]
-
 
 class Distinct:
     """A column factorised once (its distinct values and where each row's value is), so that

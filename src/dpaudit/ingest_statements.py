@@ -40,7 +40,7 @@ from .policy import Policy
 from .readers.bank_csv import Profile, load_profiles, read_bank_tables
 from .readers.ofx import read_ofx
 from .readers.statement import ParsedStatement
-from .readers.tabular import UnreadableFile
+from .readers.tabular import UnreadableFile, file_sha256
 
 STATEMENT_SUFFIXES = (".ofx", ".qfx", ".csv", ".xlsx")
 EVIDENCE_STEMS = frozenset({"receipts", "payslips", "hmrc", "invoices"})
@@ -57,14 +57,6 @@ _TOTALS_DDL = """CREATE TABLE IF NOT EXISTS statement_totals (
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_TOTALS_DDL)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def statement_files(data_dir: Path, period: str) -> list[tuple[str, Path]]:
@@ -186,7 +178,7 @@ def plan_statement_files(con: duckdb.DuckDBPyConnection, data_dir: Path, period:
     out: list[StatementFile] = []
     for rid, path in statement_files(data_dir, period):
         rel = path.relative_to(data_dir).as_posix()
-        sha = _sha256(path)
+        sha = file_sha256(path)
         k = known.get(sha)
         retry = k == (rel, "quarantined")
         if seen_paths.get(rel) == sha and not retry:

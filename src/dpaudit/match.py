@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .audit_data import AuditData, cached_view
+from .audit_data import AuditData, cached_view, wage_payslip_pairs
 from .distinct import per_distinct
 from .categorise import categorise
-from .names import normalise_name, pair_scores
+from .names import normalise_name, pair_scores, pairs_scoring
 from .store import compute_connection
 
 MATCH_COLUMNS = ["period", "txn_id", "evidence_kind", "evidence_id", "matched_pence", "method"]
@@ -60,9 +60,7 @@ def candidate_pairs(debits: pd.DataFrame, docs: pd.DataFrame, days: int, thresho
             SELECT DISTINCT t.cp_norm, d.sup_norm
             FROM (SELECT DISTINCT recipient_id, cp_norm FROM debits) t
             JOIN (SELECT DISTINCT recipient_id, sup_norm FROM docs) d USING (recipient_id)""").df()
-        names["score"] = pair_scores(names["cp_norm"], names["sup_norm"])
-        names.loc[names["cp_norm"] == names["sup_norm"], "score"] = 100.0
-        con.register("names", names[names["score"] >= threshold])
+        con.register("names", pairs_scoring(names, "cp_norm", "sup_norm", threshold))
         pairs = con.execute(f"""
             SELECT t._t, d._d, abs(date_diff('day', d.doc_date, t.posted_date)) AS gap_days, n.score
             FROM debits t JOIN names n ON n.cp_norm = t.cp_norm
@@ -113,7 +111,6 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     """
     pol = data.policy
     window = pd.Timedelta(days=pol.days("match_window_days"))
-    pwindow = pd.Timedelta(days=pol.days("payslip_window_days"))
     tol = pol.pence("amount_tolerance")
     threshold = float(pol.threshold("fuzzy_payee_threshold"))
     used = set(data.prior_matches["evidence_id"]) if not data.prior_matches.empty else set()
@@ -126,11 +123,9 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     ps = data.payslips.copy()
     ps["ev_id"] = "payslip:" + ps["employee_id"].astype(str) + ":" + ps["pay_date"].dt.strftime("%Y-%m-%d")
     ps = ps[~ps["ev_id"].isin(used)]
-    w = deb[deb["employee_id"].notna()].merge(ps[["recipient_id", "employee_id", "pay_date", "net_pence", "ev_id"]],
-                                              on=["recipient_id", "employee_id"])
+    w = wage_payslip_pairs(deb[deb["employee_id"].notna()],
+                           ps[["recipient_id", "employee_id", "pay_date", "net_pence", "ev_id"]], pol)
     if not w.empty:
-        w["gap"] = (w["posted_date"] - w["pay_date"]).abs()
-        w = w[(w["gap"] <= pwindow) & ((w["net_pence"].astype("int64") - w["need"]).abs() <= tol)]
         w = greedy_one_to_one(w, "txn_id", "ev_id", ["gap"], [True])
         out.append(w.assign(evidence_kind="payslip", matched_pence=w["need"], method="payslip net and pay date"))
 

@@ -37,6 +37,14 @@ def pair_scores(left: pd.Series, right: pd.Series) -> pd.Series:
     return pd.Series(scores, index=left.index, dtype="float64")
 
 
+def pairs_scoring(pairs: pd.DataFrame, left: str, right: str, threshold: float) -> pd.DataFrame:
+    """The rows of ``pairs`` whose names ``left`` and ``right`` score at least ``threshold``, with a
+    ``score`` column (identical names score 100, even when both are blank)."""
+    scores = pair_scores(pairs[left], pairs[right])
+    scores[pairs[left] == pairs[right]] = 100.0
+    return pairs.assign(score=scores)[lambda f: f["score"] >= threshold]
+
+
 def looks_like_person(name: str) -> bool:
     """Two to four alphabetic words and no company words: 'J SMITH', 'Mary Jones'."""
     if not name:

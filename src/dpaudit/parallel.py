@@ -67,13 +67,6 @@ class Workers:
         return (f.result() for f in futures)
 
 
-def ordered_map(fn: Callable[..., Any], chunks: Iterable[Any], *args: Any, parallel: bool = True) -> Iterator[Any]:
-    """``fn(chunk, *args)`` for each chunk, yielded in chunk order; on worker processes when
-    ``parallel`` and there are enough chunks.  ``fn`` and its arguments must be picklable."""
-    with Workers() as pool:
-        yield from pool.submit(fn, chunks, *args, parallel=parallel)
-
-
 @contextlib.contextmanager
 def _main_module_not_rerun() -> Iterator[None]:
     """A spawned worker normally re-runs the caller's ``__main__`` script, which breaks (or worse,

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from types import SimpleNamespace
 
 
 from ..mask import mask_account
@@ -246,7 +247,8 @@ def _statement(acc, stmt, fmt: str) -> ParsedStatement:
 # no comment or processing instruction in the body, exactly one bank (STMTRS) or card (CCSTMTRS) statement in GBP with an
 # account number, every STATUS code 0, and every STMTTRN made only of the leaf elements below with
 # the values ofxparse reads without complaint.  ``tests/test_ofx_fast.py`` checks that both paths give
-# the same statements on the corpus, the sample data and generated statements.
+# the same statements on the corpus, the sample data and generated statements.  The objects are
+# SimpleNamespaces with the attributes of ofxparse's Ofx/Account/Statement/Transaction.
 
 _FAST_TXN_TAGS = frozenset({"TRNTYPE", "DTPOSTED", "DTUSER", "DTAVAIL", "TRNAMT", "FITID", "NAME", "MEMO", "CHECKNUM",
                             "REFNUM", "SIC", "PAYEEID"})
@@ -256,13 +258,6 @@ _FAST_TOKEN_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9.]*)>([^<]*)")
 _FAST_AMOUNT_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
 _FAST_ENTITY_RE = re.compile(r"&(amp|lt|gt|quot|apos);")
 _FAST_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
-
-
-class _Obj:
-    """Attribute bag standing in for ofxparse's Ofx/Account/Statement/Transaction objects."""
-
-    def __init__(self, **kw: object) -> None:
-        self.__dict__.update(kw)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -275,7 +270,7 @@ def _ofx_datetime(value: str) -> object:
     return OfxParser.parseOfxDateTime(value)
 
 
-def _fast_parse(text: str) -> _Obj | None:
+def _fast_parse(text: str) -> SimpleNamespace | None:
     """The file as ofxparse would read it, when it has the plain shape; otherwise ``None``."""
     from ofxparse import AccountType
 
@@ -288,9 +283,8 @@ def _fast_parse(text: str) -> _Obj | None:
     tokens = _FAST_TOKEN_RE.findall(body)
     if len(tokens) != body.count("<"):
         return None  # a comment, a processing instruction, an empty-element tag, a stray '<'
-    stmt: dict[str, str] | None = None
+    stmt: dict[str, str] | None = None  # the one statement's leaf values; a second statement goes to ofxparse
     kind = None
-    n_statements = 0
     txns: list[dict[str, str]] = []
     txn: dict[str, str] | None = None
     in_stmt = in_ledger = in_status = False
@@ -333,8 +327,7 @@ def _fast_parse(text: str) -> _Obj | None:
             txn[tag] = value
             continue
         if tag in ("STMTRS", "CCSTMTRS"):
-            n_statements += 1
-            if n_statements > 1:
+            if stmt is not None:
                 return None
             kind = AccountType.Bank if tag == "STMTRS" else AccountType.CreditCard
             stmt, in_stmt = {}, True
@@ -348,13 +341,13 @@ def _fast_parse(text: str) -> _Obj | None:
         if tag == "LEDGERBAL":
             in_ledger = True
             continue
-        if in_stmt and stmt is not None:
+        if in_stmt:
             key = "LEDGER.BALAMT" if (tag == "BALAMT" and in_ledger) else tag
             if key in ("ACCTID", "BANKID", "CURDEF", "DTSTART", "DTEND", "LEDGER.BALAMT") and key not in stmt:
                 if not value:
                     return None
                 stmt[key] = value
-    if n_statements != 1 or stmt is None or in_stmt or txn is not None or any(s != "0" for s in statuses):
+    if stmt is None or in_stmt or txn is not None or any(s != "0" for s in statuses):
         return None
     if stmt.get("CURDEF", "").upper() != ACCEPTED_CURRENCY or not stmt.get("ACCTID"):
         return None  # refusals keep ofxparse's wording
@@ -366,20 +359,21 @@ def _fast_parse(text: str) -> _Obj | None:
                 return None
             if "DTUSER" in t:
                 _ofx_datetime(t["DTUSER"])
-            transactions.append(_Obj(payee=t.get("NAME", ""), type=t.get("TRNTYPE", "").lower(),
-                                     date=_ofx_datetime(t["DTPOSTED"]), amount=Decimal(amount.replace("+", "")),
-                                     id=t["FITID"], memo=t.get("MEMO", ""), sic=t.get("SIC")))
-        statement = _Obj(transactions=transactions, discarded_entries=[], currency=stmt["CURDEF"].lower(),
-                         start_date=_ofx_datetime(stmt["DTSTART"]) if "DTSTART" in stmt else "",
-                         end_date=_ofx_datetime(stmt["DTEND"]) if "DTEND" in stmt else "")
+            transactions.append(SimpleNamespace(payee=t.get("NAME", ""), type=t.get("TRNTYPE", "").lower(),
+                                                date=_ofx_datetime(t["DTPOSTED"]), amount=Decimal(amount.replace("+", "")),
+                                                id=t["FITID"], memo=t.get("MEMO", ""), sic=t.get("SIC")))
+        statement = SimpleNamespace(transactions=transactions, discarded_entries=[], currency=stmt["CURDEF"].lower(),
+                                    start_date=_ofx_datetime(stmt["DTSTART"]) if "DTSTART" in stmt else "",
+                                    end_date=_ofx_datetime(stmt["DTEND"]) if "DTEND" in stmt else "")
         if "LEDGER.BALAMT" in stmt:
             if not _FAST_AMOUNT_RE.fullmatch(stmt["LEDGER.BALAMT"]):
                 return None
             statement.balance = Decimal(stmt["LEDGER.BALAMT"].replace("+", ""))
     except (ValueError, TypeError, InvalidOperation):
         return None
-    account = _Obj(account_id=stmt["ACCTID"], routing_number=stmt.get("BANKID", ""), type=kind, statement=statement)
-    return _Obj(signon=_Obj(success=True) if statuses else None, accounts=[account])
+    account = SimpleNamespace(account_id=stmt["ACCTID"], routing_number=stmt.get("BANKID", ""), type=kind,
+                              statement=statement)
+    return SimpleNamespace(signon=SimpleNamespace(success=True) if statuses else None, accounts=[account])
 
 
 def read_ofx(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, *, clean: bool = True,
