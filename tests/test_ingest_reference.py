@@ -1,18 +1,14 @@
 """Reference and evidence loads: idempotent, replace-on-change in one transaction, safe to kill."""
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 
 import pandas as pd
 import pytest
 
 from dpaudit.ingest_evidence import ingest_evidence
-from dpaudit.ingest_reference import load_reference
+from dpaudit.ingest_reference import REFERENCE_TABLES, load_reference
 from dpaudit.policy import load_policy
 from dpaudit.store import open_store
+from killpoints import kill_at
 
 RECIPIENTS = ("recipient_id,child_name,date_of_birth,management_type,sort_code,account_number,account_holder,"
               "dp_start_date,dp_end_date,status,stop_requested,support_officer\n")
@@ -92,34 +88,35 @@ def test_evidence_counted_once_and_bad_rows_quarantined(tmp_path):
         assert "row 3, column date" in reasons[0] and "row 4, column amount" in reasons[1]
 
 
-def test_kill_during_reference_load_leaves_store_consistent(tmp_path):
-    """kill -9 a loader mid-way (many times); the store always holds a whole snapshot, and a re-run completes."""
-    data = council(tmp_path, n=20000)
+# the reference tables load in this order, each in its own transaction
+LOAD_ORDER = ["recipients", "support_plan_lines", "payment_schedule"]
+
+
+@pytest.mark.parametrize("point,n", [("reference.table_written", 1), ("reference.table_committed", 1),
+                                     ("reference.table_written", 2), ("reference.table_committed", 3)])
+def test_kill_during_reference_load_leaves_store_consistent(tmp_path, point, n):
+    """kill -9 the loader at known points; the store holds whole snapshots only, the record agrees, a re-run completes."""
+    data = council(tmp_path, n=2000)
     db = tmp_path / "k.duckdb"
     script = textwrap.dedent(f"""
-        from dpaudit.ingest_reference import load_reference
+        from dpaudit.ingest_reference import REFERENCE_TABLES, load_reference
         from dpaudit.policy import load_policy
         from dpaudit.store import open_store
         with open_store(r"{db}") as con:
-            print("loading", flush=True)
             load_reference(con, r"{data}", load_policy())
     """)
-    killed = 0
-    for delay in (0.0, 0.05, 0.15, 0.3, 0.6):
-        p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-        assert p.stdout.readline().strip() == "loading"
-        time.sleep(delay)
-        if p.poll() is None:
-            os.kill(p.pid, signal.SIGKILL)
-            killed += 1
-        p.wait()
-        with open_store(db) as con:
-            n = con.execute("SELECT count(*) FROM recipients").fetchall()[0][0]
-            loaded = con.execute("SELECT rows_loaded FROM reference_files WHERE table_name='recipients'").fetchall()
-        assert n in (0, 20000) and (n == 0) == (not loaded)  # all or nothing, and the record agrees
-    assert killed >= 3  # the loads really were interrupted mid-way
-    subprocess.run([sys.executable, "-c", script], check=True, stdout=subprocess.DEVNULL)
-    assert counts(db)["recipients"] == 20000
+    kill_at(script, point, n)
+    committed = n if point == "reference.table_committed" else n - 1
+    with open_store(db) as con:
+        n_recipients = con.execute("SELECT count(*) FROM recipients").fetchall()[0][0]
+        loaded = {r[0] for r in con.execute("SELECT table_name FROM reference_files").fetchall()}
+    assert n_recipients == (2000 if committed >= 1 else 0)  # all or nothing
+    assert loaded == {REFERENCE_TABLES[stem][1] for stem in LOAD_ORDER[:committed]}
+    with open_store(db) as con:
+        again = load_reference(con, data, load_policy())
+    assert sorted(again.unchanged) == sorted(LOAD_ORDER[:committed])
+    assert sorted(again.loaded) == sorted(LOAD_ORDER[committed:])
+    assert counts(db)["recipients"] == 2000 and counts(db)["plan_lines"] == 1
 
 
 def test_ragged_rows_are_quarantined_not_shifted(tmp_path):

@@ -4,11 +4,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +17,7 @@ from dpaudit import store
 from dpaudit.findings import finalise
 from dpaudit.ingest_statements import ingest_statements, statement_checks, statement_files
 from dpaudit.policy import load_policy
+from killpoints import kill_at
 
 FIX = Path(__file__).parent / "fixtures" / "statements"
 CORPUS = Path(os.environ.get("DPAUDIT_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
@@ -234,18 +231,15 @@ def test_a_quarantined_file_is_read_once_its_profile_is_added(tmp_path):
 # ---- crash safety --------------------------------------------------------------------------------
 
 _CHILD = """
-import sys
 from pathlib import Path
-sys.path.insert(0, {src!r})
-from dpaudit import store
+from dpaudit import ingest_statements as ist, store
 from dpaudit.policy import load_policy
-from dpaudit.ingest_statements import ingest_statements
+ist.WRITE_BATCH_FILES = {batch}
 data = Path({data!r})
 with store.open_store(data / "dp.duckdb") as con:
-    print("open", flush=True)
-    ingest_statements(con, data, "2025-05", load_policy())
-print("done", flush=True)
+    ist.ingest_statements(con, data, "2025-05", load_policy())
 """
+KILL_FILES, KILL_ROWS, KILL_BATCH = 16, 300, 4  # four batches of four files
 
 
 def _big_inbox(data: Path, files: int, rows: int) -> None:
@@ -257,30 +251,43 @@ def _big_inbox(data: Path, files: int, rows: int) -> None:
         put(data, f"R{i % 4}", f"s{i:03d}.csv", "\n".join(lines) + "\n")
 
 
-def test_kill_minus_9_mid_load_then_rerun_loses_and_duplicates_nothing(tmp_path):
-    data, ref = tmp_path / "killed", tmp_path / "reference"
-    _big_inbox(data, files=16, rows=3000)
-    shutil.copytree(data / "inbox", ref / "inbox")
-    child = subprocess.Popen([sys.executable, "-c", _CHILD.format(src=str(Path(__file__).resolve().parents[1] / "src"),
-                                                                  data=str(data))],
-                             stdout=subprocess.PIPE, text=True)
-    assert child.stdout.readline().strip() == "open"
-    time.sleep(1.0)
-    child.send_signal(signal.SIGKILL)
-    child.wait(timeout=30)
-    partial = q(data, "SELECT count(*) FROM files")[0][0]
-    assert partial < 16, "the load finished before the kill; make the inbox larger"
+@pytest.fixture(scope="module")
+def loaded_reference(tmp_path_factory):
+    """The inbox the kill test uses, loaded without interruption: what every killed run must end as."""
+    ref = tmp_path_factory.mktemp("kill-ref")
+    _big_inbox(ref, KILL_FILES, KILL_ROWS)
+    run(ref)
+    return ref
+
+
+# (checkpoint, n, files committed when killed there)
+KILL_POINTS = [
+    ("statements.batch_written", 1, 0),     # inside the first transaction, before its commit
+    ("statements.batch_committed", 1, 4),   # right after the first commit
+    ("statements.batch_written", 3, 8),     # mid-way, the third batch written but not committed
+    ("statements.batch_committed", 3, 12),
+    ("statements.loaded", 1, 16),           # between the last batch and the final bookkeeping
+]
+
+
+@pytest.mark.parametrize("point,n,committed", KILL_POINTS, ids=[f"{p}-{n}" for p, n, _ in KILL_POINTS])
+def test_kill_minus_9_mid_load_then_rerun_loses_and_duplicates_nothing(tmp_path, loaded_reference, point, n, committed):
+    data = tmp_path / "killed"
+    shutil.copytree(loaded_reference / "inbox", data / "inbox")
+    passed = kill_at(_CHILD.format(data=str(data), batch=KILL_BATCH), point, n, DPAUDIT_WORKERS="1")
+    assert passed[-1] == f"{point} {n}"
+    assert q(data, "SELECT count(*) FROM files")[0][0] == committed
     # whatever was committed is whole: every file row has all its transactions
+    assert q(data, "SELECT count(*) FROM transactions")[0][0] == committed * KILL_ROWS
     whole = q(data, """SELECT count(*) FROM statements s JOIN statement_totals t USING (file_sha256, stmt_index)
                        WHERE s.n_txns <> (SELECT count(*) FROM transactions x WHERE x.file_sha256 = s.file_sha256)""")
     assert whole[0][0] == 0
     counts, _ = run(data)
-    assert counts["files_ingested"] == 16 - partial
-    run(ref)
+    assert counts["files_ingested"] == KILL_FILES - committed
     got = q(data, "SELECT txn_id, amount_pence, file_sha256 FROM transactions ORDER BY txn_id")
-    want = q(ref, "SELECT txn_id, amount_pence, file_sha256 FROM transactions ORDER BY txn_id")
-    assert got == want and len(got) == 16 * 3000
-    assert q(data, "SELECT count(*) FROM files")[0][0] == 16
+    want = q(loaded_reference, "SELECT txn_id, amount_pence, file_sha256 FROM transactions ORDER BY txn_id")
+    assert got == want and len(got) == KILL_FILES * KILL_ROWS
+    assert q(data, "SELECT count(*) FROM files")[0][0] == KILL_FILES
 
 
 # ---- statement checks ----------------------------------------------------------------------------

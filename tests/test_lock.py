@@ -6,17 +6,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
+from dpaudit.checkpoint import ENV as CHECKPOINTS, PREFIX as CHECKPOINT
 from dpaudit.store import open_store
 from dpaudit.synth import generate
 
 
 
-def dpaudit(*args: str, **kw) -> subprocess.Popen:
-    env = {**os.environ, "COLUMNS": "200", "DPAUDIT_OFFICER": "lock-test"}
+def dpaudit(*args: str, env: dict | None = None, **kw) -> subprocess.Popen:
+    env = {**os.environ, "COLUMNS": "200", "DPAUDIT_OFFICER": "lock-test", **(env or {})}
     code = "from dpaudit.cli import app; app(prog_name='dpaudit')"
     return subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, **kw)
@@ -45,11 +45,16 @@ def test_a_second_run_refuses_with_a_clear_message(council, tmp_path):
 def test_a_waiting_run_starts_when_the_lock_is_released(council, tmp_path):
     db = tmp_path / "store.duckdb"
     with open_store(db):
-        p = dpaudit("run", "--data", str(council), "--period", "2026-01", "--db", str(db), "--wait", "300", "-q")
-        time.sleep(4)
-        assert p.poll() is None, "the run should still be waiting for the lock"
-    out, err = p.communicate(timeout=600)
+        p = dpaudit("run", "--data", str(council), "--period", "2026-01", "--db", str(db), "--wait", "300", "-q",
+                    env={CHECKPOINTS: "store.waiting_for_lock"}, stdin=subprocess.PIPE)
+        # the run announces that it found the lock taken and is waiting (it stands there until answered)
+        assert p.stdout.readline().split() == [CHECKPOINT, "store.waiting_for_lock", "1"]
+        assert p.poll() is None
+        p.stdin.write("\n")
+        p.stdin.flush()
+    out, err = p.communicate(timeout=600)  # the lock is released: the waiting run goes on and finishes
     assert p.returncode == 0, out + err
+    assert "waiting up to 300 s" in err
     with open_store(db, read_only=True) as con:
         assert con.execute("SELECT period, status FROM runs").fetchall() == [("2026-01", "ok")]
 

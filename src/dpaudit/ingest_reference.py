@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import checkpoint
 from .policy import Policy
 from .readers.tabular import UnreadableFile, file_sha256, read_table
 from .schemas import quarantine_frame, validate
@@ -95,6 +96,8 @@ def load_reference(con, data_dir: Path, policy: Policy) -> LoadResult:
             insert_df(con, "quarantine", quarantine)
             con.execute("INSERT OR REPLACE INTO reference_files VALUES (?, ?, ?, ?, ?, ?)",
                         [table, sha, rel, now_utc(), 0 if store_frame is None else len(store_frame), len(quarantine)])
+            checkpoint.reached("reference.table_written")
+        checkpoint.reached("reference.table_committed")
         result.loaded[stem] = 0 if store_frame is None else len(store_frame)
         result.rejected_rows += len(quarantine)
     return result

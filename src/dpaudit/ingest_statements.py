@@ -31,7 +31,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import store
+from . import checkpoint, store
 from .dates import parse_period
 from .mask import mask_account, mask_value
 from .parallel import Workers
@@ -335,6 +335,8 @@ def load_prepared(con: duckdb.DuckDBPyConnection, prepared: PreparedStatements) 
         store.insert_df(con, "statement_totals", pr.totals)
         new = store.insert_df(con, "transactions", pr.transactions)
         store.insert_df(con, "quarantine", pr.quarantine, on_conflict="REPLACE")
+        checkpoint.reached("statements.batch_written")
+    checkpoint.reached("statements.batch_committed")
     return new
 
 
@@ -383,6 +385,7 @@ def load_statement_batches(con: duckdb.DuckDBPyConnection, batches: Iterable[Pre
     for prepared in batches:
         prepared.counts["txns_new"] = load_prepared(con, prepared)
         add_counts(counts, prepared.counts)
+    checkpoint.reached("statements.loaded")
     return counts
 
 

@@ -11,6 +11,7 @@ lock error into :class:`StoreLocked` (after waiting ``wait_seconds``) with a pla
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -19,6 +20,10 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+from . import checkpoint
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
@@ -122,8 +127,12 @@ class StoreLocked(RuntimeError):
     """Another process is writing to the database."""
 
 
+LOCK_POLL_SECONDS = 0.5
+
+
 def _connect(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + wait_seconds
+    waiting = False
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
@@ -134,7 +143,12 @@ def _connect(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBP
                 raise StoreLocked(
                     f"The database {path} is in use by another dpaudit run. Wait for it to finish "
                     f"(or pass --wait SECONDS) and try again; two runs never write at once.") from exc
-            time.sleep(0.5)
+            if not waiting:
+                waiting = True
+                log.warning("The database %s is in use by another dpaudit run; waiting up to %g s for it.",
+                            path, wait_seconds)
+                checkpoint.reached("store.waiting_for_lock")
+            time.sleep(LOCK_POLL_SECONDS)
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
