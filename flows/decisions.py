@@ -1,6 +1,6 @@
 """The decisions-import flow: a returned ``exceptions.xlsx`` (or decisions CSV) into the decision log.
 
-Reading is a retried I/O task; the import is all or nothing (``dpaudit.decisions.import_decisions``):
+Reading is a retried I/O task; the import is all or nothing (``dpaudit.decide.decisions.import_decisions``):
 a workbook with any wrong row writes nothing and the flow fails listing every problem.  The hash
 chain is verified after the import.
 """
@@ -14,7 +14,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from dpaudit.decisions import (import_decisions, known_ids, prepared_by_map, read_csv_decisions,
+from dpaudit.decide.decisions import (import_decisions, known_ids, prepared_by_map, read_csv_decisions,
                                read_workbook_decisions, verify_chain)
 from dpaudit.pipeline import default_db
 from dpaudit.store import open_store

@@ -10,7 +10,7 @@ A thin wrapper over :mod:`dpaudit.pipeline`; the stage order is the same as ``ru
    others.
 2. ``load-statements``: the single writer loads the prepared batches in inbox order, one
    transaction each (``load_prepared``): the same three steps as
-   :func:`dpaudit.ingest_statements.ingest_statements`, which runs them in one process.
+   :func:`dpaudit.ingest.statements.ingest_statements`, which runs them in one process.
 3. ``ingest``: reference data, evidence (validated by the pandera schemas) and statement checks
    (``pipeline.ingest_period``; statements already loaded are skipped by their SHA-256).
 4. ``audit`` (rules, matching, reconciliation; findings committed here), ``recommend``, ``report``.
@@ -34,12 +34,12 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from dpaudit import __version__
-from dpaudit import ingest_statements as ist
-from dpaudit.dates import parse_period, previous_period
+from dpaudit.ingest import statements as ist
+from dpaudit.core.dates import parse_period, previous_period
 from dpaudit.pipeline import (officer_name, audit_period, default_db, ingest_period, resolve_policy, run_id_for,
                               write_period_reports)
-from dpaudit.policy import Policy
-from dpaudit.recommend import recommend_period
+from dpaudit.core.policy import Policy
+from dpaudit.decide.recommend import recommend_period
 from dpaudit.store import now_utc, open_store
 
 DEFAULT_BATCH = 200  # recipients per parse task: enough work per task to dwarf Prefect's per-task overhead
@@ -82,14 +82,14 @@ def _batches(files: list[ist.StatementFile], batch_size: int) -> list[list[ist.S
 def parse_statements(data_dir: str, period: str, files: list[ist.StatementFile], policy: Policy,
                      now) -> ist.PreparedStatements:
     """Read a batch of planned statement files and build their store rows (no database):
-    :func:`dpaudit.ingest_statements.prepare_statement_files`."""
+    :func:`dpaudit.ingest.statements.prepare_statement_files`."""
     return ist.prepare_statement_files(Path(data_dir), period, files, policy, now)
 
 
 @task(name="load-statements", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def load_statements(con, period: str, prepared: list[ist.PreparedStatements]) -> dict:
     """Single writer: load the prepared batches in inbox order, one transaction each
-    (:func:`dpaudit.ingest_statements.load_statement_batches`)."""
+    (:func:`dpaudit.ingest.statements.load_statement_batches`)."""
     counts = ist.load_statement_batches(con, prepared)
     get_run_logger().info("statements %s: %s", period, json.dumps(counts))
     return counts

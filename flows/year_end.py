@@ -14,8 +14,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from dpaudit.dates import financial_year_of
-from dpaudit.money import format_gbp
+from dpaudit.core.dates import financial_year_of
+from dpaudit.core.money import format_gbp
 from dpaudit.pipeline import run_year_end
 
 

@@ -16,10 +16,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from dpaudit import store
-from dpaudit.ingest_statements import ingest_statements
-from dpaudit.policy import load_policy
-from dpaudit.readers.bank_csv import load_profiles, read_bank_table
-from dpaudit.readers.ofx import read_ofx
+from dpaudit.ingest.statements import ingest_statements
+from dpaudit.core.policy import load_policy
+from dpaudit.ingest.readers.bank_csv import load_profiles, read_bank_table
+from dpaudit.ingest.readers.ofx import read_ofx
 
 PERIOD = "2025-05"
 PAYEES = ["TESCO STORES", "SWIM SCHOOL", "A JONES PA WAGES", "HOMECARE NORTH LTD", "TRAFFORD LEISURE", "TAXI CABS",

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dpaudit.decisions import read_workbook_decisions
+from dpaudit.decide.decisions import read_workbook_decisions
 from dpaudit.report.csvs import write_exceptions_csv
 from dpaudit.report.workbook import write_workbook
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from dpaudit.audit_data import load_audit_data
-from dpaudit.money import parse_pence
-from dpaudit.policy import load_policy
-from dpaudit.rules import run_rules
+from dpaudit.audit.data import load_audit_data
+from dpaudit.core.money import parse_pence
+from dpaudit.core.policy import load_policy
+from dpaudit.audit.rules import run_rules
 from dpaudit.store import insert_df, open_store
 
 

@@ -1,4 +1,4 @@
-"""Kill a child process at a named checkpoint (``dpaudit.checkpoint``), never after a guessed delay.
+"""Kill a child process at a named checkpoint (``dpaudit.core.checkpoint``), never after a guessed delay.
 
 The child runs with ``DPAUDIT_CHECKPOINTS`` set; it announces each checkpoint on standard output and
 waits for a line on standard input.  :func:`kill_at` answers every announcement until the wanted
@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dpaudit.checkpoint import ENV, PREFIX
+from dpaudit.core.checkpoint import ENV, PREFIX
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 

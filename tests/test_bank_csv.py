@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpaudit.readers.bank_csv import ProfileError, load_profiles, read_bank_table, read_bank_tables
-from dpaudit.readers.tabular import UnreadableFile
+from dpaudit.ingest.readers.bank_csv import ProfileError, load_profiles, read_bank_table, read_bank_tables
+from dpaudit.ingest.readers.tabular import UnreadableFile
 
 FIX = Path(__file__).parent / "fixtures" / "statements"
 CORPUS = Path(os.environ.get("DPAUDIT_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dpaudit.cli import app, expand_periods, parse_fy
-from dpaudit.dates import next_period
-from dpaudit.policy import load_policy
-from dpaudit.schemas import SPECS
+from dpaudit.core.dates import next_period
+from dpaudit.core.policy import load_policy
+from dpaudit.ingest.schemas import SPECS
 from dpaudit.store import open_store
-from dpaudit.synth import generate
+from dpaudit.synth.council import generate
 
 runner = CliRunner()
 

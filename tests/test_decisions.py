@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from dpaudit.decisions import (
+from dpaudit.decide.decisions import (
     DecisionImportError, apply_status, chain_head, current_status, import_decisions, read_csv_decisions,
     read_workbook_decisions, verify_chain,
 )
@@ -332,7 +332,7 @@ _decision_rows = st.lists(st.tuples(st.sampled_from(sorted(k for k in KNOWN if n
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(_decision_rows, min_size=1, max_size=3))
 def test_imports_are_idempotent_and_latest_wins(tmp_path_factory, batches) -> None:
-    from dpaudit.decisions import DECISION_VALUES, STATUS_OF
+    from dpaudit.decide.decisions import DECISION_VALUES, STATUS_OF
 
     with open_store(tmp_path_factory.mktemp("imp") / "s.duckdb") as con:
         expected: dict[str, str] = {}

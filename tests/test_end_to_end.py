@@ -59,14 +59,14 @@ def test_clean_recipient_months_have_no_finding(demo):
 
 
 def test_every_rule_of_the_catalogue_fires_on_the_sample(demo):
-    from dpaudit.policy import load_policy
+    from dpaudit.core.policy import load_policy
 
     rules = set(load_policy().raw["rules"]) - {"RULE-ERROR"}
     assert rules - set(_exceptions(demo).rule_id) == set()
 
 
 def test_reconciliation_balances_to_the_penny(demo):
-    from dpaudit.money import parse_pence
+    from dpaudit.core.money import parse_pence
 
     for p in PERIODS:
         rec = pd.read_csv(demo / "reports" / p / "reconciliation.csv", dtype=str, keep_default_na=False)

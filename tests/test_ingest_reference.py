@@ -4,9 +4,9 @@ import textwrap
 import pandas as pd
 import pytest
 
-from dpaudit.ingest_evidence import ingest_evidence
-from dpaudit.ingest_reference import REFERENCE_TABLES, load_reference
-from dpaudit.policy import load_policy
+from dpaudit.ingest.evidence import ingest_evidence
+from dpaudit.ingest.reference import REFERENCE_TABLES, load_reference
+from dpaudit.core.policy import load_policy
 from dpaudit.store import open_store
 from killpoints import kill_at
 
@@ -99,8 +99,8 @@ def test_kill_during_reference_load_leaves_store_consistent(tmp_path, point, n):
     data = council(tmp_path, n=2000)
     db = tmp_path / "k.duckdb"
     script = textwrap.dedent(f"""
-        from dpaudit.ingest_reference import REFERENCE_TABLES, load_reference
-        from dpaudit.policy import load_policy
+        from dpaudit.ingest.reference import REFERENCE_TABLES, load_reference
+        from dpaudit.core.policy import load_policy
         from dpaudit.store import open_store
         with open_store(r"{db}") as con:
             load_reference(con, r"{data}", load_policy())

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dpaudit import store
-from dpaudit.findings import finalise
-from dpaudit.ingest_statements import ingest_statements, statement_checks, statement_files
-from dpaudit.policy import load_policy
+from dpaudit.audit.findings import finalise
+from dpaudit.ingest.statements import ingest_statements, statement_checks, statement_files
+from dpaudit.core.policy import load_policy
 from killpoints import kill_at
 
 FIX = Path(__file__).parent / "fixtures" / "statements"
@@ -232,8 +232,9 @@ def test_a_quarantined_file_is_read_once_its_profile_is_added(tmp_path):
 
 _CHILD = """
 from pathlib import Path
-from dpaudit import ingest_statements as ist, store
-from dpaudit.policy import load_policy
+from dpaudit.ingest import statements as ist
+from dpaudit import store
+from dpaudit.core.policy import load_policy
 ist.WRITE_BATCH_FILES = {batch}
 data = Path({data!r})
 with store.open_store(data / "dp.duckdb") as con:

@@ -175,7 +175,7 @@ def test_recommendation_framing_left_out_and_clauses_paired(tmp_path: Path) -> N
 
 
 def test_write_accepted_letters_from_the_store(tmp_path: Path) -> None:
-    from dpaudit.decisions import import_decisions
+    from dpaudit.decide.decisions import import_decisions
     from dpaudit.store import insert_df, open_store
 
     with open_store(tmp_path / "s.duckdb") as con:

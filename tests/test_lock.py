@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from dpaudit.checkpoint import ENV as CHECKPOINTS, PREFIX as CHECKPOINT
+from dpaudit.core.checkpoint import ENV as CHECKPOINTS, PREFIX as CHECKPOINT
 from dpaudit.store import open_store
-from dpaudit.synth import generate
+from dpaudit.synth.council import generate
 
 
 

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpaudit.dates import (DateError, add_months, age_on, financial_year_of, fy_periods, parse_date, parse_dates_series,
+from dpaudit.core.dates import (DateError, add_months, age_on, financial_year_of, fy_periods, parse_date, parse_dates_series,
                            parse_period, previous_period)
-from dpaudit.money import (MoneyError, format_gbp, format_pounds, parse_pence, parse_pence_series, pct_of, pro_rata,
+from dpaudit.core.money import (MoneyError, format_gbp, format_pounds, parse_pence, parse_pence_series, pct_of, pro_rata,
                            round_half_up_pence)
 
 
@@ -93,9 +93,9 @@ _DATE_TEXT = st.sampled_from(["01/02/2025", "2025-02-31", "31/02/2025", "", "x",
        dates=st.lists(st.one_of(st.none(), _DATE_TEXT), min_size=1, max_size=40),
        extra=st.integers(0, 30), as_string=st.booleans())
 def test_distinct_value_parsing_equals_row_by_row(money, dates, extra, as_string):
-    from dpaudit.dates import DATE_FORMATS, _parse_dates
-    from dpaudit.distinct import MIN_ROWS
-    from dpaudit.money import _parse_vectorised
+    from dpaudit.core.dates import DATE_FORMATS, _parse_dates
+    from dpaudit.core.distinct import MIN_ROWS
+    from dpaudit.core.money import _parse_vectorised
 
     dtype = "string" if as_string else object
     m = pd.Series(money * (MIN_ROWS // len(money) + 1) + money[:extra], dtype=dtype)  # long enough to factorise

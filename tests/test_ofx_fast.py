@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dpaudit import synth_formats as sf
-from dpaudit.readers.ofx import _fast_parse, read_ofx
-from dpaudit.readers.statement import conform_transactions, transactions_from_rows
-from dpaudit.readers.tabular import UnreadableFile
+from dpaudit.synth import formats as sf
+from dpaudit.ingest.readers.ofx import _fast_parse, read_ofx
+from dpaudit.ingest.readers.statement import conform_transactions, transactions_from_rows
+from dpaudit.ingest.readers.tabular import UnreadableFile
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent

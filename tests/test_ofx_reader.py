@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dpaudit.readers.ofx import PRECLEAN_STEPS, preclean, read_ofx
-from dpaudit.readers.tabular import UnreadableFile
+from dpaudit.ingest.readers.ofx import PRECLEAN_STEPS, preclean, read_ofx
+from dpaudit.ingest.readers.tabular import UnreadableFile
 
 FIX = Path(__file__).parent / "fixtures" / "statements"
 CORPUS = Path(os.environ.get("DPAUDIT_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")

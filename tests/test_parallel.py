@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import dpaudit.ingest_evidence as ie
-import dpaudit.ingest_statements as ist
-import dpaudit.parallel as par
+import dpaudit.ingest.evidence as ie
+import dpaudit.ingest.statements as ist
+import dpaudit.ingest.workers as par
 from dpaudit.pipeline import run_period
 from dpaudit.store import open_store
 
@@ -85,7 +85,7 @@ def test_a_script_without_a_main_guard_still_reads_on_workers(tmp_path):
     marker = tmp_path / "runs.txt"
     script = tmp_path / "audit_month.py"
     script.write_text(
-        "import dpaudit.ingest_statements as ist, dpaudit.parallel as par\n"
+        "import dpaudit.ingest.statements as ist, dpaudit.ingest.workers as par\n"
         "from pathlib import Path\n"
         "from dpaudit.pipeline import run_period\n"
         f"open({str(marker)!r}, 'a').write('run\\n')\n"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from dpaudit.policy import PolicyError, load_policy
+from dpaudit.core.policy import PolicyError, load_policy
 
 RULES_MD = Path(__file__).resolve().parents[2] / "shared" / "spec" / "rules.md"
 
@@ -22,9 +22,9 @@ def test_default_policy_loads_with_versions_and_wage_table():
 def test_every_catalogue_rule_is_in_the_policy_and_registered():
     import re
 
-    import dpaudit.rules  # noqa: F401  registers rules
-    from dpaudit.ingest_statements import statement_checks  # noqa: F401  the DQ checks made at ingest
-    from dpaudit.rules import RULES
+    import dpaudit.audit.rules  # noqa: F401  registers rules
+    from dpaudit.ingest.statements import statement_checks  # noqa: F401  the DQ checks made at ingest
+    from dpaudit.audit.rules import RULES
 
     STATEMENT_RULES = {"DQ-STATEMENT-MISSING", "DQ-STATEMENT-GAP", "DQ-BALANCE-BREAK", "DQ-WRONG-ACCOUNT"}
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builders import Council
-from dpaudit.reconcile import reconcile
+from dpaudit.audit.reconcile import reconcile
 
 SUPPLIERS = ["Stockport Leisure", "City Taxis", "BET365", "Toy Shop", "BRITISH GAS", "SARAH BROWN"]
 

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpaudit import recommend, store
-from dpaudit.policy import load_policy
+from dpaudit.decide import recommend
+from dpaudit import store
+from dpaudit.core.policy import load_policy
 
 POLICY = load_policy()
 PERIOD = "2025-06"

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpaudit.money import format_pounds
+from dpaudit.core.money import format_pounds
 from dpaudit.report import neutralise_text
 from dpaudit.report.csvs import (
     ReportInputError, pounds_series, write_exceptions_csv, write_reconciliation_csv, write_recommendations_csv,

@@ -311,7 +311,7 @@ def test_plan_invalid_notional_stream(c):
 
 
 def test_rule_can_be_switched_off(c, tmp_path):
-    from dpaudit.policy import load_policy
+    from dpaudit.core.policy import load_policy
     p = tmp_path / "p.toml"
     p.write_text('[rules.SP-CASH]\nenabled = false\n')
     c.txn("R001", "2025-05-03", "-20.00", "CASH WITHDRAWAL", ttype="ATM")

@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from dpaudit.schemas import ALIASES, SPECS, validate
+from dpaudit.ingest.schemas import ALIASES, SPECS, validate
 
 VALID = {
     "recipients": dict(recipient_id="007", child_name="A Child", date_of_birth="01/02/2014", management_type="direct_payment",

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 from decimal import Decimal
 
-from dpaudit.money import parse_pence as money_parse_pence
-from dpaudit.synth import (EVIDENCE_COLUMNS, GROUND_TRUTH_COLUMNS, REFERENCE_COLUMNS, generate, main,
+from dpaudit.core.money import parse_pence as money_parse_pence
+from dpaudit.synth.council import (EVIDENCE_COLUMNS, GROUND_TRUTH_COLUMNS, REFERENCE_COLUMNS, generate, main,
                            periods_from)
-from dpaudit.synth_formats import CANONICAL_HEADER, LLOYDS_HEADER
-from dpaudit.synth_sample import EXPECTED_COLUMNS, build_sample
+from dpaudit.synth.formats import CANONICAL_HEADER, LLOYDS_HEADER
+from dpaudit.synth.sample import EXPECTED_COLUMNS, build_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"

@@ -17,7 +17,7 @@ import pytest
 
 from dpaudit.pipeline import run_period
 from dpaudit.store import open_store
-from dpaudit.synth import generate
+from dpaudit.synth.council import generate
 
 RECALL_FLOOR = 0.90
 PRECISION_FLOOR = 0.90

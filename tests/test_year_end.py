@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpaudit import store, year_end
-from dpaudit.policy import load_policy
+from dpaudit import store
+from dpaudit.decide import year_end
+from dpaudit.core.policy import load_policy
 
 POLICY = load_policy()
 

@@ -23,12 +23,12 @@ from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .dates import DateError, next_period, parse_period
-from .decisions import DecisionImportError
-from .money import format_gbp
-from .policy import PolicyError
-from .readers.tabular import UnreadableFile
-from .store import StoreLocked
+from dpaudit.core.dates import DateError, next_period, parse_period
+from dpaudit.decide.decisions import DecisionImportError
+from dpaudit.core.money import format_gbp
+from dpaudit.core.policy import PolicyError
+from dpaudit.ingest.readers.tabular import UnreadableFile
+from dpaudit.store import StoreLocked
 
 DOMAIN_ERRORS: tuple[type[BaseException], ...] = (
     PolicyError, StoreLocked, FileNotFoundError, DecisionImportError, DateError, UnreadableFile)
@@ -130,7 +130,7 @@ def stage_progress() -> Progress:
 
 def period_overview(db_path: Path, periods: list[str]) -> dict:
     """Findings by severity and recommendations by action (counts and pence) from the store."""
-    from .store import open_store
+    from dpaudit.store import open_store
 
     marks = ", ".join("?" for _ in periods)
     with open_store(db_path, read_only=True) as con:
@@ -164,8 +164,8 @@ def summary_table(results: list, overview: dict) -> Table:
 
 
 def _open_rw(data: Path, db: Path | None, wait: float):
-    from .pipeline import default_db
-    from .store import open_store
+    from dpaudit.pipeline import default_db
+    from dpaudit.store import open_store
 
     if not Path(data).is_dir():
         raise FileNotFoundError(f"the data folder {data} does not exist; run 'dpaudit init {data}' to create one")
@@ -178,7 +178,7 @@ def _open_rw(data: Path, db: Path | None, wait: float):
 def init(directory: Annotated[Path, typer.Argument(help="The data folder to create (may exist; nothing is "
                                                          "overwritten).")]) -> None:
     """Create a data folder: reference/ with header-only CSVs, inbox/, profiles/ and policy.toml."""
-    from .schemas import SPECS
+    from dpaudit.ingest.schemas import SPECS
 
     with domain_errors():
         made: list[str] = []
@@ -205,7 +205,7 @@ def init(directory: Annotated[Path, typer.Argument(help="The data folder to crea
 def ingest(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", help="Month YYYY-MM.")],
            db: DbOpt = None, policy: PolicyOpt = None, wait: WaitOpt = 0.0) -> None:
     """Load reference data, statements and evidence of one month into the store (no audit)."""
-    from .pipeline import ingest_period, resolve_policy
+    from dpaudit.pipeline import ingest_period, resolve_policy
 
     with domain_errors():
         parse_period(period)
@@ -226,8 +226,8 @@ def ingest(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", 
 def audit(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", help="Month YYYY-MM.")],
           db: DbOpt = None, policy: PolicyOpt = None, officer: OfficerOpt = None, wait: WaitOpt = 0.0) -> None:
     """Ingest, audit and recommend one month, storing findings but writing no reports."""
-    from .pipeline import officer_name, audit_period, ingest_period, resolve_policy, run_id_for
-    from .recommend import recommend_period
+    from dpaudit.pipeline import officer_name, audit_period, ingest_period, resolve_policy, run_id_for
+    from dpaudit.decide.recommend import recommend_period
 
     with domain_errors():
         parse_period(period)
@@ -252,8 +252,8 @@ def audit(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", h
 def report(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", help="Month YYYY-MM.")],
            reports: ReportsOpt = None, db: DbOpt = None, policy: PolicyOpt = None, wait: WaitOpt = 0.0) -> None:
     """Write the month's reports (workbook, CSVs, summary, manifest, letters) from the store."""
-    from .pipeline import resolve_policy, run_id_for, write_period_reports
-    from .store import now_utc
+    from dpaudit.pipeline import resolve_policy, run_id_for, write_period_reports
+    from dpaudit.store import now_utc
 
     with domain_errors():
         parse_period(period)
@@ -280,7 +280,7 @@ def run(data: DataOpt,
         wait: WaitOpt = 0.0,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary markdown.")] = False) -> None:
     """Run whole months: ingest, validate, audit, recommend and write the reports, in month order."""
-    from .pipeline import default_db, run_period
+    from dpaudit.pipeline import default_db, run_period
 
     results = []
     with domain_errors():
@@ -306,7 +306,7 @@ def year_end(data: DataOpt, fy: Annotated[str, typer.Option("--fy", help="Financ
                                                                          "or FY2025 = 1 April 2025 to 31 March 2026.")],
              reports: ReportsOpt = None, db: DbOpt = None, policy: PolicyOpt = None, wait: WaitOpt = 0.0) -> None:
     """Year end: annual DP value, closing balance, committed spend, carry-forward and repayment."""
-    from .pipeline import run_year_end
+    from dpaudit.pipeline import run_year_end
 
     year = parse_fy(fy)
     with domain_errors():
@@ -332,13 +332,13 @@ def decisions_import(path: Annotated[Path, typer.Argument(help="The returned exc
                                                                "exception_id, decision, officer, decided_at, note.")],
                      data: DataOpt, officer: OfficerOpt = None, db: DbOpt = None, wait: WaitOpt = 0.0) -> None:
     """Record officers' decisions (accept / dismiss / query) in the append-only decision log."""
-    from .decisions import import_decisions, known_ids, prepared_by_map, read_csv_decisions, read_workbook_decisions
+    from dpaudit.decide.decisions import import_decisions, known_ids, prepared_by_map, read_csv_decisions, read_workbook_decisions
 
     with domain_errors():
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist; give the exceptions.xlsx the officers returned")
         frame = read_workbook_decisions(path) if path.suffix.lower() == ".xlsx" else read_csv_decisions(path)
-        from .pipeline import resolve_policy
+        from dpaudit.pipeline import resolve_policy
 
         four_eyes = bool(resolve_policy(data, None).raw["recommend"]["four_eyes"])
         with _open_rw(data, db, wait) as con:
@@ -351,9 +351,9 @@ def decisions_import(path: Annotated[Path, typer.Argument(help="The returned exc
 @decisions_app.command("verify", epilog="Example:  dpaudit decisions verify --data ./council")
 def decisions_verify(data: DataOpt, db: DbOpt = None) -> None:
     """Check the decision log's hash chain; exit 1 naming every edited, removed or moved row."""
-    from .decisions import verify_chain
-    from .pipeline import default_db, recorded_log_heads
-    from .store import open_store
+    from dpaudit.decide.decisions import verify_chain
+    from dpaudit.pipeline import default_db, recorded_log_heads
+    from dpaudit.store import open_store
 
     with domain_errors():
         target = db or default_db(data)
@@ -377,7 +377,7 @@ def synth(recipients: Annotated[int, typer.Option("--recipients", "-n", min=1, h
                                                       help="Share of recipient-months with a planted anomaly.")] = 0.05,
           ) -> None:
     """Generate a deterministic synthetic council with planted anomalies and a ground_truth.csv."""
-    from .synth import generate
+    from dpaudit.synth.council import generate
 
     with domain_errors():
         parse_period(start)
@@ -406,7 +406,7 @@ def bench(sizes: Annotated[str, typer.Option("--sizes", help="Comma-separated co
           profile: Annotated[bool, typer.Option("--profile", help="Also profile each run with cProfile and print "
                                                                   "the top hotspots.")] = False) -> None:
     """Benchmark a monthly run and a year end against a plain DuckDB floor; write docs/benchmarks.md."""
-    from .bench import run_bench
+    from dpaudit.synth.bench import run_bench
 
     try:
         ns = [int(x) for x in sizes.split(",") if x.strip()]

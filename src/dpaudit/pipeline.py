@@ -17,17 +17,17 @@ from typing import Callable
 
 import pandas as pd
 
-from . import __version__
-from .audit_data import load_audit_data
-from .dates import financial_year_bounds, parse_period
-from .findings import FINDING_COLUMNS, finalise, sort_findings
-from .ingest_reference import load_reference, reference_findings
-from .match import MATCH_COLUMNS, match_evidence
-from .policy import Policy, load_policy
-from .reconcile import reconcile
-from .rules import run_rules
-from .rules.common import period_txns
-from .store import insert_df, now_utc, open_store, transaction
+from dpaudit import __version__
+from dpaudit.audit.data import load_audit_data
+from dpaudit.core.dates import financial_year_bounds, parse_period
+from dpaudit.audit.findings import FINDING_COLUMNS, finalise, sort_findings
+from dpaudit.ingest.reference import load_reference, reference_findings
+from dpaudit.audit.match import MATCH_COLUMNS, match_evidence
+from dpaudit.core.policy import Policy, load_policy
+from dpaudit.audit.reconcile import reconcile
+from dpaudit.audit.rules import run_rules
+from dpaudit.audit.rules.common import period_txns
+from dpaudit.store import insert_df, now_utc, open_store, transaction
 
 Progress = Callable[[str], None]
 
@@ -71,9 +71,9 @@ def officer_name(officer: str | None) -> str:
 
 def ingest_period(con, data_dir: Path, period: str, policy: Policy) -> tuple[dict, pd.DataFrame]:
     """Reference, statements and evidence into the store; returns counts and statement-check findings."""
-    from . import ingest_evidence as ev
-    from . import ingest_statements as st
-    from .parallel import Workers
+    from dpaudit.ingest import evidence as ev
+    from dpaudit.ingest import statements as st
+    from dpaudit.ingest.workers import Workers
 
     counts: dict = {}
     ref = load_reference(con, data_dir, policy)
@@ -136,7 +136,7 @@ def audit_period(con, period: str, policy: Policy, run_id: str, extra_findings: 
 
 
 def period_findings(con, period: str) -> pd.DataFrame:
-    from .decisions import current_status
+    from dpaudit.decide.decisions import current_status
 
     f = con.execute(f"SELECT {', '.join(FINDING_COLUMNS)} FROM findings WHERE period = ?", [period]).df()
     f["amount_pence"] = f["amount_pence"].astype("Int64")
@@ -148,11 +148,12 @@ def period_findings(con, period: str) -> pd.DataFrame:
 
 def write_period_reports(con, period: str, reports_dir: Path, policy: Policy, run_id: str, run_time: datetime,
                          manifest_extra: dict) -> tuple[list[Path], str]:
-    from .decisions import current_status
-    from .report import csvs, letters as letters_mod
-    from .report.manifest import write_manifest
-    from .report.summary_md import summary_markdown
-    from .report.workbook import write_workbook
+    from dpaudit.decide.decisions import current_status
+    from dpaudit.report import csvs
+    from dpaudit.report import letters as letters_mod
+    from dpaudit.report.manifest import write_manifest
+    from dpaudit.report.summary_md import summary_markdown
+    from dpaudit.report.workbook import write_workbook
 
     out = Path(reports_dir) / period
     out.mkdir(parents=True, exist_ok=True)
@@ -174,7 +175,7 @@ def write_period_reports(con, period: str, reports_dir: Path, policy: Policy, ru
     (out / "summary.md").write_text(md, encoding="utf-8")
     files.append(out / "summary.md")
     files += letters_mod.write_accepted_letters(con, out / "letters", period, repay_days=policy.days("repay_days"))
-    from .decisions import chain_head
+    from dpaudit.decide.decisions import chain_head
 
     seq, head = chain_head(con)
     manifest = {"period": period, "run_id": run_id, "policy_version": policy.version, "policy_digest": policy.digest,
@@ -215,7 +216,7 @@ def run_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | N
         timings["audit"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         say("recommend")
-        from .recommend import recommend_period
+        from dpaudit.decide.recommend import recommend_period
         recs = recommend_period(con, period, policy, prepared_by=officer_name(officer), run_id=run_id)
         counts["recommendations"] = recs["action"].value_counts().sort_index().to_dict() if len(recs) else {}
         timings["recommend"] = time.perf_counter() - t0
@@ -228,7 +229,7 @@ def run_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | N
             con.execute("UPDATE runs SET finished_at = ?, status = 'report_failed' WHERE run_id = ?", [now_utc(), run_id])
             raise
         timings["report"] = time.perf_counter() - t0
-        from .decisions import chain_head
+        from dpaudit.decide.decisions import chain_head
 
         counts["decision_log_head"] = list(chain_head(con))  # an anchor for `dpaudit decisions verify`
         con.execute("UPDATE runs SET finished_at = ?, status = 'ok', counts_json = ? WHERE run_id = ?",
@@ -250,9 +251,9 @@ def recorded_log_heads(con) -> list[tuple[int, str]]:
 def run_year_end(data_dir: Path | str, fy: int, *, reports_dir: Path | str | None = None, db_path: Path | str | None = None,
                  policy_path: Path | str | None = None, wait_seconds: float = 0.0) -> RunResult:
     """Year end for FY ``fy`` (April to March) from what the monthly runs stored."""
-    from .report.csvs import write_year_end_csv
-    from .report.letters import write_letters, year_end_letters
-    from .year_end import compute_year_end
+    from dpaudit.report.csvs import write_year_end_csv
+    from dpaudit.report.letters import write_letters, year_end_letters
+    from dpaudit.decide.year_end import compute_year_end
 
     data_dir = Path(data_dir)
     reports_dir = Path(reports_dir) if reports_dir else Path("reports")

@@ -1,7 +1,7 @@
 """The machine-readable CSV twins of the workbook sheets (contract §3), byte-identical on re-run.
 
 Each writer takes a frame with money in integer pence and writes the contract's exact columns in
-the contract's order: money as pounds text (``1234.56``, as :func:`dpaudit.money.format_pounds`),
+the contract's order: money as pounds text (``1234.56``, as :func:`dpaudit.core.money.format_pounds`),
 dates ISO, UTF-8 without BOM, ``\\n`` line endings and a total row order, so the same inputs give
 the same bytes.  Free text (``message``, ``counterparty``, ``reasons``) that starts like a formula
 gets a leading ``'`` so a spreadsheet program opening the CSV shows it as text.
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..findings import sort_findings
-from . import atomic_write_bytes, neutralise_series
+from dpaudit.audit.findings import sort_findings
+from dpaudit.report import atomic_write_bytes, neutralise_series
 
 EXCEPTIONS_COLUMNS = [
     "exception_id", "period", "recipient_id", "rule_id", "severity", "txn_date", "amount", "counterparty",
@@ -41,7 +41,7 @@ class ReportInputError(ValueError):
 def pounds_series(pence: pd.Series) -> pd.Series:
     """Integer pence -> pounds text with two decimals, vectorised; blank where missing.
 
-    Same text as :func:`dpaudit.money.format_pounds` (``-5`` -> ``-0.05``).
+    Same text as :func:`dpaudit.core.money.format_pounds` (``-5`` -> ``-0.05``).
     """
     p = pd.array(pence, dtype="Int64")
     s = pd.Series(p)

@@ -23,9 +23,9 @@ import pandas as pd
 from docx import Document
 from docx.shared import Pt
 
-from ..dates import parse_period
-from ..money import format_gbp
-from . import atomic_write_bytes
+from dpaudit.core.dates import parse_period
+from dpaudit.core.money import format_gbp
+from dpaudit.report import atomic_write_bytes
 
 DEFAULT_COUNCIL = "Stockport Council"
 DEFAULT_SIGNATORY = "Direct Payments Team, Children's Services"
@@ -354,7 +354,7 @@ def write_accepted_letters(con: Any, out_dir: Path | str, period: str, *, letter
                            template_dir: Path | str | None = None) -> list[Path]:
     """Letters for the period's REPAY/STOP recommendations accepted in the decision log (store tables
     ``recommendations``, ``decisions``, ``recipients``; clauses from ``findings``)."""
-    from ..decisions import current_status
+    from dpaudit.decide.decisions import current_status
 
     recs = con.execute("SELECT recipient_id, period, action, amount_pence, grounds, clauses, reasons, respond_by "
                        "FROM recommendations WHERE period = ? AND upper(action) IN ('REPAY', 'STOP') ORDER BY recipient_id",

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path, PurePath
 from typing import Any
 
-from . import atomic_write_bytes
+from dpaudit.report import atomic_write_bytes
 
 
 def _default(value: Any) -> Any:

@@ -11,8 +11,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from ..findings import SEVERITY_ORDER
-from ..money import format_gbp
+from dpaudit.audit.findings import SEVERITY_ORDER
+from dpaudit.core.money import format_gbp
 
 SEVERITIES = list(SEVERITY_ORDER)
 ACTIONS = ["STOP", "REPAY", "REVIEW", "NONE"]

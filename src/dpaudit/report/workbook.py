@@ -32,10 +32,10 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from ..findings import sort_findings
-from . import FORMULA_LEADS
-from .csvs import pounds_series
-from .summary_md import summary_figures
+from dpaudit.audit.findings import sort_findings
+from dpaudit.report import FORMULA_LEADS
+from dpaudit.report.csvs import pounds_series
+from dpaudit.report.summary_md import summary_figures
 
 GBP_FORMAT = '"£"#,##0.00'
 DATE_FORMAT = "DD/MM/YYYY"

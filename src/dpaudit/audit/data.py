@@ -1,0 +1,192 @@
+"""The month's tables, read from the store once and handed to every stage of the audit.
+
+:class:`AuditData` is the only input of categorise, match, rules and reconcile: they never
+open the store or read files, so they are pure functions of these frames and the policy.
+Dates are ``datetime64`` columns; money is ``int64`` pence.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import pandas as pd
+
+from dpaudit.core.dates import financial_year_bounds, financial_year_of, parse_period
+from dpaudit.core.policy import Policy
+
+DP_TYPES = ("direct_payment", "combination")
+
+
+def cached_view(key: str):
+    """Compute a view of the month once per audit and keep it in ``data.cache[key]``."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def view(data: "AuditData"):
+            if key not in data.cache:
+                data.cache[key] = fn(data)
+            return data.cache[key]
+        return view
+    return wrap
+
+
+@dataclass
+class AuditData:
+    period: str
+    start: date
+    end: date
+    policy: Policy
+    recipients: pd.DataFrame
+    plan_lines: pd.DataFrame
+    schedule: pd.DataFrame
+    employees: pd.DataFrame
+    insurance: pd.DataFrame
+    providers: pd.DataFrame
+    txns: pd.DataFrame          # financial year to date (and a window past the period end)
+    statements: pd.DataFrame
+    receipts: pd.DataFrame
+    invoices: pd.DataFrame
+    payslips: pd.DataFrame
+    hmrc: pd.DataFrame
+    prior_matches: pd.DataFrame  # evidence already matched in other periods
+    prior_findings: pd.DataFrame  # findings of earlier periods (exception_id, period, rule_id, recipient_id)
+    cache: dict = field(default_factory=dict)
+
+    @property
+    def fy_start(self) -> date:
+        return financial_year_bounds(financial_year_of(self.start))[0]
+
+    def ts(self, d: date) -> pd.Timestamp:
+        return pd.Timestamp(d)
+
+
+def _dates(f: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    for c in cols:
+        if c in f.columns:
+            f[c] = pd.to_datetime(f[c])
+    return f
+
+
+def _pence(f: pd.DataFrame) -> pd.DataFrame:
+    for c in f.columns:
+        if c.endswith("_pence"):
+            f[c] = f[c].astype("Int64")
+    return f
+
+
+def load_audit_data(con, period: str, policy: Policy) -> AuditData:
+    start, end = parse_period(period)
+    fy_start = financial_year_bounds(financial_year_of(start))[0]
+    window = max(policy.days("match_window_days"), policy.days("payment_window_days"), policy.days("payslip_window_days"))
+    lookback = min(fy_start, start - timedelta(days=policy.days("wage_lookback_days")))
+    hi = end + timedelta(days=window)
+    lo = start - timedelta(days=window)
+
+    def q(sql: str, params: list | None = None) -> pd.DataFrame:
+        return con.execute(sql, params or []).df()
+
+    recipients = _dates(q("SELECT * FROM recipients ORDER BY recipient_id"), ["date_of_birth", "dp_start_date", "dp_end_date"])
+    plan_lines = _pence(_dates(q("SELECT * FROM plan_lines ORDER BY recipient_id, line_id"), ["valid_from", "valid_to", "setting_consent_date"]))
+    schedule = _pence(_dates(q("SELECT * FROM payment_schedule ORDER BY recipient_id, due_date"), ["due_date"]))
+    employees = _pence(_dates(q("SELECT * FROM employees ORDER BY recipient_id, employee_id"), ["date_of_birth", "start_date", "end_date", "dbs_issue_date"]))
+    insurance = _dates(q("SELECT * FROM insurance ORDER BY recipient_id, policy_number"), ["cover_start", "cover_end"])
+    providers = q("SELECT * FROM providers ORDER BY name")
+    txns = _pence(_dates(q(
+        "SELECT * FROM transactions WHERE posted_date BETWEEN ? AND ? ORDER BY recipient_id, posted_date, txn_id",
+        [lookback, hi]), ["posted_date"]))
+    statements = _pence(_dates(q("SELECT * FROM statements ORDER BY recipient_id, start_date, file_sha256, stmt_index"), ["start_date", "end_date"]))
+    receipts = _pence(_dates(q("SELECT * FROM receipts WHERE date BETWEEN ? AND ? ORDER BY recipient_id, receipt_id", [lo - timedelta(days=window), hi]), ["date"]))
+    invoices = _pence(_dates(q("SELECT * FROM invoices WHERE invoice_date BETWEEN ? AND ? ORDER BY recipient_id, invoice_id",
+                                [lo - timedelta(days=window), hi]), ["invoice_date", "period_start", "period_end"]))
+    payslips = _pence(_dates(q("SELECT * FROM payslips WHERE pay_date BETWEEN ? AND ? ORDER BY recipient_id, employee_id, pay_date",
+                                [fy_start - timedelta(days=62), hi]), ["pay_date", "period_start", "period_end"]))
+    hmrc = _pence(_dates(q("SELECT * FROM hmrc_payments ORDER BY recipient_id, tax_month, reference"), ["paid_date"]))
+    txns = own_account_only(txns, recipients)
+    prior_matches = q("SELECT * FROM matches WHERE period <> ?", [period])
+    prior_findings = q("SELECT exception_id, period, rule_id, recipient_id, line_id FROM findings WHERE period < ?", [period])
+    return AuditData(period, start, end, policy, recipients, plan_lines, schedule, employees, insurance, providers,
+                     txns, statements, receipts, invoices, payslips, hmrc, prior_matches, prior_findings)
+
+
+def own_account_only(txns: pd.DataFrame, recipients: pd.DataFrame) -> pd.DataFrame:
+    """Drop transactions of accounts that are not the recipient's registered DP account.
+
+    A statement of another account (DQ-WRONG-ACCOUNT) is not the DP account's activity: auditing
+    its salary credits and shopping would only produce false findings.  Recipients with no
+    registered account keep all their transactions.
+    """
+    if txns.empty or recipients.empty:
+        return txns
+    reg = recipients.set_index("recipient_id")["account_number"].dropna().astype(str).str.replace(r"\D", "", regex=True)
+    reg = reg[reg != ""]
+    raw = txns["account_number"].fillna("").astype(str)
+    acct = raw.str.replace(r"\D", "", regex=True)
+    expected = txns["recipient_id"].map(reg)
+    # exports such as Nationwide's show only the last digits ("****6914"): compare those
+    masked = raw.str.contains("*", regex=False)
+    same = (acct == expected) | (masked & (acct != "") & (expected.fillna("").str[-4:] == acct.str[-4:]))
+    keep = expected.isna() | (acct == "") | same
+    return txns[keep]
+
+
+def dp_recipients(data: AuditData) -> pd.DataFrame:
+    """Direct-payment recipients whose DP dates overlap the period (any status)."""
+    r = data.recipients
+    if r.empty:
+        return r
+    s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
+    m = r["management_type"].isin(DP_TYPES) & (r["dp_start_date"] <= e) & (r["dp_end_date"].isna() | (r["dp_end_date"] >= s - pd.Timedelta(days=366)))
+    return r[m]
+
+
+def valid_plan_lines(data: AuditData) -> pd.DataFrame:
+    """Direct-payment plan lines that are valid (not restricted to notional, dates present and ordered)."""
+    pl = data.plan_lines
+    if pl.empty:
+        return pl
+    restricted = pl["funding_stream"].map(lambda s: data.policy.funding_restriction(str(s)) == "notional")
+    dates_ok = pl["valid_from"].notna() & pl["valid_to"].notna() & (pl["valid_from"] <= pl["valid_to"])
+    return pl[pl["management_type"].isin(DP_TYPES) & ~restricted & dates_ok]
+
+
+def wage_payslip_pairs(debits: pd.DataFrame, payslips: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """(wage payment, payslip) pairs of one recipient and employee that agree: the pay date within
+    ``payslip_window_days`` of the payment (``gap``) and the net pay the amount paid, within
+    ``amount_tolerance``.  ``debits`` has recipient_id, employee_id, posted_date, amount_pence."""
+    m = debits.merge(payslips, on=["recipient_id", "employee_id"])
+    if m.empty:
+        return m.assign(gap=pd.Series(dtype="timedelta64[ns]"))
+    m["gap"] = (m["posted_date"] - m["pay_date"]).abs()
+    return m[(m["gap"] <= pd.Timedelta(days=policy.days("payslip_window_days")))
+             & ((m["net_pence"].astype("int64") + m["amount_pence"].astype("int64")).abs()
+                <= policy.pence("amount_tolerance"))]
+
+
+def annual_dp_value(data: AuditData, on: date) -> pd.Series:
+    """Sum of the annual amounts of valid DP plan lines in force on a date, per recipient (pence)."""
+    pl = valid_plan_lines(data)
+    t = pd.Timestamp(on)
+    pl = pl[(pl["valid_from"] <= t) & (pl["valid_to"] >= t)]
+    return pl.groupby("recipient_id")["annual_amount_pence"].sum().astype("int64")
+
+
+def budget_to_date(data: AuditData) -> pd.DataFrame:
+    """Per valid plan line in force by the period end: budget to date (pence), pro rata by day
+    from the later of 1 April and valid_from to the earlier of the period's last day and valid_to,
+    over the days of the financial year (rules.md "Precedence ..."), capped at the annual amount."""
+    from dpaudit.core.dates import financial_year_bounds, financial_year_of
+    from dpaudit.core.money import pro_rata
+
+    lines = valid_plan_lines(data)
+    fy_start, fy_end = financial_year_bounds(financial_year_of(data.start))
+    fy_days = (fy_end - fy_start).days + 1
+    s, e = pd.Timestamp(fy_start), pd.Timestamp(data.end)
+    lines = lines[(lines["valid_from"] <= e) & (lines["valid_to"] >= s)].copy()
+    if lines.empty:
+        return lines.assign(budget_pence=pd.Series(dtype="int64"))
+    start = lines["valid_from"].where(lines["valid_from"] > s, s)
+    stop = lines["valid_to"].where(lines["valid_to"] < e, e)
+    days = ((stop - start).dt.days + 1).clip(lower=0)
+    lines["budget_pence"] = [min(pro_rata(int(a), int(d), fy_days), int(a)) for a, d in zip(lines["annual_amount_pence"], days)]
+    lines["budget_pence"] = lines["budget_pence"].astype("int64")
+    return lines

@@ -1,0 +1,228 @@
+"""Match evidence to debits: payslips and HMRC records to payroll payments, receipts and invoices
+to everything else.
+
+Matching is one-to-one first (exact amount, date window, fuzzy supplier), then one payment
+covering several receipts, then an invoice paid in parts, then same-supplier pairs whose amounts
+differ (``EV-AMOUNT-MISMATCH``).  Candidate pairs come from joins on recipient and amount/date;
+fuzzy scores are computed per candidate pair in C.  Every debit ends ``evidenced``,
+``partly evidenced`` or ``unevidenced`` with ``evidenced_pence + unevidenced_pence = -amount``.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from dpaudit.audit.data import AuditData, cached_view, wage_payslip_pairs
+from dpaudit.core.distinct import per_distinct
+from dpaudit.audit.categorise import categorise
+from dpaudit.core.names import normalise_name, pair_scores, pairs_scoring
+from dpaudit.store import compute_connection
+
+MATCH_COLUMNS = ["period", "txn_id", "evidence_kind", "evidence_id", "matched_pence", "method"]
+
+
+def greedy_one_to_one(cands: pd.DataFrame, left: str, right: str, order: list[str], ascending: list[bool]) -> pd.DataFrame:
+    """Pick pairs so that each left and each right is used once, best-ranked first (deterministic)."""
+    cands = cands.sort_values(order + [left, right], ascending=ascending + [True, True])
+    chosen = []
+    while not cands.empty:
+        pick = cands.drop_duplicates(left).drop_duplicates(right)
+        chosen.append(pick)
+        cands = cands[~cands[left].isin(pick[left]) & ~cands[right].isin(pick[right])]
+    return pd.concat(chosen) if chosen else cands
+
+
+def candidate_pairs(debits: pd.DataFrame, docs: pd.DataFrame, days: int, threshold: float) -> pd.DataFrame:
+    """Every (debit, document) of one recipient dated within ``days`` of each other whose payee and
+    supplier names score at least ``threshold``, with ``gap`` and ``score``, ordered by txn_id, ev_id.
+
+    Two DuckDB joins: the first finds the distinct name pairs of each recipient's payees and
+    suppliers (scored once each, in C), the second returns the (debit, document) pairs in a date
+    window whose names scored.  Neither the recipient-wise cross product nor the window pairs
+    (millions of rows for a large council) are built.
+    """
+    cols = list(debits.columns) + [c for c in docs.columns if c != "recipient_id"] + ["gap", "score"]
+    if debits.empty or docs.empty:
+        return pd.DataFrame(columns=cols)
+    # DuckDB returns row numbers, not text: the text columns are taken back by position (a large
+    # council has a million candidate pairs; converting their strings would cost more than the join)
+    # _tr/_dr: rank of txn_id/ev_id, so ordering the pairs by them orders them by txn_id, ev_id
+    keys_t = debits[["recipient_id", "posted_date", "cp_norm"]].assign(
+        _t=range(len(debits)), _tr=debits["txn_id"].rank(method="first").astype("int64").to_numpy())
+    keys_d = docs[["recipient_id", "doc_date", "sup_norm"]].assign(
+        _d=range(len(docs)), _dr=docs["ev_id"].rank(method="first").astype("int64").to_numpy())
+    con = compute_connection()
+    try:
+        con.register("debits", keys_t)
+        con.register("docs", keys_d)
+        # every name pair that meets within a recipient (no date window: far fewer rows than the
+        # window pairs, and a pair outside every window only costs one more score)
+        names = con.execute("""
+            SELECT DISTINCT t.cp_norm, d.sup_norm
+            FROM (SELECT DISTINCT recipient_id, cp_norm FROM debits) t
+            JOIN (SELECT DISTINCT recipient_id, sup_norm FROM docs) d USING (recipient_id)""").df()
+        con.register("names", pairs_scoring(names, "cp_norm", "sup_norm", threshold))
+        pairs = con.execute(f"""
+            SELECT t._t, d._d, abs(date_diff('day', d.doc_date, t.posted_date)) AS gap_days, n.score
+            FROM debits t JOIN names n ON n.cp_norm = t.cp_norm
+            JOIN docs d ON d.recipient_id = t.recipient_id AND d.sup_norm = n.sup_norm
+             AND d.doc_date BETWEEN t.posted_date - INTERVAL {int(days)} DAY AND t.posted_date + INTERVAL {int(days)} DAY
+            ORDER BY t._tr, d._dr""").df()
+    finally:
+        con.close()
+    ti, di = pairs["_t"].to_numpy(), pairs["_d"].to_numpy()
+    out = pd.DataFrame({c: debits[c].array.take(ti) for c in debits.columns})
+    for c in docs.columns:
+        if c != "recipient_id":
+            out[c] = docs[c].array.take(di)
+    out["gap"] = pd.to_timedelta(pairs["gap_days"].to_numpy(), unit="D")
+    out["score"] = pairs["score"].to_numpy()
+    out["need"] = out["need"].astype("int64")
+    out["doc_pence"] = out["doc_pence"].astype("int64")
+    return out[cols]
+
+
+def period_debits(data: AuditData) -> pd.DataFrame:
+    t = categorise(data)
+    s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
+    return t[(t["direction"] == "debit") & (t["posted_date"] >= s) & (t["posted_date"] <= e)]
+
+
+def documents(data: AuditData) -> pd.DataFrame:
+    """Receipts and invoices as one frame: ev_id, kind, recipient_id, doc_date, supplier, doc_pence."""
+    used = set(data.prior_matches["evidence_id"]) if not data.prior_matches.empty else set()
+    r = data.receipts.rename(columns={"date": "doc_date"}).assign(kind="receipt")
+    r["ev_id"] = "receipt:" + r["receipt_id"].astype(str)
+    i = data.invoices.rename(columns={"invoice_date": "doc_date"}).assign(kind="invoice")
+    i["ev_id"] = "invoice:" + i["invoice_id"].astype(str)
+    cols = ["ev_id", "kind", "recipient_id", "doc_date", "supplier", "amount_pence"]
+    docs = pd.concat([r.reindex(columns=cols + ["category"]), i.reindex(columns=cols)], ignore_index=True)
+    docs = docs[~docs["ev_id"].isin(used)].copy()
+    docs["sup_norm"] = per_distinct(docs["supplier"], lambda v: v.map(normalise_name))
+    docs["doc_pence"] = docs["amount_pence"].astype("int64")
+    return docs.drop(columns=["amount_pence"])
+
+
+@cached_view("matches")
+def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Return (matches, mismatches, debit_status).
+
+    ``mismatches``: txn_id, ev_id, debit_pence, doc_pence (EV-AMOUNT-MISMATCH pairs).
+    ``debit_status``: txn_id, evidenced_pence, unevidenced_pence, evidence_status.
+    """
+    pol = data.policy
+    window = pd.Timedelta(days=pol.days("match_window_days"))
+    tol = pol.pence("amount_tolerance")
+    threshold = float(pol.threshold("fuzzy_payee_threshold"))
+    used = set(data.prior_matches["evidence_id"]) if not data.prior_matches.empty else set()
+    deb = period_debits(data)[["txn_id", "recipient_id", "posted_date", "amount_pence", "cp_norm", "employee_id",
+                               "f_hmrc", "f_bank_charge"]].copy()
+    deb["need"] = -deb["amount_pence"].astype("int64")
+    out: list[pd.DataFrame] = []
+
+    # 1. wages <-> payslips (employee, net pay, pay date)
+    ps = data.payslips.copy()
+    ps["ev_id"] = "payslip:" + ps["employee_id"].astype(str) + ":" + ps["pay_date"].dt.strftime("%Y-%m-%d")
+    ps = ps[~ps["ev_id"].isin(used)]
+    w = wage_payslip_pairs(deb[deb["employee_id"].notna()],
+                           ps[["recipient_id", "employee_id", "pay_date", "net_pence", "ev_id"]], pol)
+    if not w.empty:
+        w = greedy_one_to_one(w, "txn_id", "ev_id", ["gap"], [True])
+        out.append(w.assign(evidence_kind="payslip", matched_pence=w["need"], method="payslip net and pay date"))
+
+    # 2. HMRC payments
+    hm = data.hmrc.copy()
+    hm["ev_id"] = "hmrc:" + hm["tax_month"].astype(str) + ":" + hm["reference"].fillna("").astype(str)
+    hm = hm[~hm["ev_id"].isin(used) & hm["paid_date"].notna() & hm["amount_paid_pence"].notna()]
+    h = deb[deb["f_hmrc"]].merge(hm[["recipient_id", "paid_date", "amount_paid_pence", "ev_id"]], on="recipient_id")
+    if not h.empty:
+        h["gap"] = (h["posted_date"] - h["paid_date"]).abs()
+        h = h[(h["gap"] <= window) & ((h["amount_paid_pence"].astype("int64") - h["need"]).abs() <= tol)]
+        h = greedy_one_to_one(h, "txn_id", "ev_id", ["gap"], [True])
+        out.append(h.assign(evidence_kind="hmrc", matched_pence=h["need"], method="HMRC payment record"))
+
+    done = set(pd.concat(out)["txn_id"]) if out else set()
+    docs = documents(data)
+    rest = deb[~deb["txn_id"].isin(done)]
+
+    # 3. receipts/invoices one-to-one: exact amount, date window, fuzzy supplier
+    c = candidate_pairs(rest[["txn_id", "recipient_id", "posted_date", "need", "cp_norm"]],
+                        docs[["ev_id", "kind", "recipient_id", "doc_date", "doc_pence", "sup_norm", "supplier"]],
+                        pol.days("match_window_days"), threshold)
+    cand = c if not c.empty else pd.DataFrame(columns=list(rest.columns) + list(docs.columns) + ["gap", "score"])
+    exact = cand[(cand["doc_pence"] - cand["need"]).abs() <= tol] if not cand.empty else cand
+    one = greedy_one_to_one(exact, "txn_id", "ev_id", ["score", "gap"], [False, True]) if not exact.empty else exact
+    if not one.empty:
+        out.append(one.assign(evidence_kind=one["kind"], matched_pence=one["need"], method="amount, date and supplier"))
+    taken_t, taken_e = set(one["txn_id"]) if not one.empty else set(), set(one["ev_id"]) if not one.empty else set()
+
+    # 4. one payment covering several receipts of the same supplier
+    if not cand.empty:
+        multi = cand[cand["doc_pence"] < cand["need"]]  # the cheap test first: cand is large
+        multi = multi[~multi["txn_id"].isin(taken_t) & ~multi["ev_id"].isin(taken_e)]
+        # candidate_pairs returns the pairs ordered by txn_id, ev_id
+        for txn_id, g in multi.groupby("txn_id", sort=True):
+            g = g[~g["ev_id"].isin(taken_e)]
+            if len(g) >= 2 and int(g["doc_pence"].sum()) == int(g["need"].iloc[0]):
+                out.append(g.assign(evidence_kind=g["kind"], matched_pence=g["doc_pence"],
+                                    method="one payment for several receipts"))
+                taken_t.add(txn_id)
+                taken_e.update(g["ev_id"])
+
+    # 5. an invoice paid in parts: several debits to the supplier add up to it
+    inv = docs[(docs["kind"] == "invoice") & ~docs["ev_id"].isin(taken_e)]
+    if not inv.empty:
+        d2 = rest[~rest["txn_id"].isin(taken_t)]
+        p = inv.merge(d2, on="recipient_id")
+        if not p.empty:
+            p = p[(p["posted_date"] >= p["doc_date"] - window) & (p["posted_date"] <= p["doc_date"] + pd.Timedelta(days=31))].copy()
+            p["score"] = pair_scores(p["cp_norm"], p["sup_norm"])
+            p = p[(p["score"] >= threshold) & (p["need"] < p["doc_pence"])]
+            for ev_id, g in p.sort_values(["ev_id", "posted_date", "txn_id"]).groupby("ev_id", sort=True):
+                g = g[~g["txn_id"].isin(taken_t)]
+                if len(g) >= 2 and int(g["need"].sum()) == int(g["doc_pence"].iloc[0]):
+                    out.append(g.assign(evidence_kind="invoice", matched_pence=g["need"], method="invoice paid in parts"))
+                    taken_t.update(g["txn_id"])
+                    taken_e.add(ev_id)
+
+    # 6. same supplier and date, different amount: partly evidenced, EV-AMOUNT-MISMATCH
+    mism = pd.DataFrame(columns=["txn_id", "ev_id", "debit_pence", "doc_pence", "kind", "doc_date", "supplier"])
+    if not cand.empty:
+        mm = cand[(cand["doc_pence"] - cand["need"]).abs() > tol]
+        mm = mm[~mm["txn_id"].isin(taken_t) & ~mm["ev_id"].isin(taken_e)].copy()
+        if not mm.empty:
+            mm["diff"] = (mm["doc_pence"] - mm["need"]).abs()
+            mm = greedy_one_to_one(mm, "txn_id", "ev_id", ["diff", "gap"], [True, True])
+            out.append(mm.assign(evidence_kind=mm["kind"], matched_pence=mm[["need", "doc_pence"]].min(axis=1).astype("int64"),
+                                 method="supplier and date; amount differs"))
+            mism = mm.rename(columns={"need": "debit_pence"})[
+                ["txn_id", "ev_id", "debit_pence", "doc_pence", "kind", "doc_date", "supplier"]]
+
+    # a bank charge is evidenced by the statement itself
+    charges = deb[deb["f_bank_charge"] & ~deb["txn_id"].isin(set().union(*[set(o["txn_id"]) for o in out]) if out else set())]
+    if not charges.empty:
+        out.append(charges.assign(ev_id="statement:" + charges["txn_id"], evidence_kind="statement",
+                                  matched_pence=charges["need"], method="bank charge shown on the statement"))
+    matches = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["txn_id", "ev_id", "evidence_kind", "matched_pence", "method"])
+    matches = matches.rename(columns={"ev_id": "evidence_id"}).assign(period=data.period)
+    matches = matches[MATCH_COLUMNS].sort_values(["txn_id", "evidence_id"]).reset_index(drop=True)
+    matches["matched_pence"] = matches["matched_pence"].astype("int64")
+
+    got = matches.groupby("txn_id")["matched_pence"].sum()
+    status = deb[["txn_id", "need"]].copy()
+    status["evidenced_pence"] = status["txn_id"].map(got).fillna(0).astype("int64").clip(upper=status["need"])
+    status["unevidenced_pence"] = status["need"] - status["evidenced_pence"]
+    status["evidence_status"] = "unevidenced"
+    status.loc[status["evidenced_pence"] > 0, "evidence_status"] = "partly evidenced"
+    status.loc[status["unevidenced_pence"] == 0, "evidence_status"] = "evidenced"
+    status = status.drop(columns=["need"]).reset_index(drop=True)
+    return matches, mism.reset_index(drop=True), status
+
+
+def unmatched_documents(data: AuditData) -> pd.DataFrame:
+    """Receipts/invoices dated in the period that matched no debit (candidates for EV-ORPHAN-RECEIPT)."""
+    matches, mism, _ = match_evidence(data)
+    docs = documents(data)
+    s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
+    docs = docs[(docs["doc_date"] >= s) & (docs["doc_date"] <= e)]
+    taken = set(matches["evidence_id"])
+    return docs[~docs["ev_id"].isin(taken)]

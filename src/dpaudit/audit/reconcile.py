@@ -1,0 +1,68 @@
+"""Per recipient and month: balances, council and other credits, debits, evidenced/unevidenced,
+plan budget and spend to date, and the contingency held (PBP 5.3).
+
+Invariants checked here, at the stage boundary: opening + credits - debits = closing, and
+evidenced + unevidenced = debits, to the penny (a breach is a bug, so it raises).
+"""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import pandas as pd
+
+from dpaudit.audit.data import AuditData, budget_to_date
+from dpaudit.audit.categorise import categorise
+from dpaudit.core.dates import financial_year_bounds, financial_year_of
+from dpaudit.audit.match import match_evidence
+from dpaudit.audit.rules.ac import council_credits
+from dpaudit.audit.rules.common import balances, dp_value_at_end, period_txns
+
+RECONCILIATION_COLUMNS = ["recipient_id", "period", "opening_balance_pence", "council_credits_pence", "other_credits_pence",
+                          "debits_pence", "closing_balance_pence", "evidenced_pence", "unevidenced_pence",
+                          "plan_budget_to_date_pence", "spend_to_date_pence", "contingency_held_pence", "contingency_pct"]
+
+
+def reconcile(data: AuditData) -> pd.DataFrame:
+    b = balances(data)
+    if b.empty:
+        return pd.DataFrame(columns=RECONCILIATION_COLUMNS)
+    p = period_txns(data)
+    council, _ = council_credits(data)
+    _, _, status = match_evidence(data)
+    st = status.merge(p[["txn_id", "recipient_id"]], on="txn_id")
+    ev = st.groupby("recipient_id")[["evidenced_pence", "unevidenced_pence"]].sum()
+    cc = council[council["amount_pence"] > 0].groupby("recipient_id")["amount_pence"].sum()
+    budget = budget_to_date(data).groupby("recipient_id")["budget_pence"].sum() if not data.plan_lines.empty else pd.Series(dtype="int64")
+    fy_start = pd.Timestamp(financial_year_bounds(financial_year_of(data.start))[0])
+    t = categorise(data)
+    fy = t[(t["direction"] == "debit") & (t["posted_date"] >= fy_start) & (t["posted_date"] <= pd.Timestamp(data.end))]
+    spend = (-fy.groupby("recipient_id")["amount_pence"].sum())
+    value = dp_value_at_end(data)
+    out = pd.DataFrame({"recipient_id": b["recipient_id"], "period": data.period,
+                        "opening_balance_pence": b["opening_pence"].astype("int64")})
+    rid = out["recipient_id"]
+    out["council_credits_pence"] = rid.map(cc).fillna(0).astype("int64")
+    out["other_credits_pence"] = (b["credits_pence"].astype("int64").values - out["council_credits_pence"]).astype("int64")
+    out["debits_pence"] = b["debits_pence"].astype("int64").values
+    out["closing_balance_pence"] = b["closing_pence"].astype("int64").values
+    out["evidenced_pence"] = rid.map(ev["evidenced_pence"]).fillna(0).astype("int64")
+    out["unevidenced_pence"] = rid.map(ev["unevidenced_pence"]).fillna(0).astype("int64")
+    out["plan_budget_to_date_pence"] = rid.map(budget).fillna(0).astype("int64")
+    out["spend_to_date_pence"] = rid.map(spend).fillna(0).astype("int64")
+    out["contingency_held_pence"] = out["closing_balance_pence"]
+    out["contingency_pct"] = [
+        (Decimal(int(c)) * 100 / Decimal(int(value[r]))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        if r in value.index and int(value[r]) > 0 else None
+        for r, c in zip(rid, out["closing_balance_pence"])]
+    check_invariants(out)
+    return out[RECONCILIATION_COLUMNS].sort_values("recipient_id").reset_index(drop=True)
+
+
+def check_invariants(rec: pd.DataFrame) -> None:
+    flow = rec["opening_balance_pence"] + rec["council_credits_pence"] + rec["other_credits_pence"] - rec["debits_pence"]
+    bad = rec[flow != rec["closing_balance_pence"]]
+    if not bad.empty:
+        raise AssertionError(f"opening + credits - debits != closing for {', '.join(bad['recipient_id'])}")
+    bad = rec[rec["evidenced_pence"] + rec["unevidenced_pence"] != rec["debits_pence"]]
+    if not bad.empty:
+        raise AssertionError(f"evidenced + unevidenced != debits for {', '.join(bad['recipient_id'])}")

@@ -1,0 +1,6 @@
+"""The rule catalogue: one registered function per rule id (``registry.rule``).
+
+Importing this package registers every rule family.
+"""
+from dpaudit.audit.rules import ac, dq, ev, py, rv, sp  # noqa: F401  (registration side effect)
+from dpaudit.audit.rules.registry import RULES, rule, run_rules  # noqa: F401

@@ -1,0 +1,169 @@
+"""Views shared by several rules, computed once per audit and cached on ``AuditData``."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dpaudit.audit.data import AuditData, cached_view, dp_recipients, valid_plan_lines
+from dpaudit.audit.categorise import categorise, keyword_regex
+from dpaudit.core.distinct import per_distinct
+from dpaudit.core.names import looks_like_person
+
+SPEND_ORDER = ["SP-AFTER-END", "SP-PROHIBITED", "SP-TRANSFER-OUT", "SP-HOUSEHOLD", "SP-CASH",
+               "SP-SCHOOL-CONSENT", "SP-NOT-IN-PLAN"]
+
+
+@cached_view("period_txns")
+def period_txns(data: AuditData) -> pd.DataFrame:
+    """Categorised transactions of DP recipients posted in the period."""
+    t = categorise(data)
+    s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
+    r = dp_recipients(data)
+    p = t[(t["posted_date"] >= s) & (t["posted_date"] <= e) & t["recipient_id"].isin(r["recipient_id"])].copy()
+    p = p.merge(r[["recipient_id", "dp_start_date", "dp_end_date", "status"]], on="recipient_id", how="left")
+    return p
+
+
+@cached_view("covered")
+def covered(data: AuditData) -> set[str]:
+    """Recipients with a statement covering some day of the period (else only DQ-STATEMENT-MISSING)."""
+    st = data.statements
+    s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
+    ids = set()
+    if not st.empty:
+        ids = set(st[(st["start_date"] <= e) & (st["end_date"] >= s)]["recipient_id"])
+    ids |= set(period_txns(data)["recipient_id"])
+    return ids
+
+
+@cached_view("wage_like")
+def wage_like_unknown(data: AuditData) -> pd.Series:
+    """Debits that look like wages (regular, round, a person's name) to no registered employee."""
+    pol = data.policy
+    t = categorise(data)
+    d = t[(t["direction"] == "debit") & t["employee_id"].isna() & ~t["provider"].astype(bool) & ~t["f_hmrc"]
+          & ~t["f_cash"] & ~t["f_prohibited"] & ~t["f_household"] & ~t["f_bank_charge"]]
+    d = d[(d["amount_pence"] % 100 == 0) & per_distinct(d["counterparty"], lambda v: v.map(looks_like_person)).astype(bool)]
+    lookback = pd.Timedelta(days=pol.days("wage_lookback_days"))
+    out = set()
+    if not d.empty:
+        for (_, _), g in d.groupby(["recipient_id", "cp_norm"], sort=True):
+            if len(g) < pol.days("wage_min_occurrences"):
+                continue
+            dates = g["posted_date"].sort_values()
+            for txn_id, dt in zip(g["txn_id"], g["posted_date"]):
+                n = int(((dates >= dt - lookback) & (dates <= dt + lookback)).sum())
+                if n >= pol.days("wage_min_occurrences"):
+                    out.add(txn_id)
+    p = period_txns(data)
+    res = p["txn_id"].isin(out)
+    return res
+
+
+@cached_view("verdict")
+def spend_verdict(data: AuditData) -> pd.Series:
+    """The one spending rule that wins for each period debit (rules.md precedence), or None."""
+    pol = data.policy
+    p = period_txns(data)
+    debit = (p["direction"] == "debit") & ~p["f_bank_charge"]
+    after_end = (p["dp_end_date"].notna() & (p["posted_date"] > p["dp_end_date"])) | (p["status"] == "stopped")
+    agreed = p["employee_id"].notna() | p["provider"].astype(bool) | p["f_hmrc"]
+    phrase = p["text"].str.contains(keyword_regex(pol.keywords("transfer")), na=False)
+    ttype = p["txn_type"].fillna("").astype(str).str.upper().isin([x.upper() for x in pol.raw["keywords"]["transfer_types"]])
+    wage_like = wage_like_unknown(data)
+    transfer = (phrase | (ttype & p["category"].isna())) & ~agreed & ~wage_like
+    lines = valid_plan_lines(data)
+    hh_cat = pol.raw["keywords"]["household_category"]
+    hh_lines = lines[lines["category"] == hh_cat] if not lines.empty else lines
+    has_hh = pd.Series(False, index=p.index)
+    if not hh_lines.empty:
+        m = p[["txn_id", "recipient_id", "posted_date"]].reset_index().merge(hh_lines[["recipient_id", "valid_from", "valid_to"]], on="recipient_id")
+        m = m[(m["posted_date"] >= m["valid_from"]) & (m["posted_date"] <= m["valid_to"])]
+        has_hh = pd.Series(p.index.isin(m["index"]), index=p.index)
+    household = p["f_household"] & ~has_hh & ~agreed
+    school = pd.Series(False, index=p.index)
+    if not lines.empty:
+        sl = lines[["recipient_id", "line_id", "school_setting", "setting_consent_date"]]
+        m = p[["line_id", "recipient_id", "posted_date"]].reset_index().merge(sl, on=["recipient_id", "line_id"])
+        bad = (m["school_setting"] == "yes") & (m["setting_consent_date"].isna() | (m["setting_consent_date"] > m["posted_date"]))
+        school = pd.Series(p.index.isin(m.loc[bad, "index"]), index=p.index)
+    allowed_always = set(pol.raw["categories"]["always_allowed"])
+    not_in_plan = p["category"].notna() & ~p["category"].isin(allowed_always) & p["line_id"].isna()
+    conds = [after_end, p["f_prohibited"], transfer, household, p["f_cash"], school, not_in_plan]
+    verdict = pd.Series(np.select([debit & c.astype(bool) for c in conds], SPEND_ORDER, default=""), index=p.index)
+    verdict = verdict.replace("", None)
+    return verdict
+
+
+@cached_view("balances")
+def balances(data: AuditData) -> pd.DataFrame:
+    """Per covered recipient: opening, credits, debits, closing and lowest end-of-day balance (pence).
+
+    The opening balance at the period start is the opening of the earliest statement overlapping
+    the period plus the transactions of that account dated before the period start; when no
+    statement gives an opening, it is read back from the first running balance in the period.
+    ``data.cache["eod"]`` keeps the end-of-day balances (recipient_id, posted_date, eod_pence).
+    """
+    s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
+    cov = sorted(covered(data))
+    p = period_txns(data)
+    p = p[p["recipient_id"].isin(cov)]
+    opening = pd.Series(dtype="int64")
+    st = data.statements
+    if not st.empty:
+        first = st[st["recipient_id"].isin(cov) & (st["start_date"] <= e) & (st["end_date"] >= s)]
+        first = first.sort_values(["recipient_id", "start_date", "file_sha256", "stmt_index"]).drop_duplicates("recipient_id")
+        first = first[first["opening_balance_pence"].notna()]
+        if not first.empty:
+            t = data.txns[["recipient_id", "account_number", "posted_date", "amount_pence"]]
+            m = t.merge(first[["recipient_id", "account_number", "start_date"]], on=["recipient_id", "account_number"])
+            before = m[(m["posted_date"] >= m["start_date"]) & (m["posted_date"] < s)].groupby("recipient_id")["amount_pence"].sum()
+            opening = (first.set_index("recipient_id")["opening_balance_pence"].astype("int64")
+                       + before.reindex(first["recipient_id"]).fillna(0).astype("int64").values)
+    rest = [r for r in cov if r not in opening.index]
+    if rest:
+        extra = {}
+        for rid, tx in p[p["recipient_id"].isin(rest) & p["balance_pence"].notna()].groupby("recipient_id"):
+            first_day = tx["posted_date"].min()
+            day = p[(p["recipient_id"] == rid) & (p["posted_date"] == first_day)]
+            ends = tx[tx["posted_date"] == first_day]["balance_pence"]
+            extra[rid] = int(_day_end(ends, day)) - int(day["amount_pence"].sum())
+        opening = pd.concat([opening, pd.Series(extra, dtype="int64")])
+    opening = opening.astype("int64")
+    p = p[p["recipient_id"].isin(opening.index)]
+    daily = p.groupby(["recipient_id", "posted_date"])["amount_pence"].sum().astype("int64").reset_index()
+    daily["eod_pence"] = daily.groupby("recipient_id")["amount_pence"].cumsum() + daily["recipient_id"].map(opening).astype("int64")
+    data.cache["eod"] = daily[["recipient_id", "posted_date", "eod_pence"]]
+    amt = p["amount_pence"].astype("int64")
+    credits = amt.where(amt > 0, 0).groupby(p["recipient_id"]).sum()
+    debits = (-amt.where(amt < 0, 0)).groupby(p["recipient_id"]).sum()
+    low = daily.groupby("recipient_id")["eod_pence"].min()
+    b = pd.DataFrame({"recipient_id": opening.index.astype(str), "opening_pence": opening.values})
+    b["credits_pence"] = b["recipient_id"].map(credits).fillna(0).astype("int64")
+    b["debits_pence"] = b["recipient_id"].map(debits).fillna(0).astype("int64")
+    b["closing_pence"] = b["opening_pence"] + b["credits_pence"] - b["debits_pence"]
+    b["min_eod_pence"] = b["recipient_id"].map(low).fillna(b["opening_pence"]).astype("int64")
+    b = b.sort_values("recipient_id").reset_index(drop=True)
+    return b
+
+
+def _day_end(ends: pd.Series, day: pd.DataFrame) -> int:
+    """End-of-day balance from a day's running balances, whatever the file's row order.
+
+    The first row of the day has ``balance - amount`` = the day's opening; the last row has
+    ``balance`` = opening + the day's total.  Pick the opening for which that end exists.
+    """
+    if len(ends) == 1 and len(day) == 1:
+        return int(ends.iloc[0])
+    total = int(day["amount_pence"].sum())
+    bals = {int(b) for b in ends}
+    amounts = day.loc[ends.index, "amount_pence"].astype("int64")
+    for opening in sorted({int(b) - int(a) for b, a in zip(ends, amounts)}):
+        if opening + total in bals:
+            return opening + total
+    return int(ends.iloc[-1])
+
+
+def dp_value_at_end(data: AuditData) -> pd.Series:
+    from dpaudit.audit.data import annual_dp_value
+    return annual_dp_value(data, data.end)

@@ -1,0 +1,186 @@
+"""The audit policy: loading, validation and typed access.
+
+The default policy ships as ``resources/policy.default.toml``.  A council's own file overrides any subset
+of it; every key of the override must exist in the default and have the same type, so a typo
+stops the run with a message that names the key instead of being silently ignored.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from dpaudit.core.dates import parse_date
+from dpaudit.core.money import MoneyError, parse_pence
+
+SEVERITIES = ("high", "medium", "low", "info")
+# Thresholds written as strings in TOML so they stay exact: money (pence) or percentages.
+MONEY_KEYS = {"evidence_min_amount", "amount_tolerance", "stop_amount"}
+PCT_KEYS = {"overspend_tolerance_pct", "contingency_min_pct", "contingency_max_pct", "carry_forward_pct"}
+
+
+class PolicyError(ValueError):
+    """The policy file is wrong; the message names the file and key and says how to fix it."""
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    rule_id: str
+    severity: str
+    clause: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated policy.  ``raw`` keeps the merged TOML tree; typed views are properties."""
+
+    raw: dict[str, Any]
+    source: str
+    digest: str
+
+    @property
+    def version(self) -> str:
+        return str(self.raw["policy_version"])
+
+    def threshold(self, key: str) -> Any:
+        return self.raw["thresholds"][key]
+
+    def pence(self, key: str) -> int:
+        return parse_pence(self.raw["thresholds"][key])
+
+    def pct(self, key: str) -> Decimal:
+        return Decimal(self.raw["thresholds"][key])
+
+    def days(self, key: str) -> int:
+        return int(self.raw["thresholds"][key])
+
+    def rule(self, rule_id: str) -> RuleConfig:
+        try:
+            r = self.raw["rules"][rule_id]
+        except KeyError as exc:
+            raise PolicyError(f"the policy has no [rules.{rule_id}] section; add one with severity, clause and enabled") from exc
+        return RuleConfig(rule_id, r["severity"], r["clause"], bool(r["enabled"]))
+
+    def keywords(self, key: str) -> list[str]:
+        return [str(k).lower() for k in self.raw["keywords"][key]]
+
+    def category_keywords(self) -> dict[str, list[str]]:
+        return {c: [k.lower() for k in ks] for c, ks in self.raw["keywords"]["category"].items()}
+
+    def funding_restriction(self, stream: str) -> str | None:
+        return self.raw["funding_streams"].get(stream)
+
+    def min_wage_pence(self, age: int, on: date) -> int | None:
+        """The hourly National Minimum/Living Wage in pence for an age on a date (None before the table)."""
+        bands, table = _wage_table(self.digest, self.raw)
+        rates = None
+        for start, row in table:
+            if start <= on:
+                rates = row
+        if rates is None:
+            return None
+        for lower, rate in zip(bands, rates):
+            if age >= lower:
+                return rate
+        return rates[-1]
+
+
+_WAGE_CACHE: dict[str, tuple] = {}
+
+
+def _wage_table(digest: str, raw: dict) -> tuple[list[int], list[tuple[date, list[int]]]]:
+    """The minimum wage table parsed once per policy (dates and pence)."""
+    if digest not in _WAGE_CACHE:
+        mw = raw["minimum_wage"]
+        table = sorted((parse_date(r[0]), [parse_pence(x) for x in r[1:]]) for r in mw["rates"])
+        _WAGE_CACHE[digest] = ([int(b) for b in mw["bands"]], table)
+    return _WAGE_CACHE[digest]
+
+
+def _default_text() -> str:
+    return resources.files("dpaudit.resources").joinpath("policy.default.toml").read_text(encoding="utf-8")
+
+
+def _merge(base: dict, over: dict, where: str, src: str) -> None:
+    for key, value in over.items():
+        path = f"{where}.{key}" if where else key
+        if key not in base:
+            if where == "rules" or where.startswith("keywords.category") or where == "funding_streams":
+                base[key] = value  # new rule section / category / funding stream: allowed
+                continue
+            raise PolicyError(f"{src}: unknown key '{path}'. Check the spelling against resources/policy.default.toml.")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise PolicyError(f"{src}: '{path}' must be a table ([{path}]), not {type(value).__name__}.")
+            _merge(base[key], value, path, src)
+        else:
+            if type(base[key]) is not type(value):
+                raise PolicyError(
+                    f"{src}: '{path}' must be {type(base[key]).__name__} like the default "
+                    f"{base[key]!r}, not {value!r}.")
+            base[key] = value
+
+
+def _validate(raw: dict, src: str) -> None:
+    th = raw["thresholds"]
+    for key in MONEY_KEYS:
+        try:
+            parse_pence(th[key])
+        except MoneyError as exc:
+            raise PolicyError(f"{src}: thresholds.{key} = {th[key]!r} is not money (write it like \"10.00\")") from exc
+    for key in PCT_KEYS:
+        try:
+            v = Decimal(th[key])
+        except InvalidOperation as exc:
+            raise PolicyError(f"{src}: thresholds.{key} = {th[key]!r} is not a percentage (write it like \"10\")") from exc
+        if not (0 <= v <= 100):
+            raise PolicyError(f"{src}: thresholds.{key} = {th[key]} must be between 0 and 100")
+    for key, value in th.items():
+        if isinstance(value, int) and value < 0:
+            raise PolicyError(f"{src}: thresholds.{key} = {value} must not be negative")
+    for rid, r in raw["rules"].items():
+        for need in ("severity", "clause", "enabled"):
+            if need not in r:
+                raise PolicyError(f"{src}: [rules.{rid}] lacks '{need}'")
+        if r["severity"] not in SEVERITIES:
+            raise PolicyError(f"{src}: rules.{rid}.severity = {r['severity']!r}; use one of {', '.join(SEVERITIES)}")
+    for stream, restriction in raw["funding_streams"].items():
+        if restriction not in ("none", "notional"):
+            raise PolicyError(f"{src}: funding_streams.{stream} = {restriction!r}; use 'none' or 'notional'")
+    for row in raw["minimum_wage"]["rates"]:
+        if len(row) != 1 + len(raw["minimum_wage"]["bands"]):
+            raise PolicyError(f"{src}: minimum_wage.rates row {row!r} needs a date and one rate per band")
+        parse_date(row[0])
+        for r in row[1:]:
+            parse_pence(r)
+
+
+def load_policy(path: Path | str | None = None) -> Policy:
+    """Load the default policy, overlaid with ``path`` when given; validate; return it."""
+    text = _default_text()
+    raw = tomllib.loads(text)
+    digest_src = text
+    src = "resources/policy.default.toml"
+    if path is not None:
+        p = Path(path)
+        src = str(p)
+        try:
+            over_text = p.read_text(encoding="utf-8")
+            over = tomllib.loads(over_text)
+        except FileNotFoundError as exc:
+            raise PolicyError(f"policy file {p} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise PolicyError(f"{p} is not valid TOML: {exc}") from exc
+        raw = copy.deepcopy(raw)
+        _merge(raw, over, "", src)
+        digest_src += over_text
+    _validate(raw, src)
+    digest = hashlib.sha256(digest_src.encode("utf-8")).hexdigest()[:12]
+    return Policy(raw=raw, source=src, digest=digest)

@@ -1,0 +1,327 @@
+"""Year end (PBP 5.3, 5.4): annual DP value, balance at 31 March, committed, carry-forward, repayment.
+
+Grain of the output (store table ``year_end``): one row per recipient x financial year, for every
+``direct_payment``/``combination`` recipient with a plan line in force on any day of the year or a
+bank transaction dated in it.  All money is integer pence.
+
+* ``annual_dp_value`` = sum over the recipient's plan lines with ``management_type =
+  direct_payment``, a valid ``valid_from`` (and ``valid_to`` empty or not before it), a funding
+  stream the policy does not restrict to ``notional``, and no open ``DQ-PLAN-INVALID`` finding
+  naming the line, of ``annual_amount`` pro rata by day for the days of the FY the line is in force
+  and the recipient's direct payment runs (``dp_start_date``..``dp_end_date``, so a recipient who
+  started or stopped during the year is a part-year recipient even on whole-year lines), as
+  ``money.pro_rata(amount, days, fy_days)``, each line rounded half-up; fy_days is 365 or 366.
+* ``closing_balance`` at 31 March, first that applies: the ``reconciliation`` closing balance
+  for period ``<fy+1>-03``; else the end-of-day bank balance of the last day with transactions on
+  or before 31 March when every transaction that day carries a balance (the day's last one is
+  found by chaining balance - amount, so newest-first exports work); else the closing balance of
+  the latest reconciliation period before it plus the transactions after that period up to 31
+  March; else the sum of all transactions up to 31 March (an account opened at nil); else 0,
+  said in the reasons.
+* ``committed`` = for each invoice dated in the FY, what is still owed on 31 March: ``max(0,
+  amount - matched_pence)`` over its ``matches`` rows (``evidence_kind`` starting ``invoice``,
+  ``evidence_id`` = ``invoice:<invoice_id>`` as ``match`` writes it, or the bare invoice_id) whose
+  transaction is the same recipient's and dated on or before 31 March (an invoice with no such
+  row is owed in full; one paid in parts is owed the rest); plus, per ``hmrc_payments`` row for a
+  tax month of the FY, ``max(0, amount_due - amount_paid)`` where a payment dated after 31 March
+  counts as unpaid.
+* ``surplus = closing - committed``; ``carry_forward = max(0, min(surplus, carry_forward_pct %
+  of annual_dp_value))``; ``repayment = max(0, surplus - carry_forward)``.  An overdrawn account
+  or committed spending above the balance gives a negative surplus: nothing carried or repaid.
+"""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import duckdb
+import pandas as pd
+
+from dpaudit.core import dates
+from dpaudit.core import money
+from dpaudit import store
+from dpaudit.core.policy import Policy
+from dpaudit.decide.recommend import long_date as _long, month_name as _month
+
+YEAR_END_COLUMNS = [
+    "fy", "recipient_id", "annual_dp_value_pence", "closing_balance_pence", "committed_pence",
+    "surplus_pence", "carry_forward_pence", "repayment_pence", "reasons", "run_id",
+]
+DETAIL_COLUMNS = ["committed_invoices_pence", "committed_hmrc_pence", "balance_source"]
+PLAN_INVALID_RULE = "DQ-PLAN-INVALID"
+_CENT = Decimal("0.01")
+
+_LATEST_DECISION = """
+    SELECT exception_id, lower(trim(decision)) AS decision FROM decisions
+    QUALIFY row_number() OVER (PARTITION BY exception_id ORDER BY seq DESC) = 1"""
+
+
+def year_end_recipients(con: duckdb.DuckDBPyConnection, fy: int) -> list[str]:
+    start, end = dates.financial_year_bounds(fy)
+    rows = con.execute("""
+        SELECT recipient_id FROM recipients r
+        WHERE lower(trim(management_type)) IN ('direct_payment', 'combination')
+          AND (EXISTS (SELECT 1 FROM plan_lines p WHERE p.recipient_id = r.recipient_id
+                         AND (p.valid_from IS NULL OR p.valid_from <= ?) AND (p.valid_to IS NULL OR p.valid_to >= ?))
+               OR EXISTS (SELECT 1 FROM transactions t WHERE t.recipient_id = r.recipient_id
+                         AND t.posted_date BETWEEN ? AND ?))
+        ORDER BY recipient_id""", [end, start, start, end]).fetchall()
+    return [r[0] for r in rows]
+
+
+def annual_dp_values(con: duckdb.DuckDBPyConnection, fy: int, policy: Policy) -> pd.DataFrame:
+    """Per plan line that counts: ``recipient_id, line_id, annual_amount_pence, days, value_pence``."""
+    start, end = dates.financial_year_bounds(fy)
+    fy_days = (end - start).days + 1
+    lines = store.query_df(con, f"""
+        WITH latest AS ({_LATEST_DECISION}),
+        invalid AS (
+            SELECT DISTINCT f.recipient_id, f.line_id FROM findings f LEFT JOIN latest l USING (exception_id)
+            WHERE f.rule_id = ? AND f.line_id IS NOT NULL AND coalesce(l.decision, '') NOT IN ('dismiss', 'dismissed'))
+        , spans AS (
+            SELECT p.recipient_id, p.line_id, coalesce(p.annual_amount_pence, 0) AS annual_amount_pence,
+                   p.funding_stream,
+                   greatest(p.valid_from, ?::DATE, coalesce(r.dp_start_date, ?::DATE)) AS span_from,
+                   least(coalesce(p.valid_to, ?::DATE), ?::DATE, coalesce(r.dp_end_date, ?::DATE)) AS span_to
+            FROM plan_lines p LEFT JOIN recipients r USING (recipient_id)
+            WHERE lower(trim(p.management_type)) = 'direct_payment'
+              AND p.valid_from IS NOT NULL AND (p.valid_to IS NULL OR p.valid_to >= p.valid_from)
+              AND NOT EXISTS (SELECT 1 FROM invalid i WHERE i.recipient_id = p.recipient_id AND i.line_id = p.line_id))
+        SELECT recipient_id, line_id, annual_amount_pence, funding_stream, (span_to - span_from) + 1 AS days
+        FROM spans WHERE span_to >= span_from
+        ORDER BY recipient_id, line_id""", [PLAN_INVALID_RULE, start, start, end, end, end])
+    stream = lines["funding_stream"].astype("string").str.strip().str.lower()
+    notional = stream.map(lambda s: policy.funding_restriction(s) == "notional" if isinstance(s, str) else False)
+    lines = lines[~notional.astype(bool)].copy()
+    lines["days"] = lines["days"].astype("int64")
+    lines["value_pence"] = [money.pro_rata(int(a), int(d), fy_days)
+                            for a, d in zip(lines["annual_amount_pence"], lines["days"])]
+    lines["fy_days"] = fy_days
+    return lines[["recipient_id", "line_id", "annual_amount_pence", "days", "fy_days", "value_pence"]].reset_index(drop=True)
+
+
+def _day_end_balance(day: pd.DataFrame) -> pd.DataFrame:
+    """End-of-day balance per recipient from the transactions of its last day (all with balances).
+
+    The last transaction is the one whose balance is nobody's balance-before (``balance -
+    amount``); if that does not single one out, the highest (file, statement, position) wins.
+    """
+    d = day.assign(before=day["balance_pence"] - day["amount_pence"])
+    pairs = d[["recipient_id", "txn_id", "balance_pence"]].merge(
+        d[["recipient_id", "txn_id", "before"]].rename(columns={"txn_id": "other"}),
+        left_on=["recipient_id", "balance_pence"], right_on=["recipient_id", "before"])
+    followed = set(pairs.loc[pairs["txn_id"] != pairs["other"], "txn_id"])
+    ends = d[~d["txn_id"].isin(followed)]
+    unique_end = ends.groupby("recipient_id")["balance_pence"].nunique() == 1
+    chosen = ends[ends["recipient_id"].map(unique_end).fillna(False).astype(bool)].drop_duplicates("recipient_id")
+    rest = d[~d["recipient_id"].isin(chosen["recipient_id"])]
+    rest = rest.sort_values(["recipient_id", "file_sha256", "stmt_index", "position"]).drop_duplicates("recipient_id", keep="last")
+    return pd.concat([chosen, rest])[["recipient_id", "balance_pence"]]
+
+
+def closing_balances(con: duckdb.DuckDBPyConnection, fy: int, recipient_ids: list[str]) -> pd.DataFrame:
+    """``recipient_id, closing_balance_pence, balance_source`` at 31 March of ``fy`` (see module doc)."""
+    _, end = dates.financial_year_bounds(fy)
+    march = f"{fy + 1:04d}-03"
+    out = pd.DataFrame({"recipient_id": recipient_ids})
+    recon = store.query_df(con, """
+        SELECT recipient_id, period, closing_balance_pence FROM reconciliation
+        WHERE period <= ? AND closing_balance_pence IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY recipient_id ORDER BY period DESC) = 1""", [march])
+    txns = store.query_df(con, """
+        SELECT recipient_id, txn_id, posted_date, coalesce(amount_pence, 0) AS amount_pence, balance_pence,
+               coalesce(file_sha256, '') AS file_sha256, coalesce(stmt_index, 0) AS stmt_index,
+               coalesce(position, 0) AS position
+        FROM transactions WHERE posted_date <= ? AND recipient_id IS NOT NULL""", [end])
+    txns["posted_date"] = pd.to_datetime(txns["posted_date"]).dt.date
+
+    result: dict[str, tuple[int, str]] = {}
+    for r in recon[recon["period"] == march].itertuples(index=False):
+        result[r.recipient_id] = (int(r.closing_balance_pence), f"from the reconciliation for {_month(march)}")
+    if len(txns):
+        last_date = txns.groupby("recipient_id")["posted_date"].transform("max")
+        day = txns[txns["posted_date"] == last_date]
+        complete = day["balance_pence"].notna().groupby(day["recipient_id"]).all()
+        day = day[day["recipient_id"].map(complete).astype(bool)]
+        day_of = day.drop_duplicates("recipient_id").set_index("recipient_id")["posted_date"]
+        for r in _day_end_balance(day).itertuples(index=False):
+            result.setdefault(r.recipient_id, (int(r.balance_pence), f"the bank balance at the end of {_long(day_of[r.recipient_id])}"))
+    anchors = recon[recon["period"] < march].copy()
+    anchors["anchor_end"] = [dates.parse_period(str(p))[1] for p in anchors["period"]]
+    after = txns.merge(anchors[["recipient_id", "anchor_end"]], on="recipient_id")
+    after_sum = after[after["posted_date"] > after["anchor_end"]].groupby("recipient_id")["amount_pence"].sum().to_dict()
+    all_sum = txns.groupby("recipient_id")["amount_pence"].sum().to_dict()
+    anchor_of = {str(a.recipient_id): a for a in anchors.itertuples(index=False)}
+    for rid in recipient_ids:
+        if rid in result:
+            continue
+        if rid in anchor_of:
+            a = anchor_of[rid]
+            result[rid] = (int(a.closing_balance_pence) + int(after_sum.get(rid, 0)),
+                           f"the reconciliation for {_month(str(a.period))} plus later transactions")
+        elif rid in all_sum:
+            result[rid] = (int(all_sum[rid]), "all transactions added up from a nil opening balance")
+        else:
+            result[rid] = (0, "no statement or reconciliation was found, so it is taken as nil")
+    out["closing_balance_pence"] = [result[r][0] for r in recipient_ids]
+    out["balance_source"] = [result[r][1] for r in recipient_ids]
+    return out
+
+
+def committed(con: duckdb.DuckDBPyConnection, fy: int) -> pd.DataFrame:
+    """``recipient_id, committed_invoices_pence, committed_hmrc_pence`` at 31 March of ``fy``."""
+    start, end = dates.financial_year_bounds(fy)
+    inv = store.query_df(con, """
+        WITH paid AS (
+            SELECT i.recipient_id, i.invoice_id, sum(coalesce(m.matched_pence, 0)) AS paid_pence
+            FROM invoices i
+            JOIN matches m ON lower(trim(m.evidence_kind)) LIKE 'invoice%'
+                          AND m.evidence_id IN (i.invoice_id, 'invoice:' || i.invoice_id)
+            LEFT JOIN transactions t ON t.txn_id = m.txn_id
+            WHERE t.txn_id IS NULL OR (t.recipient_id = i.recipient_id AND t.posted_date <= ?)
+            GROUP BY i.recipient_id, i.invoice_id),
+        owed AS (
+            SELECT i.recipient_id, greatest(0, coalesce(i.amount_pence, 0) - coalesce(p.paid_pence, 0)) AS owed_pence
+            FROM invoices i LEFT JOIN paid p USING (recipient_id, invoice_id)
+            WHERE i.invoice_date BETWEEN ? AND ?)
+        SELECT recipient_id, sum(owed_pence) AS committed_invoices_pence,
+               count(*) FILTER (WHERE owed_pence > 0) AS n_invoices
+        FROM owed GROUP BY recipient_id""", [end, start, end])
+    months = dates.fy_periods(fy)
+    hmrc = store.query_df(con, f"""
+        SELECT recipient_id,
+               sum(greatest(0, coalesce(amount_due_pence, 0)
+                   - CASE WHEN paid_date IS NULL OR paid_date <= ? THEN coalesce(amount_paid_pence, 0) ELSE 0 END))
+                   AS committed_hmrc_pence
+        FROM hmrc_payments WHERE tax_month IN ({', '.join('?' for _ in months)})
+        GROUP BY recipient_id""", [end, *months])
+    out = inv.merge(hmrc, on="recipient_id", how="outer")
+    for c in ("committed_invoices_pence", "committed_hmrc_pence", "n_invoices"):
+        out[c] = out[c].fillna(0).astype("int64")
+    return out
+
+
+def split_surplus(surplus_pence: int, annual_dp_value_pence: int, carry_forward_pct: Decimal | str) -> tuple[int, int, int]:
+    """``(cap, carry_forward, repayment)``: cap = pct of the annual value (half-up to 1p);
+    carry_forward = max(0, min(surplus, cap)); repayment = max(0, surplus - carry_forward) (PBP 5.3, 5.4)."""
+    cap = money.pct_of(annual_dp_value_pence, carry_forward_pct)
+    carry = max(0, min(surplus_pence, cap))
+    return cap, carry, max(0, surplus_pence - carry)
+
+
+def _reasons(row: dict, fy: int, part_year: list[str], pct: str) -> str:
+    start, end = dates.financial_year_bounds(fy)
+    gbp = money.format_gbp
+    value = f"The annual direct payment value for {start.year}/{str(end.year)[2:]} is {gbp(row['annual_dp_value_pence'])}"
+    if part_year:
+        value += f" (pro rata: {', '.join(part_year)})"
+    s = [value + "."]
+    s.append(f"The balance on {_long(end)} was {gbp(row['closing_balance_pence'])} ({row['balance_source']}).")
+    if row["committed_pence"]:
+        bits = []
+        if row["committed_invoices_pence"]:
+            bits.append(f"{row['n_invoices']} invoice{'s' if row['n_invoices'] != 1 else ''} dated in the year "
+                        f"still to be paid {gbp(row['committed_invoices_pence'])}")
+        if row["committed_hmrc_pence"]:
+            bits.append(f"PAYE and National Insurance still owed to HMRC {gbp(row['committed_hmrc_pence'])}")
+        s.append(f"Already committed: {gbp(row['committed_pence'])} ({'; '.join(bits)}).")
+    surplus = row["surplus_pence"]
+    if row["closing_balance_pence"] < 0:
+        s.append("The account was overdrawn at year end, so nothing is carried forward or repaid (PBP 5.3).")
+    elif surplus <= 0:
+        s.append(f"There is no surplus ({gbp(surplus)} after commitments), so nothing is carried forward or "
+                 f"repaid (PBP 5.3).")
+    else:
+        s.append(f"The surplus is {gbp(surplus)}. Up to {pct}% of the annual value "
+                 f"({gbp(row['cap_pence'])}) may be carried forward into the new financial year with the "
+                 f"council's agreement (PBP 5.3): {gbp(row['carry_forward_pence'])}.")
+        if row["repayment_pence"]:
+            s.append(f"The remaining {gbp(row['repayment_pence'])} was held back and should be repaid (PBP 5.4).")
+        else:
+            s.append("Nothing needs to be repaid (PBP 5.4).")
+    return " ".join(s)
+
+
+def compute_year_end(con: duckdb.DuckDBPyConnection, fy: int, policy: Policy, *,
+                     run_id: str | None = None, write: bool = True) -> pd.DataFrame:
+    """Year-end figures per recipient for financial year ``fy`` (FY2025 = 2025-04-01..2026-03-31).
+
+    Returns :data:`YEAR_END_COLUMNS` plus :data:`DETAIL_COLUMNS`, sorted by recipient, and
+    (unless ``write`` is False) replaces the year's rows of ``year_end`` in one transaction.
+    """
+    fy = int(fy)
+    pct = str(policy.pct("carry_forward_pct"))
+    rids = year_end_recipients(con, fy)
+    lines = annual_dp_values(con, fy, policy)
+    frame = pd.DataFrame({"recipient_id": rids})
+    value = lines.groupby("recipient_id")["value_pence"].sum()
+    frame["annual_dp_value_pence"] = frame["recipient_id"].map(value).fillna(0).astype("int64")
+    frame = frame.merge(closing_balances(con, fy, rids), on="recipient_id", how="left")
+    frame = frame.merge(committed(con, fy), on="recipient_id", how="left")
+    for c in ("committed_invoices_pence", "committed_hmrc_pence", "n_invoices"):
+        frame[c] = frame[c].fillna(0).astype("int64")
+    frame["committed_pence"] = frame["committed_invoices_pence"] + frame["committed_hmrc_pence"]
+    frame["surplus_pence"] = frame["closing_balance_pence"] - frame["committed_pence"]
+    split = [split_surplus(int(s), int(v), pct) for s, v in zip(frame["surplus_pence"], frame["annual_dp_value_pence"])]
+    frame["cap_pence"] = [x[0] for x in split]
+    frame["carry_forward_pence"] = [x[1] for x in split]
+    frame["repayment_pence"] = [x[2] for x in split]
+    for c in ("closing_balance_pence", "surplus_pence", "carry_forward_pence", "repayment_pence"):
+        frame[c] = frame[c].astype("int64")
+    part_year: dict[str, list[str]] = {}
+    for r in lines[lines["days"] < lines["fy_days"]].itertuples(index=False):
+        part_year.setdefault(str(r.recipient_id), []).append(f"line {r.line_id} for {r.days} of {r.fy_days} days")
+    frame["reasons"] = [_reasons(row, fy, part_year.get(row["recipient_id"], []), pct)
+                        for row in frame.to_dict("records")]
+    frame["fy"] = fy
+    frame["run_id"] = run_id
+    out = frame[YEAR_END_COLUMNS + DETAIL_COLUMNS].sort_values("recipient_id", kind="stable").reset_index(drop=True)
+    if write:
+        with store.transaction(con):
+            con.execute("DELETE FROM year_end WHERE fy = ?", [fy])
+            store.insert_df(con, "year_end", out, on_conflict="REPLACE")
+    return out
+
+
+def contingency_summary(con: duckdb.DuckDBPyConnection, fy: int, policy: Policy | None = None) -> pd.DataFrame:
+    """Contingency held through the year per recipient, from the month-end ``reconciliation`` rows.
+
+    Columns: ``recipient_id, months, min_contingency_held_pence, avg_contingency_held_pence``
+    (half-up to 1p), ``min_contingency_pct, avg_contingency_pct`` (text, 2 places), and with a
+    policy ``months_below_min`` / ``months_above_max`` (against contingency_min_pct/_max_pct, PBP 5.3).
+    """
+    months = dates.fy_periods(fy)
+    rec = store.query_df(con, f"""
+        SELECT recipient_id, period, contingency_held_pence, CAST(contingency_pct AS VARCHAR) AS pct
+        FROM reconciliation WHERE period IN ({', '.join('?' for _ in months)})
+        ORDER BY recipient_id, period""", months)
+    rows = []
+    for rid, g in rec.groupby("recipient_id", sort=True):
+        held = [int(v) for v in g["contingency_held_pence"].dropna()]
+        pcts = [Decimal(str(v)) for v in g["pct"].dropna()]
+        row = {
+            "recipient_id": rid, "months": len(g),
+            "min_contingency_held_pence": min(held) if held else None,
+            "avg_contingency_held_pence": money.round_half_up_pence(Decimal(sum(held)) / len(held)) if held else None,
+            "min_contingency_pct": str(min(pcts).quantize(_CENT, ROUND_HALF_UP)) if pcts else "",
+            "avg_contingency_pct": str((sum(pcts) / len(pcts)).quantize(_CENT, ROUND_HALF_UP)) if pcts else "",
+        }
+        if policy is not None:
+            lo, hi = policy.pct("contingency_min_pct"), policy.pct("contingency_max_pct")
+            row["months_below_min"] = sum(1 for p in pcts if p < lo)
+            row["months_above_max"] = sum(1 for p in pcts if p > hi)
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=["recipient_id", "months", "min_contingency_held_pence", "avg_contingency_held_pence",
+                                      "min_contingency_pct", "avg_contingency_pct"]
+                       + (["months_below_min", "months_above_max"] if policy is not None else []))
+    for c in ("min_contingency_held_pence", "avg_contingency_held_pence"):
+        out[c] = out[c].astype("Int64")
+    return out
+
+
+def to_contract_frame(ye: pd.DataFrame) -> pd.DataFrame:
+    """The ``year_end.csv`` columns of contract section 3 (money in pounds)."""
+    out = pd.DataFrame({"recipient_id": ye["recipient_id"]})
+    for c in ("annual_dp_value", "closing_balance", "committed", "surplus", "carry_forward", "repayment"):
+        out[c] = ye[f"{c}_pence"].map(money.format_pounds)
+    out["reasons"] = ye["reasons"]
+    return out
