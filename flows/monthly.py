@@ -1,48 +1,38 @@
-"""The monthly reconciliation flow: ingest → validate → audit → recommend → report for one month.
+"""The monthly reconciliation flow: ingest → audit → recommend → report for one month.
 
-A thin wrapper over :mod:`dpaudit.pipeline`; the stage order is the same as ``run_period``:
+A thin wrapper over :func:`dpaudit.pipeline.run_period`, which holds the stage order and records
+the run; this flow only says *how* each piece runs under Prefect:
 
-1. ``parse-statements``: the writer plans the inbox (``plan_statement_files``: new, duplicate,
-   re-read after quarantine, already loaded), then one task per batch of recipients, submitted to
-   the flow's task runner (threads by default, a Dask cluster with :func:`dask_runner`), reads the
-   files and builds their store rows (``prepare_statement_files``; pure work, no database).  A file
-   that cannot be read is quarantined with its reason; one recipient's bad file never stops the
-   others.
-2. ``load-statements``: the single writer loads the prepared batches in inbox order, one
-   transaction each (``load_prepared``): the same three steps as
-   :func:`dpaudit.ingest.statements.ingest_statements`, which runs them in one process.
-3. ``ingest``: reference data, evidence (validated by the pandera schemas) and statement checks
-   (``pipeline.ingest_period``; statements already loaded are skipped by their SHA-256).
-4. ``audit`` (rules, matching, reconciliation; findings committed here), ``recommend``, ``report``.
+* the stages ``audit``, ``recommend`` and ``report`` run as tasks of those names, so the Prefect
+  UI shows their state and time (``report`` retries once); ``ingest`` runs in the flow;
+* the month's statement and evidence files are read by ``read-files`` tasks submitted to the flow's
+  task runner (threads by default, a Dask cluster with :func:`dask_runner`), ``batch_size`` files
+  per task; the single writer loads what they return in inbox order, one transaction per batch.
 
 The flow holds the DuckDB single-writer lock from start to end, so a CLI run, a scheduled run and
 a manual flow run on the same store never interleave: the second waits ``wait_seconds`` then
 stops with a plain message.  A report failure fails the flow but the findings and
-recommendations committed before it are kept (run ``dpaudit report`` to write them again).
+recommendations committed before it are kept (run ``dpaudit report`` to write them again); the
+artifact says so.
 """
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any, Optional
 
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from dpaudit import __version__
-from dpaudit.ingest import statements as ist
 from dpaudit.core.dates import parse_period, previous_period
-from dpaudit.pipeline import (officer_name, audit_period, default_db, ingest_period, resolve_policy, run_id_for,
-                              write_period_reports)
-from dpaudit.core.policy import Policy
-from dpaudit.decide.recommend import recommend_period
-from dpaudit.store import now_utc, open_store
+from dpaudit.pipeline import run_period
 
-DEFAULT_BATCH = 200  # recipients per parse task: enough work per task to dwarf Prefect's per-task overhead
+DEFAULT_BATCH = 200  # files per read task: enough work per task to dwarf Prefect's per-task overhead
+STAGE_RETRIES = {"report": 1}
+INLINE_STAGES = ("ingest",)
 
 
 def default_period(today: date | None = None) -> str:
@@ -61,69 +51,42 @@ def dask_runner(address: str | None = None, n_workers: int = 2, processes: bool 
                                           "dashboard_address": None})
 
 
-def _batches(files: list[ist.StatementFile], batch_size: int) -> list[list[ist.StatementFile]]:
-    """Whole recipients per batch (a recipient's files stay together, in inbox order)."""
-    out: list[list[ist.StatementFile]] = []
-    cur: list[ist.StatementFile] = []
-    rids: set[str] = set()
-    for f in files:
-        if f.recipient_id not in rids and len(rids) >= batch_size:
-            out.append(cur)
-            cur, rids = [], set()
-        rids.add(f.recipient_id)
-        cur.append(f)
-    if cur:
-        out.append(cur)
+@task(name="stage", cache_policy=NO_CACHE)
+def stage_task(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """One stage of the pipeline (``fn`` is the library function the pipeline gives)."""
+    return fn(*args, **kw)
+
+
+@task(name="read-files", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def read_files(fn: Callable[..., Any], chunk: Any, *args: Any) -> Any:
+    """Read one chunk of the month's files (pure work, no database): ``fn(chunk, *args)``.  ``fn``
+    is a module-level library function, so it pickles by reference onto Dask workers."""
+    return fn(chunk, *args)
+
+
+def run_stage_as_task(stage: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """The pipeline's stage runner under Prefect: the stage is a task named after it, except
+    ``ingest``, which runs in the flow itself so that its ``read-files`` tasks are submitted from
+    the flow to the flow's task runner (Dask cannot ship tasks submitted from inside a task)."""
+    if stage in INLINE_STAGES:
+        out = fn(*args, **kw)
+    else:
+        out = stage_task.with_options(name=stage, retries=STAGE_RETRIES.get(stage, 0), retry_delay_seconds=5)(
+            fn, *args, **kw)
+    get_run_logger().info("%s done", stage)
     return out
 
 
-# ------------------------------------------------------------------------------------------ tasks
-@task(name="parse-statements", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def parse_statements(data_dir: str, period: str, files: list[ist.StatementFile], policy: Policy,
-                     now) -> ist.PreparedStatements:
-    """Read a batch of planned statement files and build their store rows (no database):
-    :func:`dpaudit.ingest.statements.prepare_statement_files`."""
-    return ist.prepare_statement_files(Path(data_dir), period, files, policy, now)
+class TaskRunnerPool:
+    """The file-reading pool of :func:`dpaudit.pipeline.ingest_period` on the flow's task runner:
+    each chunk of files is a ``read-files`` task; results come back in chunk order."""
 
+    def __init__(self, chunk_files: int = DEFAULT_BATCH) -> None:
+        self.chunk_files = max(1, chunk_files)
 
-@task(name="load-statements", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def load_statements(con, period: str, prepared: list[ist.PreparedStatements]) -> dict:
-    """Single writer: load the prepared batches in inbox order, one transaction each
-    (:func:`dpaudit.ingest.statements.load_statement_batches`)."""
-    counts = ist.load_statement_batches(con, prepared)
-    get_run_logger().info("statements %s: %s", period, json.dumps(counts))
-    return counts
-
-
-@task(name="ingest", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def ingest(con, data_dir: str, period: str, policy: Policy) -> tuple[dict, pd.DataFrame]:
-    """Reference data, evidence and statement checks (``pipeline.ingest_period``)."""
-    counts, checks = ingest_period(con, Path(data_dir), period, policy)
-    get_run_logger().info("ingest %s: %s; %d statement-check findings", period,
-                          json.dumps(counts, default=str), len(checks))
-    return counts, checks
-
-
-@task(name="audit", cache_policy=NO_CACHE)
-def audit(con, period: str, policy: Policy, run_id: str, checks: pd.DataFrame) -> dict:
-    counts = audit_period(con, period, policy, run_id, checks)
-    get_run_logger().info("audit %s: %s", period, json.dumps(counts))
-    return counts
-
-
-@task(name="recommend", cache_policy=NO_CACHE)
-def recommend(con, period: str, policy: Policy, officer: str, run_id: str) -> dict:
-    recs = recommend_period(con, period, policy, prepared_by=officer, run_id=run_id)
-    by_action = recs["action"].value_counts().sort_index().to_dict() if len(recs) else {}
-    get_run_logger().info("recommend %s: %s", period, json.dumps(by_action))
-    return {str(k): int(v) for k, v in by_action.items()}
-
-
-@task(name="report", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def report(con, period: str, reports_dir: str, policy: Policy, run_id: str, started, timings: dict) -> tuple[list[str], str]:
-    files, md = write_period_reports(con, period, Path(reports_dir), policy, run_id, started, {"stage_seconds": timings})
-    get_run_logger().info("report %s: %d files in %s", period, len(files), Path(reports_dir) / period)
-    return [str(f) for f in files], md
+    def submit(self, fn: Callable[..., Any], chunks: Iterable[Any], *args: Any, parallel: bool = True) -> Iterator[Any]:
+        futures = [read_files.submit(fn, chunk, *args) for chunk in chunks]
+        return (f.result() for f in futures)
 
 
 def artifact_markdown(period: str, summary_md: str, files: list[str], counts: dict, timings: dict,
@@ -157,57 +120,25 @@ def monthly_reconciliation(data_dir: str, period: Optional[str] = None, reports_
     logger = get_run_logger()
     period = period or default_period()
     parse_period(period)
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"the data folder {root} does not exist; run 'dpaudit init {root}' to create one")
-    policy = resolve_policy(root, policy_path)
-    db = Path(db_path) if db_path else default_db(root)
-    run_id = run_id_for("month", period, policy)
-    started = now_utc()
-    timings: dict[str, float] = {}
-    counts: dict[str, Any] = {}
-    with open_store(db, wait_seconds=wait_seconds) as con:
-        con.execute("INSERT INTO runs VALUES (?, 'month', ?, ?, NULL, 'running', ?, ?, ?, NULL)",
-                    [run_id, period, started, policy.version, policy.digest, __version__])
-        t0 = time.perf_counter()
-        plan = ist.plan_statement_files(con, root, period)
-        futures = [parse_statements.submit(str(root), period, batch, policy, started)
-                   for batch in _batches(plan, max(1, batch_size))]
-        parsed = [f.result() for f in futures]
-        timings["parse"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        st_counts = load_statements(con, period, parsed)
-        in_counts, checks = ingest(con, str(root), period, policy)
-        counts.update(in_counts)
-        counts.update(st_counts)  # the parallel load did the statement work; ingest_period only re-checked it
-        timings["ingest"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        counts.update(audit(con, period, policy, run_id, checks))
-        timings["audit"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        counts["recommendations"] = recommend(con, period, policy, officer_name(officer), run_id)
-        timings["recommend"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        state = report(con, period, str(reports_dir), policy, run_id, started, dict(timings), return_state=True)
-        timings["report"] = time.perf_counter() - t0
-        error = None
-        if state.is_completed():
-            out_files, md = state.result()
-        else:
-            out_files, md = [], ""
-            error = f"The report stage failed: {state.message}"
+    try:
+        r = run_period(data_dir, period, reports_dir=reports_dir, db_path=db_path, policy_path=policy_path,
+                       officer=officer, wait_seconds=wait_seconds, stage_runner=run_stage_as_task,
+                       pool=TaskRunnerPool(batch_size), progress=lambda stage: logger.info("%s: %s", period, stage))
+    except Exception as exc:
+        rec = getattr(exc, "run_record", None)
+        if rec is not None and rec.current == "report":
+            error = f"The report stage failed: {exc}"
             logger.error(error)
-        con.execute("UPDATE runs SET finished_at = ?, status = ?, counts_json = ? WHERE run_id = ?",
-                    [now_utc(), "ok" if error is None else "report_failed",
-                     json.dumps(counts, sort_keys=True, default=str), run_id])
-        con.execute("CHECKPOINT")
-    create_markdown_artifact(markdown=artifact_markdown(period, md, out_files, counts, timings, error),
+            create_markdown_artifact(markdown=artifact_markdown(period, "", [], rec.counts, rec.timings, error),
+                                     key=f"dpaudit-month-{period}", description=f"dpaudit monthly reconciliation {period}")
+            raise RuntimeError(f"{error} (findings and recommendations of {period} are stored; "
+                               f"run_id {rec.run_id})") from exc
+        raise
+    files = [str(f) for f in r.files]
+    create_markdown_artifact(markdown=artifact_markdown(period, r.summary_md, files, r.counts, r.timings),
                              key=f"dpaudit-month-{period}", description=f"dpaudit monthly reconciliation {period}")
-    result = {"run_id": run_id, "period": period, "db_path": str(db), "reports_dir": str(Path(reports_dir) / period),
-              "files": out_files, "counts": counts, "timings": timings}
-    if error:
-        raise RuntimeError(f"{error} (findings and recommendations of {period} are stored; run_id {run_id})")
-    return result
+    return {"run_id": r.run_id, "period": period, "db_path": str(r.db_path), "reports_dir": str(r.reports_dir),
+            "files": files, "counts": r.counts, "timings": r.timings}
 
 
 if __name__ == "__main__":  # pragma: no cover - manual run: python flows/monthly.py DATA [PERIOD]

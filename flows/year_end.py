@@ -39,8 +39,6 @@ def year_end(data_dir: str, fy: Optional[int] = None, reports_dir: str = "report
              policy_path: Optional[str] = None, wait_seconds: float = 0.0) -> dict:
     """Year end for FY ``fy`` (April to March; default the year that ended last 31 March)."""
     fy = fy if fy is not None else default_fy()
-    if not Path(data_dir).is_dir():
-        raise FileNotFoundError(f"the data folder {data_dir} does not exist; run 'dpaudit init {data_dir}' to create one")
     res = year_end_task(data_dir, fy, reports_dir, db_path, policy_path, wait_seconds)
     c = res["counts"]
     md = "\n".join([

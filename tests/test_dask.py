@@ -1,29 +1,17 @@
 """The monthly flow with its per-recipient statement parsing on a local Dask cluster
 (prefect-dask ``DaskTaskRunner``) stores exactly the findings, recommendations and reconciliation
-of the plain in-process ``run_period``."""
+of the plain in-process ``run_period``.  The Prefect environment is set up in conftest.py."""
 from __future__ import annotations
 
-import os
 import shutil
-import sys
-import tempfile
 from pathlib import Path
 
+import pandas as pd
+
+from dpaudit.pipeline import run_period
+from dpaudit.store import open_store
+
 ROOT = Path(__file__).resolve().parents[1]
-os.environ["PREFECT_HOME"] = os.environ.get("DPAUDIT_TEST_PREFECT_HOME") or tempfile.mkdtemp(prefix="dpaudit-prefect-")
-os.environ["DPAUDIT_TEST_PREFECT_HOME"] = os.environ["PREFECT_HOME"]
-os.environ.pop("PREFECT_API_URL", None)
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import pandas as pd  # noqa: E402
-
-from dpaudit.pipeline import run_period  # noqa: E402
-from dpaudit.store import open_store  # noqa: E402
-
 SAMPLE = ROOT / "sample_data"
 FINDING_COLS = "exception_id, period, recipient_id, rule_id, severity, txn_date, amount_pence, txn_ref, message"
 

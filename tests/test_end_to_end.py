@@ -104,12 +104,7 @@ def _summary_dump(path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_summary_figures_golden(demo):
+def test_summary_figures_golden(demo, golden):
     """Golden file of the February Summary sheet on sample_data (UPDATE_GOLDEN=1 rewrites it)."""
-    import os
-
-    golden = Path(__file__).parent / "golden" / "sample_data_2026-02_summary.txt"
-    text = _summary_dump(demo / "reports" / "2026-02" / "exceptions.xlsx")
-    if os.environ.get("UPDATE_GOLDEN") or not golden.exists():
-        golden.write_text(text, encoding="utf-8")
-    assert text == golden.read_text(encoding="utf-8")
+    golden(Path(__file__).parent / "golden" / "sample_data_2026-02_summary.txt",
+           _summary_dump(demo / "reports" / "2026-02" / "exceptions.xlsx"))

@@ -15,7 +15,10 @@ from hypothesis import strategies as st
 
 from dpaudit import store
 from dpaudit.audit.findings import finalise
-from dpaudit.ingest.statements import ingest_statements, statement_checks, statement_files
+from dpaudit.audit.data import load_audit_data
+from dpaudit.audit.rules import RULES
+from dpaudit.ingest.schemas import quarantine_id
+from dpaudit.ingest.statements import ingest_statements, statement_files
 from dpaudit.core.policy import load_policy
 from killpoints import kill_at
 
@@ -47,9 +50,19 @@ def put(data: Path, rid: str, name: str, text: str | bytes, period: str = PERIOD
     return p
 
 
+def raw_findings(con, period: str, rule_ids: list[str]) -> pd.DataFrame:
+    """The raw findings (with their keys) of some registered rules for ``period``."""
+    data = load_audit_data(con, period, POLICY)
+    frames = [RULES[r](data).assign(rule_id=r, period=period) for r in rule_ids]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["rule_id", "key", "message"])
+
+
 def run(data: Path, period: str = PERIOD):
+    """Ingest the period's statements; the counts and the rejected-row and duplicate-file findings."""
     with store.open_store(data / "dp.duckdb") as con:
-        return ingest_statements(con, data, period, POLICY)
+        counts = ingest_statements(con, data, period, POLICY)
+        return counts, raw_findings(con, period, ["DQ-ROW-REJECTED", "DQ-DUPLICATE-FILE"])
 
 
 def q(data: Path, sql: str, params: list | None = None) -> list[tuple]:
@@ -89,7 +102,8 @@ def test_corpus_file_is_ingested_or_quarantined_with_reason(corpus_store, path):
         qrows = q(data, "SELECT reason FROM quarantine WHERE file_sha256 = ? AND row_no IS NULL AND column_name = ''", [sha])
         assert qrows, "a quarantined file has a quarantine row"
         fpath = q(data, "SELECT path FROM files WHERE sha256 = ?", [sha])[0][0]
-        assert (findings["key"] == fpath).any()
+        assert (findings["key"] == quarantine_id(fpath, None, "")).any()
+        assert findings["message"].str.contains(f"Statement file {fpath} was not read", regex=False).any()
     else:
         n = q(data, "SELECT sum(n_txns) FROM statements WHERE file_sha256 = ?", [sha])[0][0]
         assert n is not None and n > 0
@@ -202,8 +216,11 @@ def test_rejected_rows_and_files_are_quarantined_masked(tmp_path):
     counts, findings = run(tmp_path)
     assert counts["files_ingested"] == 1 and counts["files_quarantined"] == 1 and counts["rows_rejected"] == 3
     rej = findings[findings["rule_id"] == "DQ-ROW-REJECTED"]
-    assert set(rej["key"]) == {f"inbox/{PERIOD}/R1/bank.csv|4|amount", f"inbox/{PERIOD}/R1/bank.csv|5|(row)",
-                               f"inbox/{PERIOD}/R1/foreign.csv"}
+    where = {(f"inbox/{PERIOD}/R1/bank.csv", 4, "amount"), (f"inbox/{PERIOD}/R1/bank.csv", 5, "(row)"),
+             (f"inbox/{PERIOD}/R1/foreign.csv", None, "")}
+    assert set(q(tmp_path, "SELECT path, row_no, column_name FROM quarantine")) == where
+    assert set(rej["key"]) == {quarantine_id(*w) for w in where}
+    assert all(len(k) == 16 for k in rej["key"])
     assert rej["message"].str.contains("row 4, column amount").any()
     quarantine = q(tmp_path, "SELECT value_masked, reason FROM quarantine")
     blob = " ".join(str(x) for row in quarantine for x in row) + " ".join(findings["message"])
@@ -300,9 +317,12 @@ def _recipients(data: Path, rows: list[dict]) -> None:
         store.insert_df(con, "recipients", pd.DataFrame([{**base, **r} for r in rows]))
 
 
+STATEMENT_RULES = ["DQ-STATEMENT-MISSING", "DQ-STATEMENT-GAP", "DQ-BALANCE-BREAK", "DQ-WRONG-ACCOUNT"]
+
+
 def _checks(data: Path, period: str = PERIOD) -> pd.DataFrame:
     with store.open_store(data / "dp.duckdb") as con:
-        return statement_checks(con, period, POLICY)
+        return raw_findings(con, period, STATEMENT_RULES)
 
 
 def test_missing_and_gap_follow_coverage_rules(tmp_path):

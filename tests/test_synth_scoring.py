@@ -5,10 +5,12 @@ the pipeline found / truth keys; precision per rule = pipeline keys in the truth
 Every rule counts for precision (a normal recipient-month is built to raise nothing, so any
 finding the generator did not plant or derive is a false positive).
 
-Floors (stated, not tuned down): overall recall >= 0.90 and overall precision >= 0.90 over the
+The generator writes down every finding it plants or derives and builds the rest to raise none, so
+the expected result is exact, not a floor: recall 1.0 and precision 1.0 for every rule over the
 keys of 40 recipients x 3 months (seed 7, a planted anomaly in 20% of recipient-months).  Measured
-on 2026-11-23: 53 truth keys over 17 rules, recall 1.00 and precision 1.00 for every rule.  When a
-floor fails, the table printed names the rules that disagree; fix the engine or the generator.
+on 2026-11-30: 53 truth keys over 17 rules, 53 findings, recall 1.00 and precision 1.00 for every
+rule.  When it fails, the message lists the keys missed and the keys found that the truth does
+not hold; fix the engine or the generator.
 """
 from __future__ import annotations
 
@@ -19,8 +21,6 @@ from dpaudit.pipeline import run_period
 from dpaudit.store import open_store
 from dpaudit.synth.council import generate
 
-RECALL_FLOOR = 0.90
-PRECISION_FLOOR = 0.90
 KEY = ["period", "recipient_id", "rule_id"]
 
 
@@ -53,6 +53,7 @@ def test_score_counts_agreement_by_key():
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
+    """The score table plus the keys the pipeline missed and the keys it found beyond the truth."""
     d = tmp_path_factory.mktemp("score") / "council"
     summary = generate(d, recipients=40, months=3, seed=7, start_period="2025-04", anomaly_rate=0.2)
     for p in ("2025-04", "2025-05", "2025-06"):
@@ -64,15 +65,16 @@ def scored(tmp_path_factory):
     with pd.option_context("display.width", 200, "display.max_rows", 100):
         print(f"\nsynth 40 recipients x 3 months, seed 7: {summary['transactions']} transactions, "
               f"{len(truth)} truth rows, {len(found)} findings\n{s.to_string(index=False, float_format='%.2f')}")
-    return s
+    t = set(map(tuple, truth[KEY].values))
+    f = set(map(tuple, found[KEY].values))
+    return {"score": s, "missed": sorted(t - f), "extra": sorted(f - t)}
 
 
-def test_recall_and_precision_floors(scored):
-    s = scored.set_index("rule_id")
-    missed = scored[(scored["rule_id"] != "ALL") & (scored["recall"] < 1)]
-    extra = scored[(scored["rule_id"] != "ALL") & (scored["precision"] < 1)]
-    detail = (f"\nrules with missed truth:\n{missed.to_string(index=False)}"
-              f"\nrules with findings not in the truth:\n{extra.to_string(index=False)}")
+def test_recall_and_precision_are_exact(scored):
+    s = scored["score"].set_index("rule_id")
+    detail = (f"\nmissed (period, recipient, rule): {scored['missed']}"
+              f"\nfound but not in the truth: {scored['extra']}"
+              f"\n{scored['score'].to_string(index=False, float_format='%.2f')}")
     assert s.loc["ALL", "truth"] >= 30, "too few planted findings to score" + detail
-    assert s.loc["ALL", "recall"] >= RECALL_FLOOR, detail
-    assert s.loc["ALL", "precision"] >= PRECISION_FLOOR, detail
+    assert scored["missed"] == [] and scored["extra"] == [], detail
+    assert (s["recall"] == 1.0).all() and (s["precision"] == 1.0).all(), detail

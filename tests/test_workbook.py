@@ -1,7 +1,6 @@
 """The officers' workbook: sheets, formats, safety, sorting, charts, and a golden text dump."""
 from __future__ import annotations
 
-import os
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
@@ -258,14 +257,9 @@ def dump_workbook(path: Path) -> str:
     return "\n".join(out) + "\n"
 
 
-def test_golden_dump(wb_path: Path) -> None:
-    text = dump_workbook(wb_path)
-    if os.environ.get("UPDATE_GOLDEN") == "1" or not GOLDEN.exists():
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(text, encoding="utf-8")
-        if os.environ.get("UPDATE_GOLDEN") != "1":
-            pytest.fail(f"golden file {GOLDEN} was missing and has been written; check it and run again")
-    assert text == GOLDEN.read_text(encoding="utf-8")
+def test_golden_dump(wb_path: Path, golden) -> None:
+    """The whole small workbook as text against its golden file (UPDATE_GOLDEN=1 rewrites it)."""
+    golden(GOLDEN, dump_workbook(wb_path))
 
 
 # ---------------------------------------------------------------- any outside text stays text

@@ -32,7 +32,6 @@ from dpaudit.store import StoreLocked
 
 DOMAIN_ERRORS: tuple[type[BaseException], ...] = (
     PolicyError, StoreLocked, FileNotFoundError, DecisionImportError, DateError, UnreadableFile)
-RUN_STAGES = ("ingest", "audit", "recommend", "report")
 SEVERITIES = ("high", "medium", "low", "info")
 ACTIONS = ("STOP", "REPAY", "REVIEW", "NONE")
 REFERENCE_FILES = ("recipients", "support_plan_lines", "payment_schedule", "employees", "insurance", "providers")
@@ -128,19 +127,6 @@ def stage_progress() -> Progress:
                     TimeElapsedColumn(), console=err_console, transient=True)
 
 
-def period_overview(db_path: Path, periods: list[str]) -> dict:
-    """Findings by severity and recommendations by action (counts and pence) from the store."""
-    from dpaudit.store import open_store
-
-    marks = ", ".join("?" for _ in periods)
-    with open_store(db_path, read_only=True) as con:
-        sev = con.execute(f"SELECT severity, count(*), coalesce(sum(amount_pence), 0) FROM findings "
-                          f"WHERE period IN ({marks}) GROUP BY severity", periods).fetchall()
-        act = con.execute(f"SELECT action, count(*), coalesce(sum(amount_pence), 0) FROM recommendations "
-                          f"WHERE period IN ({marks}) GROUP BY action", periods).fetchall()
-    return {"severity": {s: (int(n), int(p)) for s, n, p in sev}, "action": {a: (int(n), int(p)) for a, n, p in act}}
-
-
 def summary_table(results: list, overview: dict) -> Table:
     t = Table(title="dpaudit run summary", show_lines=False)
     t.add_column("what")
@@ -161,15 +147,6 @@ def summary_table(results: list, overview: dict) -> Table:
         secs = sum(r.timings.values()) if r.timings else 0.0
         t.add_row(f"reports {r.period}", f"{len(r.files)} files", f"{r.reports_dir} ({secs:.1f} s)")
     return t
-
-
-def _open_rw(data: Path, db: Path | None, wait: float):
-    from dpaudit.pipeline import default_db
-    from dpaudit.store import open_store
-
-    if not Path(data).is_dir():
-        raise FileNotFoundError(f"the data folder {data} does not exist; run 'dpaudit init {data}' to create one")
-    return open_store(db or default_db(data), wait_seconds=wait)
 
 
 # --------------------------------------------------------------------------------------- commands
@@ -205,20 +182,17 @@ def init(directory: Annotated[Path, typer.Argument(help="The data folder to crea
 def ingest(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", help="Month YYYY-MM.")],
            db: DbOpt = None, policy: PolicyOpt = None, wait: WaitOpt = 0.0) -> None:
     """Load reference data, statements and evidence of one month into the store (no audit)."""
-    from dpaudit.pipeline import ingest_period, resolve_policy
+    from dpaudit.pipeline import run_period
 
     with domain_errors():
-        parse_period(period)
-        pol = resolve_policy(data, policy)
-        with stage_progress() as prog, _open_rw(data, db, wait) as con:
+        with stage_progress() as prog:
             prog.add_task(f"ingest {period}", total=None)
-            counts, checks = ingest_period(con, data, period, pol)
+            r = run_period(data, period, db_path=db, policy_path=policy, wait_seconds=wait, stages=("ingest",))
         t = Table(title=f"ingest {period}")
         t.add_column("count")
         t.add_column("value", justify="right")
-        for k, v in counts.items():
+        for k, v in r.counts.items():
             t.add_row(k, str(v))
-        t.add_row("statement check findings", str(len(checks)))
         console.print(t)
 
 
@@ -226,24 +200,21 @@ def ingest(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", 
 def audit(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", help="Month YYYY-MM.")],
           db: DbOpt = None, policy: PolicyOpt = None, officer: OfficerOpt = None, wait: WaitOpt = 0.0) -> None:
     """Ingest, audit and recommend one month, storing findings but writing no reports."""
-    from dpaudit.pipeline import officer_name, audit_period, ingest_period, resolve_policy, run_id_for
-    from dpaudit.decide.recommend import recommend_period
+    from dpaudit.pipeline import run_period
 
+    stages = ("ingest", "audit", "recommend")
     with domain_errors():
-        parse_period(period)
-        pol = resolve_policy(data, policy)
-        run_id = run_id_for("audit", period, pol)
-        with stage_progress() as prog, _open_rw(data, db, wait) as con:
-            task = prog.add_task(f"{period}: ingest", total=3)
-            counts, checks = ingest_period(con, data, period, pol)
-            prog.update(task, advance=1, description=f"{period}: audit")
-            counts.update(audit_period(con, period, pol, run_id, checks))
-            prog.update(task, advance=1, description=f"{period}: recommend")
-            recs = recommend_period(con, period, pol, prepared_by=officer_name(officer), run_id=run_id)
-            prog.update(task, advance=1)
-        by_action = recs["action"].value_counts().to_dict() if len(recs) else {}
-        console.print(f"[green]{period} audited:[/green] {counts.get('findings', 0)} findings over "
-                      f"{counts.get('transactions_audited', 0)} transactions; recommendations "
+        with stage_progress() as prog:
+            task = prog.add_task(f"{period}: ingest", total=len(stages))
+
+            def say(stage: str) -> None:
+                prog.update(task, completed=stages.index(stage), description=f"{period}: {stage}")
+
+            r = run_period(data, period, db_path=db, policy_path=policy, officer=officer, wait_seconds=wait,
+                           stages=stages, progress=say)
+        by_action = r.counts.get("recommendations", {})
+        console.print(f"[green]{period} audited:[/green] {r.counts.get('findings', 0)} findings over "
+                      f"{r.counts.get('transactions_audited', 0)} transactions; recommendations "
                       + (", ".join(f"{a} {by_action[a]}" for a in ACTIONS if a in by_action) or "none")
                       + f". Write the reports with: dpaudit report --data {data} --period {period}")
 
@@ -252,22 +223,14 @@ def audit(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", h
 def report(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", help="Month YYYY-MM.")],
            reports: ReportsOpt = None, db: DbOpt = None, policy: PolicyOpt = None, wait: WaitOpt = 0.0) -> None:
     """Write the month's reports (workbook, CSVs, summary, manifest, letters) from the store."""
-    from dpaudit.pipeline import resolve_policy, run_id_for, write_period_reports
-    from dpaudit.store import now_utc
+    from dpaudit.pipeline import report_period
 
     with domain_errors():
-        parse_period(period)
-        pol = resolve_policy(data, policy)
-        out = reports or Path("reports")
-        with stage_progress() as prog, _open_rw(data, db, wait) as con:
+        with stage_progress() as prog:
             prog.add_task(f"report {period}", total=None)
-            n = con.execute("SELECT count(*) FROM recommendations WHERE period = ?", [period]).fetchall()[0][0]
-            if n == 0:
-                raise FileNotFoundError(f"the store has no audit of {period} yet; run 'dpaudit audit --data {data} "
-                                        f"--period {period}' (or 'dpaudit run') first")
-            files, md = write_period_reports(con, period, out, pol, run_id_for("report", period, pol), now_utc(), {})
-        console.print(Markdown(md))
-        console.print(f"[green]{len(files)} report files written to[/green] {out / period}")
+            r = report_period(data, period, reports_dir=reports, db_path=db, policy_path=policy, wait_seconds=wait)
+        console.print(Markdown(r.summary_md))
+        console.print(f"[green]{len(r.files)} report files written to[/green] {r.reports_dir}")
 
 
 @app.command(epilog="Examples:\n\n  dpaudit run --data ./council --period 2026-01\n\n"
@@ -280,21 +243,21 @@ def run(data: DataOpt,
         wait: WaitOpt = 0.0,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary markdown.")] = False) -> None:
     """Run whole months: ingest, validate, audit, recommend and write the reports, in month order."""
-    from dpaudit.pipeline import default_db, run_period
+    from dpaudit.pipeline import STAGES, default_db, period_overview, run_period
 
     results = []
     with domain_errors():
         todo = expand_periods(period, periods)
         with stage_progress() as prog:
-            task = prog.add_task("starting", total=len(todo) * len(RUN_STAGES))
+            task = prog.add_task("starting", total=len(todo) * len(STAGES))
             for p in todo:
                 def say(stage: str, p: str = p) -> None:
                     prog.update(task, description=f"{p}: {stage}",
-                                completed=todo.index(p) * len(RUN_STAGES) + RUN_STAGES.index(stage)
-                                if stage in RUN_STAGES else None)
+                                completed=todo.index(p) * len(STAGES) + STAGES.index(stage)
+                                if stage in STAGES else None)
                 results.append(run_period(data, p, reports_dir=reports, db_path=db, policy_path=policy,
                                           officer=officer, wait_seconds=wait, progress=say))
-                prog.update(task, completed=(todo.index(p) + 1) * len(RUN_STAGES))
+                prog.update(task, completed=(todo.index(p) + 1) * len(STAGES))
         if not quiet:
             for r in results:
                 console.print(Markdown(r.summary_md))
@@ -310,8 +273,6 @@ def year_end(data: DataOpt, fy: Annotated[str, typer.Option("--fy", help="Financ
 
     year = parse_fy(fy)
     with domain_errors():
-        if not Path(data).is_dir():
-            raise FileNotFoundError(f"the data folder {data} does not exist; run 'dpaudit init {data}' to create one")
         with stage_progress() as prog:
             prog.add_task(f"year end FY{year}", total=None)
             r = run_year_end(data, year, reports_dir=reports, db_path=db, policy_path=policy, wait_seconds=wait)
@@ -332,20 +293,15 @@ def decisions_import(path: Annotated[Path, typer.Argument(help="The returned exc
                                                                "exception_id, decision, officer, decided_at, note.")],
                      data: DataOpt, officer: OfficerOpt = None, db: DbOpt = None, wait: WaitOpt = 0.0) -> None:
     """Record officers' decisions (accept / dismiss / query) in the append-only decision log."""
-    from dpaudit.decide.decisions import import_decisions, known_ids, prepared_by_map, read_csv_decisions, read_workbook_decisions
+    from dpaudit.pipeline import import_decision_file
 
     with domain_errors():
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} does not exist; give the exceptions.xlsx the officers returned")
-        frame = read_workbook_decisions(path) if path.suffix.lower() == ".xlsx" else read_csv_decisions(path)
-        from dpaudit.pipeline import resolve_policy
-
-        four_eyes = bool(resolve_policy(data, None).raw["recommend"]["four_eyes"])
-        with _open_rw(data, db, wait) as con:
-            res = import_decisions(con, frame, known_ids=known_ids(con), officer_default=officer, source=path.name,
-                                   prepared_by=prepared_by_map(con), four_eyes=four_eyes)
+        res, check = import_decision_file(path, data, officer=officer, db_path=db, wait_seconds=wait)
         console.print(f"[green]{res.appended} decision(s) recorded[/green], {res.unchanged} unchanged, "
                       f"{res.ignored_blank} blank; log head {res.head_hash[:12]}")
+        if not check.ok:
+            raise fail("The decisions were recorded, but the decision log fails verification:\n"
+                       + "\n".join(f"- {p}" for p in check.problems))
 
 
 @decisions_app.command("verify", epilog="Example:  dpaudit decisions verify --data ./council")
@@ -420,4 +376,4 @@ def main() -> None:  # pragma: no cover - console entry point
     app()
 
 
-__all__ = ["app", "expand_periods", "parse_fy", "period_overview", "DOMAIN_ERRORS", "main"]
+__all__ = ["app", "expand_periods", "parse_fy", "DOMAIN_ERRORS", "main"]

@@ -6,6 +6,7 @@ this module only sequences them, records the run, and turns results into report 
 """
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -13,15 +14,16 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable
+from collections.abc import Iterator
+from typing import Any, Callable
 
 import pandas as pd
 
 from dpaudit import __version__
-from dpaudit.audit.data import load_audit_data
+from dpaudit.audit.data import AuditData, load_audit_data
 from dpaudit.core.dates import financial_year_bounds, parse_period
-from dpaudit.audit.findings import FINDING_COLUMNS, finalise, sort_findings
-from dpaudit.ingest.reference import load_reference, reference_findings
+from dpaudit.audit.findings import FINDING_COLUMNS, sort_findings
+from dpaudit.ingest.reference import load_reference
 from dpaudit.audit.match import MATCH_COLUMNS, match_evidence
 from dpaudit.core.policy import Policy, load_policy
 from dpaudit.audit.reconcile import reconcile
@@ -69,8 +71,10 @@ def officer_name(officer: str | None) -> str:
         return "dpaudit"
 
 
-def ingest_period(con, data_dir: Path, period: str, policy: Policy) -> tuple[dict, pd.DataFrame]:
-    """Reference, statements and evidence into the store; returns counts and statement-check findings."""
+def ingest_period(con, data_dir: Path, period: str, policy: Policy, pool: Any = None) -> dict:
+    """Reference, statements and evidence of ``period`` into the store; returns the counts.
+
+    ``pool`` reads the files (``submit(fn, chunks, *args)``): worker processes by default."""
     from dpaudit.ingest import evidence as ev
     from dpaudit.ingest import statements as st
     from dpaudit.ingest.workers import Workers
@@ -88,47 +92,31 @@ def ingest_period(con, data_dir: Path, period: str, policy: Policy) -> tuple[dic
     st_plan = st.plan_statement_files(con, data_dir, period)
     ev_plan = ev.plan_evidence(con, data_dir, period, policy,
                                also_known={f.sha256 for f in st_plan if f.action == "read"})
-    with Workers() as pool:
+    with contextlib.ExitStack() as stack:
+        pool = pool or stack.enter_context(Workers())
         batches = st.submit_statement_files(pool, data_dir, period, st_plan, policy)
         reads = ev.submit_evidence_reads(pool, ev_plan, policy, period)
         counts.update(st.load_statement_batches(con, batches))
         counts.update(ev.load_evidence(con, ev_plan, reads, period))
-    checks = st.statement_checks(con, period, policy)
-    return counts, checks
+    return counts
 
 
-def _store_views(con, data, period: str) -> None:
-    """Quarantine and duplicate-file views of the period, derived from stored state (re-run safe)."""
-    q = con.execute("SELECT q_id, recipient_id, reason FROM quarantine WHERE period = ? ORDER BY q_id", [period]).df()
-    q["key"] = q["q_id"]
-    ref = reference_findings(con, period)
-    if not ref.empty:
-        q = pd.concat([q, ref.rename(columns={"message": "reason"})[["recipient_id", "key", "reason"]]], ignore_index=True)
-    data.cache["quarantine_period"] = q
-    data.cache["duplicate_files"] = con.execute("""
-        SELECT fp.path, fp.recipient_id, f.path AS first_path FROM file_paths fp JOIN files f ON f.sha256 = fp.sha256
-        WHERE fp.period = ? AND f.path <> fp.path ORDER BY fp.path""", [period]).df()
-
-
-def audit_period(con, period: str, policy: Policy, run_id: str, extra_findings: pd.DataFrame | None = None) -> dict:
-    """Categorise, match, run every rule and reconcile; store findings, matches, reconciliation."""
+def audit_findings(con, period: str, policy: Policy, only: list[str] | None = None) -> tuple[AuditData, pd.DataFrame]:
+    """The period's data and the findings of every enabled rule (or only those named), sorted."""
     data = load_audit_data(con, period, policy)
-    _store_views(con, data, period)
-    findings = run_rules(data)
-    if extra_findings is not None and not extra_findings.empty:
-        extra = extra_findings.copy()
-        extra["period"] = period
-        findings = pd.concat([findings, finalise(extra, policy)], ignore_index=True).drop_duplicates("exception_id")
-    findings = sort_findings(findings)
+    return data, sort_findings(run_rules(data, only=only))
+
+
+def audit_period(con, period: str, policy: Policy, run_id: str) -> dict:
+    """Categorise, match, run every rule and reconcile; store findings, matches, reconciliation."""
+    data, findings = audit_findings(con, period, policy)
     matches, _, _ = match_evidence(data)
     rec = reconcile(data)
     with transaction(con):
         con.execute("DELETE FROM findings WHERE period = ?", [period])
         con.execute("DELETE FROM matches WHERE period = ?", [period])
         con.execute("DELETE FROM reconciliation WHERE period = ?", [period])
-        # an exception id already stored by another period belongs to that period: keep the first
-        f = findings.assign(run_id=run_id)
-        insert_df(con, "findings", f)
+        insert_df(con, "findings", findings.assign(run_id=run_id))
         insert_df(con, "matches", matches[MATCH_COLUMNS], on_conflict="APPEND")
         insert_df(con, "reconciliation", rec)
     return {"findings": int(len(findings)), "transactions_audited": int(len(period_txns(data))),
@@ -188,54 +176,165 @@ def write_period_reports(con, period: str, reports_dir: Path, policy: Policy, ru
     return files, md
 
 
+STAGES = ("ingest", "audit", "recommend", "report")
+StageRunner = Callable[..., Any]  # (stage name, fn, *args) -> fn(*args); the flows run each stage as a task
+
+
+def _run_inline(_stage: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    return fn(*args, **kw)
+
+
+def require_data_dir(data_dir: Path | str) -> Path:
+    """The data folder as a Path; a plain error naming the fix when it does not exist."""
+    d = Path(data_dir)
+    if not d.is_dir():
+        raise FileNotFoundError(f"the data folder {d} does not exist; run 'dpaudit init {d}' to create one")
+    return d
+
+
+def open_data_store(data_dir: Path | str, db_path: Path | str | None = None, *, wait_seconds: float = 0.0,
+                    read_only: bool = False):
+    """The store of a data folder (``--db`` or ``<data>/dpaudit.duckdb``), after checking the folder exists."""
+    d = require_data_dir(data_dir)
+    return open_store(Path(db_path) if db_path else default_db(d), wait_seconds=wait_seconds, read_only=read_only)
+
+
+class RunRecord:
+    """One row of ``runs``: written 'running' when the run may write (after the store lock), then
+    'ok' or '<stage>_failed' with its counts.  Every entry point (CLI, flows) records through it."""
+
+    def __init__(self, con, kind: str, key: str, policy: Policy, *, progress: Progress | None = None,
+                 stage_runner: StageRunner | None = None) -> None:
+        self.con, self.kind, self.key = con, kind, key
+        self.run_id = run_id_for(kind, key, policy)
+        self.started = now_utc()
+        self.counts: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
+        self.current: str | None = None
+        self._say = progress or (lambda _m: None)
+        self._runner = stage_runner or _run_inline
+        con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, NULL, 'running', ?, ?, ?, NULL)",
+                    [self.run_id, kind, key, self.started, policy.version, policy.digest, __version__])
+
+    def stage(self, name: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        """Run one stage (through the stage runner), timing it."""
+        self.current = name
+        self._say(name)
+        t0 = time.perf_counter()
+        out = self._runner(name, fn, *args, **kw)
+        self.timings[name] = time.perf_counter() - t0
+        return out
+
+    def close(self, status: str) -> None:
+        self.con.execute("UPDATE runs SET finished_at = ?, status = ?, counts_json = ? WHERE run_id = ?",
+                         [now_utc(), status, json.dumps(self.counts, sort_keys=True, default=str), self.run_id])
+
+
+@contextlib.contextmanager
+def recorded_run(con, kind: str, key: str, policy: Policy, **kw: Any) -> Iterator[RunRecord]:
+    """Record a run around the block: 'ok' when it ends, '<stage>_failed' (kept, then re-raised) when
+    it raises.  The exception carries the record as ``run_record`` (what was done, for an artifact)."""
+    rec = RunRecord(con, kind, key, policy, **kw)
+    try:
+        yield rec
+    except BaseException as exc:
+        with contextlib.suppress(Exception):  # the store itself may be what failed
+            rec.close(f"{rec.current or kind}_failed")
+        with contextlib.suppress(AttributeError, TypeError):
+            exc.run_record = rec  # type: ignore[attr-defined]
+        raise
+    from dpaudit.decide.decisions import chain_head
+
+    rec.counts["decision_log_head"] = list(chain_head(con))  # an anchor for `dpaudit decisions verify`
+    rec.close("ok")
+    con.execute("CHECKPOINT")
+
+
 def run_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | None = None, db_path: Path | str | None = None,
                policy_path: Path | str | None = None, officer: str | None = None, wait_seconds: float = 0.0,
-               progress: Progress | None = None) -> RunResult:
-    """The whole month: ingest, validate, audit, recommend and report for one period."""
-    parse_period(period)
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise FileNotFoundError(f"the data folder {data_dir} does not exist; run 'dpaudit init {data_dir}' to create one")
-    reports_dir = Path(reports_dir) if reports_dir else Path("reports")
-    db = Path(db_path) if db_path else default_db(data_dir)
-    policy = resolve_policy(data_dir, policy_path)
-    say = progress or (lambda _m: None)
-    run_id = run_id_for("month", period, policy)
-    timings: dict[str, float] = {}
-    with open_store(db, wait_seconds=wait_seconds) as con:
-        started = now_utc()  # after the lock: the run starts when it may write
-        con.execute("INSERT INTO runs VALUES (?, 'month', ?, ?, NULL, 'running', ?, ?, ?, NULL)",
-                    [run_id, period, started, policy.version, policy.digest, __version__])
-        t0 = time.perf_counter()
-        say("ingest")
-        counts, checks = ingest_period(con, data_dir, period, policy)
-        timings["ingest"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        say("audit")
-        counts.update(audit_period(con, period, policy, run_id, checks))
-        timings["audit"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        say("recommend")
-        from dpaudit.decide.recommend import recommend_period
-        recs = recommend_period(con, period, policy, prepared_by=officer_name(officer), run_id=run_id)
-        counts["recommendations"] = recs["action"].value_counts().sort_index().to_dict() if len(recs) else {}
-        timings["recommend"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        say("report")
-        try:
-            files, md = write_period_reports(con, period, reports_dir, policy, run_id, started, {"stage_seconds": timings})
-        except Exception:
-            # findings and recommendations are committed; the run record says what is missing
-            con.execute("UPDATE runs SET finished_at = ?, status = 'report_failed' WHERE run_id = ?", [now_utc(), run_id])
-            raise
-        timings["report"] = time.perf_counter() - t0
-        from dpaudit.decide.decisions import chain_head
+               progress: Progress | None = None, stages: tuple[str, ...] = STAGES,
+               stage_runner: StageRunner | None = None, pool: Any = None) -> RunResult:
+    """One month: ingest, audit, recommend and report (``stages``, in that order), recorded as one run.
 
-        counts["decision_log_head"] = list(chain_head(con))  # an anchor for `dpaudit decisions verify`
-        con.execute("UPDATE runs SET finished_at = ?, status = 'ok', counts_json = ? WHERE run_id = ?",
-                    [now_utc(), json.dumps(counts, sort_keys=True, default=str), run_id])
-        con.execute("CHECKPOINT")
-    return RunResult(run_id, period, reports_dir / period, db, counts, timings, md, files)
+    ``stage_runner`` runs each stage (the Prefect flow makes each a task); ``pool`` reads the
+    month's files (worker processes by default; the flow passes its task runner)."""
+    from dpaudit.decide.recommend import recommend_period
+
+    parse_period(period)
+    data_dir = require_data_dir(data_dir)
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; the stages are {', '.join(STAGES)}")
+    reports_dir = Path(reports_dir) if reports_dir else Path("reports")
+    policy = resolve_policy(data_dir, policy_path)
+    files: list[Path] = []
+    md = ""
+    with open_data_store(data_dir, db_path, wait_seconds=wait_seconds) as con, \
+            recorded_run(con, "month" if "report" in stages else "/".join(stages), period, policy,
+                         progress=progress, stage_runner=stage_runner) as run:
+        if "ingest" in stages:
+            run.counts.update(run.stage("ingest", ingest_period, con, data_dir, period, policy, pool))
+        if "audit" in stages:
+            run.counts.update(run.stage("audit", audit_period, con, period, policy, run.run_id))
+        if "recommend" in stages:
+            recs = run.stage("recommend", recommend_period, con, period, policy,
+                             prepared_by=officer_name(officer), run_id=run.run_id)
+            run.counts["recommendations"] = (recs["action"].value_counts().sort_index().to_dict() if len(recs) else {})
+        if "report" in stages:
+            files, md = run.stage("report", write_period_reports, con, period, reports_dir, policy, run.run_id,
+                                  run.started, {"stage_seconds": dict(run.timings)})
+    return RunResult(run.run_id, period, reports_dir / period, Path(db_path) if db_path else default_db(data_dir),
+                     run.counts, run.timings, md, files)
+
+
+def report_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | None = None,
+                  db_path: Path | str | None = None, policy_path: Path | str | None = None,
+                  wait_seconds: float = 0.0) -> RunResult:
+    """Write a month's reports again from the store (after officers' decisions, say)."""
+    parse_period(period)
+    data_dir = require_data_dir(data_dir)
+    reports_dir = Path(reports_dir) if reports_dir else Path("reports")
+    policy = resolve_policy(data_dir, policy_path)
+    with open_data_store(data_dir, db_path, wait_seconds=wait_seconds) as con:
+        if not con.execute("SELECT count(*) FROM recommendations WHERE period = ?", [period]).fetchall()[0][0]:
+            raise FileNotFoundError(f"the store has no audit of {period} yet; run 'dpaudit audit --data {data_dir} "
+                                    f"--period {period}' (or 'dpaudit run') first")
+        with recorded_run(con, "report", period, policy) as run:
+            files, md = run.stage("report", write_period_reports, con, period, reports_dir, policy, run.run_id,
+                                  run.started, {})
+    return RunResult(run.run_id, period, reports_dir / period, Path(db_path) if db_path else default_db(data_dir),
+                     run.counts, run.timings, md, files)
+
+
+def period_overview(db_path: Path | str, periods: list[str]) -> dict:
+    """Findings by severity and recommendations by action (counts and pence) of some periods."""
+    marks = ", ".join("?" for _ in periods)
+    with open_store(db_path, read_only=True) as con:
+        sev = con.execute(f"SELECT severity, count(*), coalesce(sum(amount_pence), 0) FROM findings "
+                          f"WHERE period IN ({marks}) GROUP BY severity", periods).fetchall()
+        act = con.execute(f"SELECT action, count(*), coalesce(sum(amount_pence), 0) FROM recommendations "
+                          f"WHERE period IN ({marks}) GROUP BY action", periods).fetchall()
+    return {"severity": {s: (int(n), int(p)) for s, n, p in sev}, "action": {a: (int(n), int(p)) for a, n, p in act}}
+
+
+def import_decision_file(path: Path | str, data_dir: Path | str, *, officer: str | None = None,
+                         db_path: Path | str | None = None, wait_seconds: float = 0.0):
+    """Import a returned exceptions.xlsx (or a decisions CSV) into the decision log; returns the import
+    result and the verification of the whole chain after it (the caller reports a broken chain)."""
+    from dpaudit.decide.decisions import (import_decisions, known_ids, prepared_by_map, read_csv_decisions,
+                                          read_workbook_decisions, verify_chain)
+
+    path = Path(path)
+    data_dir = require_data_dir(data_dir)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; give the exceptions.xlsx the officers returned")
+    frame = read_workbook_decisions(path) if path.suffix.lower() == ".xlsx" else read_csv_decisions(path)
+    four_eyes = bool(resolve_policy(data_dir, None).raw["recommend"]["four_eyes"])
+    with open_data_store(data_dir, db_path, wait_seconds=wait_seconds) as con:
+        res = import_decisions(con, frame, known_ids=known_ids(con), officer_default=officer, source=path.name,
+                               prepared_by=prepared_by_map(con), four_eyes=four_eyes)
+        check = verify_chain(con, anchors=recorded_log_heads(con))
+    return res, check
 
 
 def recorded_log_heads(con) -> list[tuple[int, str]]:
@@ -251,28 +350,25 @@ def recorded_log_heads(con) -> list[tuple[int, str]]:
 def run_year_end(data_dir: Path | str, fy: int, *, reports_dir: Path | str | None = None, db_path: Path | str | None = None,
                  policy_path: Path | str | None = None, wait_seconds: float = 0.0) -> RunResult:
     """Year end for FY ``fy`` (April to March) from what the monthly runs stored."""
+    from dpaudit.decide.year_end import compute_year_end
     from dpaudit.report.csvs import write_year_end_csv
     from dpaudit.report.letters import write_letters, year_end_letters
-    from dpaudit.decide.year_end import compute_year_end
 
-    data_dir = Path(data_dir)
-    reports_dir = Path(reports_dir) if reports_dir else Path("reports")
-    db = Path(db_path) if db_path else default_db(data_dir)
-    policy = resolve_policy(data_dir, policy_path)
-    run_id = run_id_for("year", str(fy), policy)
     financial_year_bounds(fy)
-    with open_store(db, wait_seconds=wait_seconds) as con:
-        con.execute("INSERT INTO runs VALUES (?, 'year_end', ?, ?, NULL, 'running', ?, ?, ?, NULL)",
-                    [run_id, f"FY{fy}", now_utc(), policy.version, policy.digest, __version__])
-        ye = compute_year_end(con, fy, policy, run_id=run_id)
-        out = reports_dir / f"FY{fy}"
+    data_dir = require_data_dir(data_dir)
+    reports_dir = Path(reports_dir) if reports_dir else Path("reports")
+    policy = resolve_policy(data_dir, policy_path)
+    out = reports_dir / f"FY{fy}"
+    with open_data_store(data_dir, db_path, wait_seconds=wait_seconds) as con, \
+            recorded_run(con, "year_end", f"FY{fy}", policy) as run:
+        ye = run.stage("year_end", compute_year_end, con, fy, policy, run_id=run.run_id)
         out.mkdir(parents=True, exist_ok=True)
         files = [write_year_end_csv(out / "year_end.csv", ye)]
         recipients = con.execute("SELECT * FROM recipients").df()
         files += write_letters(out / "letters", year_end_letters(ye, recipients, fy=fy, letter_date=date.today(),
                                                                   repay_days=policy.days("repay_days")))
-        counts = {"recipients": int(len(ye)), "repayment_pence": int(ye["repayment_pence"].sum()) if len(ye) else 0,
-                  "carry_forward_pence": int(ye["carry_forward_pence"].sum()) if len(ye) else 0}
-        con.execute("UPDATE runs SET finished_at = ?, status = 'ok', counts_json = ? WHERE run_id = ?",
-                    [now_utc(), json.dumps(counts, sort_keys=True), run_id])
-    return RunResult(run_id, f"FY{fy}", out, db, counts, {}, "", files)
+        run.counts.update({"recipients": int(len(ye)),
+                           "repayment_pence": int(ye["repayment_pence"].sum()) if len(ye) else 0,
+                           "carry_forward_pence": int(ye["carry_forward_pence"].sum()) if len(ye) else 0})
+    return RunResult(run.run_id, f"FY{fy}", out, Path(db_path) if db_path else default_db(data_dir), run.counts,
+                     run.timings, "", files)

@@ -15,7 +15,8 @@ import pandas as pd
 from dpaudit.core.dates import financial_year_bounds, financial_year_of, parse_period
 from dpaudit.core.policy import Policy
 
-DP_TYPES = ("direct_payment", "combination")
+DP_TYPES = ("direct_payment", "combination")  # recipients (and plan lines) managed wholly or partly by DP
+DP_LINE_TYPE = "direct_payment"  # the plan lines whose money is paid into the DP account
 
 
 def cached_view(key: str):
@@ -50,14 +51,16 @@ class AuditData:
     hmrc: pd.DataFrame
     prior_matches: pd.DataFrame  # evidence already matched in other periods
     prior_findings: pd.DataFrame  # findings of earlier periods (exception_id, period, rule_id, recipient_id)
-    cache: dict = field(default_factory=dict)
-
-    @property
-    def fy_start(self) -> date:
-        return financial_year_bounds(financial_year_of(self.start))[0]
-
-    def ts(self, d: date) -> pd.Timestamp:
-        return pd.Timestamp(d)
+    # one row per quarantined row or file of the period's inbox, and per quarantined reference row
+    # (period NULL): q_id, path, kind, recipient_id, period, row_no, column_name, value_masked, reason
+    quarantine: pd.DataFrame
+    # one row per path of the period's inbox whose content was already read from another path:
+    # path, recipient_id, first_path
+    duplicate_files: pd.DataFrame
+    # one row per recipient whose CSV/XLSX statements have a transaction dated in the period (such
+    # an export covers its whole calendar month): recipient_id
+    csv_covered: pd.DataFrame
+    cache: dict = field(default_factory=dict)  # memo of the derived views (``cached_view``), nothing else
 
 
 def _dates(f: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
@@ -94,7 +97,12 @@ def load_audit_data(con, period: str, policy: Policy) -> AuditData:
     txns = _pence(_dates(q(
         "SELECT * FROM transactions WHERE posted_date BETWEEN ? AND ? ORDER BY recipient_id, posted_date, txn_id",
         [lookback, hi]), ["posted_date"]))
-    statements = _pence(_dates(q("SELECT * FROM statements ORDER BY recipient_id, start_date, file_sha256, stmt_index"), ["start_date", "end_date"]))
+    # every statement ever loaded, with its file's path and the sum of its transactions
+    statements = _pence(_dates(q("""SELECT s.*, t.sum_amount_pence, f.path FROM statements s
+                                    LEFT JOIN statement_totals t USING (file_sha256, stmt_index)
+                                    LEFT JOIN files f ON f.sha256 = s.file_sha256
+                                    ORDER BY s.recipient_id, s.start_date, s.file_sha256, s.stmt_index"""),
+                               ["start_date", "end_date"]))
     receipts = _pence(_dates(q("SELECT * FROM receipts WHERE date BETWEEN ? AND ? ORDER BY recipient_id, receipt_id", [lo - timedelta(days=window), hi]), ["date"]))
     invoices = _pence(_dates(q("SELECT * FROM invoices WHERE invoice_date BETWEEN ? AND ? ORDER BY recipient_id, invoice_id",
                                 [lo - timedelta(days=window), hi]), ["invoice_date", "period_start", "period_end"]))
@@ -104,8 +112,18 @@ def load_audit_data(con, period: str, policy: Policy) -> AuditData:
     txns = own_account_only(txns, recipients)
     prior_matches = q("SELECT * FROM matches WHERE period <> ?", [period])
     prior_findings = q("SELECT exception_id, period, rule_id, recipient_id, line_id FROM findings WHERE period < ?", [period])
+    quarantine = q("""SELECT q_id, path, kind, recipient_id, period, row_no, column_name, value_masked, reason
+                      FROM quarantine WHERE period = ? OR period IS NULL ORDER BY q_id""", [period])
+    duplicate_files = q("""SELECT fp.path, fp.recipient_id, f.path AS first_path FROM file_paths fp
+                           JOIN files f ON f.sha256 = fp.sha256
+                           WHERE fp.period = ? AND f.path <> fp.path ORDER BY fp.path""", [period])
+    csv_covered = q("""SELECT DISTINCT t.recipient_id FROM transactions t JOIN statements s
+                         ON s.file_sha256 = t.file_sha256 AND s.stmt_index = t.stmt_index
+                       WHERE s.source_format IN ('csv', 'xlsx') AND t.posted_date BETWEEN ? AND ?
+                       ORDER BY t.recipient_id""", [start, end])
     return AuditData(period, start, end, policy, recipients, plan_lines, schedule, employees, insurance, providers,
-                     txns, statements, receipts, invoices, payslips, hmrc, prior_matches, prior_findings)
+                     txns, statements, receipts, invoices, payslips, hmrc, prior_matches, prior_findings,
+                     quarantine, duplicate_files, csv_covered)
 
 
 def own_account_only(txns: pd.DataFrame, recipients: pd.DataFrame) -> pd.DataFrame:
@@ -139,6 +157,18 @@ def dp_recipients(data: AuditData) -> pd.DataFrame:
     return r[m]
 
 
+def statement_recipients(data: AuditData) -> pd.DataFrame:
+    """DP recipients whose statements must cover the period: :func:`dp_recipients` that are active
+    and whose DP dates overlap the period itself."""
+    r = dp_recipients(data)
+    if r.empty:
+        return r
+    s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
+    status = r["status"].fillna("").astype(str).str.strip().str.lower()
+    m = (status == "active") & (r["dp_end_date"].isna() | (r["dp_end_date"] >= s)) & (r["dp_start_date"].isna() | (r["dp_start_date"] <= e))
+    return r[m]
+
+
 def valid_plan_lines(data: AuditData) -> pd.DataFrame:
     """Direct-payment plan lines that are valid (not restricted to notional, dates present and ordered)."""
     pl = data.plan_lines
@@ -163,8 +193,11 @@ def wage_payslip_pairs(debits: pd.DataFrame, payslips: pd.DataFrame, policy: Pol
 
 
 def annual_dp_value(data: AuditData, on: date) -> pd.Series:
-    """Sum of the annual amounts of valid DP plan lines in force on a date, per recipient (pence)."""
+    """Sum of the annual amounts of valid plan lines paid as a direct payment (``management_type =
+    direct_payment``: only those are paid into the account, contract.md) in force on a date, per
+    recipient (pence).  The year end (``decide.year_end.annual_dp_values``) counts the same lines."""
     pl = valid_plan_lines(data)
+    pl = pl[pl["management_type"] == DP_LINE_TYPE]
     t = pd.Timestamp(on)
     pl = pl[(pl["valid_from"] <= t) & (pl["valid_to"] >= t)]
     return pl.groupby("recipient_id")["annual_amount_pence"].sum().astype("int64")
@@ -190,3 +223,24 @@ def budget_to_date(data: AuditData) -> pd.DataFrame:
     lines["budget_pence"] = [min(pro_rata(int(a), int(d), fy_days), int(a)) for a, d in zip(lines["annual_amount_pence"], days)]
     lines["budget_pence"] = lines["budget_pence"].astype("int64")
     return lines
+
+
+def day_end_balances(day: pd.DataFrame) -> pd.DataFrame:
+    """End-of-day balance per recipient from one day's transactions with running balances
+    (``recipient_id, txn_id, amount_pence, balance_pence, file_sha256, stmt_index, position``),
+    whatever the file's row order.  The one definition, used by the audit and the year end.
+
+    The last transaction is the one whose balance is nobody's balance-before (``balance -
+    amount``); if that does not single one out, the highest (file, statement, position) wins.
+    """
+    d = day.assign(before=day["balance_pence"] - day["amount_pence"])
+    pairs = d[["recipient_id", "txn_id", "balance_pence"]].merge(
+        d[["recipient_id", "txn_id", "before"]].rename(columns={"txn_id": "other"}),
+        left_on=["recipient_id", "balance_pence"], right_on=["recipient_id", "before"])
+    followed = set(pairs.loc[pairs["txn_id"] != pairs["other"], "txn_id"])
+    ends = d[~d["txn_id"].isin(followed)]
+    unique_end = ends.groupby("recipient_id")["balance_pence"].nunique() == 1
+    chosen = ends[ends["recipient_id"].map(unique_end).fillna(False).astype(bool)].drop_duplicates("recipient_id")
+    rest = d[~d["recipient_id"].isin(chosen["recipient_id"])]
+    rest = rest.sort_values(["recipient_id", "file_sha256", "stmt_index", "position"]).drop_duplicates("recipient_id", keep="last")
+    return pd.concat([chosen, rest])[["recipient_id", "balance_pence"]]

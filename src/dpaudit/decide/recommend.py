@@ -47,6 +47,7 @@ import pandas as pd
 from dpaudit.core import dates
 from dpaudit.core import money
 from dpaudit import store
+from dpaudit.audit.data import DP_TYPES
 from dpaudit.core.policy import Policy, PolicyError
 
 ACTIONS = ("STOP", "REPAY", "REVIEW", "NONE")
@@ -155,12 +156,12 @@ def eligible_recipients(con: duckdb.DuckDBPyConnection, period: str, also: list[
                lower(trim(coalesce(stop_requested, ''))) AS stop_requested,
                lower(trim(coalesce(young_person_declines, ''))) AS young_person_declines
         FROM recipients
-        WHERE lower(trim(management_type)) IN ('direct_payment', 'combination')
+        WHERE list_contains(?::VARCHAR[], lower(trim(management_type)))
           AND (((dp_start_date IS NULL OR dp_start_date <= ?)
                 AND (lower(trim(coalesce(status, ''))) NOT IN ('stopped', 'suspended')
                      OR dp_end_date IS NULL OR dp_end_date >= ?))
                OR list_contains(?::VARCHAR[], recipient_id))
-        ORDER BY recipient_id""", [end, start, sorted({str(a) for a in also})])
+        ORDER BY recipient_id""", [list(DP_TYPES), end, start, sorted({str(a) for a in also})])
 
 
 def _matched_txn_ids(con: duckdb.DuckDBPyConnection) -> set[str]:

@@ -39,6 +39,7 @@ import pandas as pd
 from dpaudit.core import dates
 from dpaudit.core import money
 from dpaudit import store
+from dpaudit.audit.data import DP_LINE_TYPE, DP_TYPES, day_end_balances
 from dpaudit.core.policy import Policy
 from dpaudit.decide.recommend import long_date as _long, month_name as _month
 
@@ -59,12 +60,12 @@ def year_end_recipients(con: duckdb.DuckDBPyConnection, fy: int) -> list[str]:
     start, end = dates.financial_year_bounds(fy)
     rows = con.execute("""
         SELECT recipient_id FROM recipients r
-        WHERE lower(trim(management_type)) IN ('direct_payment', 'combination')
+        WHERE list_contains(?::VARCHAR[], lower(trim(management_type)))
           AND (EXISTS (SELECT 1 FROM plan_lines p WHERE p.recipient_id = r.recipient_id
                          AND (p.valid_from IS NULL OR p.valid_from <= ?) AND (p.valid_to IS NULL OR p.valid_to >= ?))
                OR EXISTS (SELECT 1 FROM transactions t WHERE t.recipient_id = r.recipient_id
                          AND t.posted_date BETWEEN ? AND ?))
-        ORDER BY recipient_id""", [end, start, start, end]).fetchall()
+        ORDER BY recipient_id""", [list(DP_TYPES), end, start, start, end]).fetchall()
     return [r[0] for r in rows]
 
 
@@ -83,12 +84,12 @@ def annual_dp_values(con: duckdb.DuckDBPyConnection, fy: int, policy: Policy) ->
                    greatest(p.valid_from, ?::DATE, coalesce(r.dp_start_date, ?::DATE)) AS span_from,
                    least(coalesce(p.valid_to, ?::DATE), ?::DATE, coalesce(r.dp_end_date, ?::DATE)) AS span_to
             FROM plan_lines p LEFT JOIN recipients r USING (recipient_id)
-            WHERE lower(trim(p.management_type)) = 'direct_payment'
+            WHERE lower(trim(p.management_type)) = ?
               AND p.valid_from IS NOT NULL AND (p.valid_to IS NULL OR p.valid_to >= p.valid_from)
               AND NOT EXISTS (SELECT 1 FROM invalid i WHERE i.recipient_id = p.recipient_id AND i.line_id = p.line_id))
         SELECT recipient_id, line_id, annual_amount_pence, funding_stream, (span_to - span_from) + 1 AS days
         FROM spans WHERE span_to >= span_from
-        ORDER BY recipient_id, line_id""", [PLAN_INVALID_RULE, start, start, end, end, end])
+        ORDER BY recipient_id, line_id""", [PLAN_INVALID_RULE, start, start, end, end, end, DP_LINE_TYPE])
     stream = lines["funding_stream"].astype("string").str.strip().str.lower()
     notional = stream.map(lambda s: policy.funding_restriction(s) == "notional" if isinstance(s, str) else False)
     lines = lines[~notional.astype(bool)].copy()
@@ -97,25 +98,6 @@ def annual_dp_values(con: duckdb.DuckDBPyConnection, fy: int, policy: Policy) ->
                             for a, d in zip(lines["annual_amount_pence"], lines["days"])]
     lines["fy_days"] = fy_days
     return lines[["recipient_id", "line_id", "annual_amount_pence", "days", "fy_days", "value_pence"]].reset_index(drop=True)
-
-
-def _day_end_balance(day: pd.DataFrame) -> pd.DataFrame:
-    """End-of-day balance per recipient from the transactions of its last day (all with balances).
-
-    The last transaction is the one whose balance is nobody's balance-before (``balance -
-    amount``); if that does not single one out, the highest (file, statement, position) wins.
-    """
-    d = day.assign(before=day["balance_pence"] - day["amount_pence"])
-    pairs = d[["recipient_id", "txn_id", "balance_pence"]].merge(
-        d[["recipient_id", "txn_id", "before"]].rename(columns={"txn_id": "other"}),
-        left_on=["recipient_id", "balance_pence"], right_on=["recipient_id", "before"])
-    followed = set(pairs.loc[pairs["txn_id"] != pairs["other"], "txn_id"])
-    ends = d[~d["txn_id"].isin(followed)]
-    unique_end = ends.groupby("recipient_id")["balance_pence"].nunique() == 1
-    chosen = ends[ends["recipient_id"].map(unique_end).fillna(False).astype(bool)].drop_duplicates("recipient_id")
-    rest = d[~d["recipient_id"].isin(chosen["recipient_id"])]
-    rest = rest.sort_values(["recipient_id", "file_sha256", "stmt_index", "position"]).drop_duplicates("recipient_id", keep="last")
-    return pd.concat([chosen, rest])[["recipient_id", "balance_pence"]]
 
 
 def closing_balances(con: duckdb.DuckDBPyConnection, fy: int, recipient_ids: list[str]) -> pd.DataFrame:
@@ -143,7 +125,7 @@ def closing_balances(con: duckdb.DuckDBPyConnection, fy: int, recipient_ids: lis
         complete = day["balance_pence"].notna().groupby(day["recipient_id"]).all()
         day = day[day["recipient_id"].map(complete).astype(bool)]
         day_of = day.drop_duplicates("recipient_id").set_index("recipient_id")["posted_date"]
-        for r in _day_end_balance(day).itertuples(index=False):
+        for r in day_end_balances(day).itertuples(index=False):
             result.setdefault(r.recipient_id, (int(r.balance_pence), f"the bank balance at the end of {_long(day_of[r.recipient_id])}"))
     anchors = recon[recon["period"] < march].copy()
     anchors["anchor_end"] = [dates.parse_period(str(p))[1] for p in anchors["period"]]

@@ -98,7 +98,8 @@ def submit_evidence_reads(pool: Workers, plan: EvidencePlan, policy: Policy, per
     chunk, in order, a list of (kind, rows and quarantine of that kind's files in the chunk)."""
     th = policy.raw["thresholds"]
     items = [(stem, *item) for stem, its in sorted(plan.by_kind.items()) for item in its]
-    chunks = [items[i:i + READ_CHUNK_FILES] for i in range(0, len(items), READ_CHUNK_FILES)]
+    size = getattr(pool, "chunk_files", READ_CHUNK_FILES)  # a pool may ask for smaller chunks (the flow's tasks)
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
     limits = (th["max_file_bytes"], th["max_xlsx_uncompressed_bytes"], th["max_xlsx_ratio"])
     return pool.submit(_read_chunk, chunks, limits, period)
 

@@ -17,7 +17,6 @@ from dpaudit.ingest.readers.tabular import UnreadableFile, file_sha256, read_tab
 from dpaudit.ingest.schemas import quarantine_frame, validate
 from dpaudit.store import insert_df, now_utc, transaction
 
-COUNCIL = "COUNCIL"  # recipient_id used for findings about council-wide files
 
 # reference file stem -> (schema name, store table, column renames to store names)
 REFERENCE_TABLES: dict[str, tuple[str, str]] = {
@@ -114,14 +113,3 @@ def _to_store(table: str, valid: pd.DataFrame) -> pd.DataFrame:
     if table == "payment_schedule":
         f["reference"] = f["reference"].fillna("")
     return f.drop_duplicates(key, keep="first")
-
-
-def reference_findings(con, period: str) -> pd.DataFrame:
-    """DQ-ROW-REJECTED for every quarantined reference row, raised in each period while it stands."""
-    q = con.execute("SELECT q_id, path, row_no, column_name, reason FROM quarantine WHERE period IS NULL ORDER BY q_id").df()
-    if q.empty:
-        return pd.DataFrame()
-    return pd.DataFrame({
-        "rule_id": "DQ-ROW-REJECTED", "recipient_id": COUNCIL, "period": period,
-        "key": period + "|" + q["q_id"], "message": q["reason"] + " The row was not loaded; correct it and load the file again.",
-    })

@@ -1,5 +1,14 @@
 """Input schemas: one pandera schema per input table of the contract (sections 1 and 2).
 
+The tables are defined by data files, not by this module: ``schemas/<table>.schema.json`` at the
+top of the repository (the files live in ``dpaudit/resources/schemas/`` so that every installed
+copy of the package carries them; ``schemas/`` is a link to that folder).  Each file is a
+Frictionless Table Schema that a council's data team can read, or validate an export against
+with any Table Schema tool, without Python.  This module builds its pandera schemas from those
+files: the column names, which must be present and non-blank, the allowed values, the regular
+expressions, the aliases and the cross-field checks all come from the files; the field's
+``dpaudit:check`` names the registered parse check below that applies (:data:`CHECKS`).
+
 A schema validates the *text* frame a reader produced (every cell a string), so that each
 failure names the original value.  Checks are vectorised: money must parse to exact pence
 (``£``, thousands commas and ``(12.50)`` accepted), dates are ISO or day-first (``31/02/2025``
@@ -8,13 +17,17 @@ parsed values.  :func:`validate` runs the schema lazily (every failure at once),
 failing row to quarantine with a plain-English reason, and returns the typed frame of the rows
 that passed (money in ``*_pence`` Int64 columns, dates as ``datetime64``).
 
-Column aliases accepted for every table are listed in :data:`ALIASES` (the one place).
+Column aliases accepted for every table are the fields' ``dpaudit:aliases`` in the schema files
+(the one place), gathered in :data:`ALIASES`.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
-import re
+import json
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
 from typing import Callable
 
 import pandas as pd
@@ -26,21 +39,39 @@ from dpaudit.core.distinct import per_distinct
 from dpaudit.core.mask import mask_value
 from dpaudit.core.money import parse_pence_series
 
-YES_NO = ("yes", "no")
-MANAGEMENT_TYPES = ("direct_payment", "notional", "third_party", "combination")
-STATUSES = ("active", "stopped", "suspended")
+# Where the package keeps the table schema files (the repository's top-level schemas/ links here).
+SCHEMA_PACKAGE = "dpaudit.resources"
+SCHEMA_FOLDER = "schemas"
+SCHEMA_SUFFIX = ".schema.json"
+
+# The registered checks a field's "dpaudit:check" may name.  Every cell is trimmed (and a leading
+# apostrophe, Excel's text marker, dropped) before it is checked; a blank cell is allowed only
+# where the field's constraints do not say "required".
+#   pattern checks: the trimmed value must match the field's constraints.pattern, whole
+#                   (sort_code: after removing spaces)
+#   value checks:   the value, in lower case, must be one of the field's constraints.enum
+#   parse checks:   money and date are parsed by dpaudit.core.money / dpaudit.core.dates; text is free
+PATTERN_CHECKS = frozenset({"id", "sort_code", "account", "period", "decimal", "int", "ni"})
+VALUE_CHECKS = frozenset({"enum", "yesno"})
+PARSE_CHECKS = frozenset({"money", "date", "text"})
+CHECKS = PATTERN_CHECKS | VALUE_CHECKS | PARSE_CHECKS
+
+
+class SchemaFileError(ValueError):
+    """A table schema file the package cannot use (a packaging or editing mistake, not bad input)."""
 
 
 @dataclass(frozen=True)
 class Col:
-    """One column: its kind decides the parse check and the typed result."""
+    """One column: its kind (the field's ``dpaudit:check``) decides the parse check and the typed result."""
 
     name: str
     kind: str  # id | text | date | money | enum | yesno | sort_code | account | period | decimal | int | ni
-    required: bool = True  # the column must be present
+    required: bool = True  # the column must be present (False: an optional column of the contract)
     nullable: bool = False  # a blank value is allowed
     values: tuple[str, ...] = ()
     hint: str = ""
+    pattern: str = ""  # the field's constraints.pattern, for the pattern checks
 
 
 @dataclass(frozen=True)
@@ -62,39 +93,6 @@ class TableSpec:
     extra: dict = field(default_factory=dict)
 
 
-# The one place where column aliases live: alias (lower case) -> contract column name.
-ALIASES: dict[str, dict[str, str]] = {
-    "recipients": {"id": "recipient_id", "child": "child_name", "dob": "date_of_birth", "sortcode": "sort_code",
-                   "sort code": "sort_code", "account": "account_number", "account no": "account_number",
-                   "account number": "account_number", "start_date": "dp_start_date", "end_date": "dp_end_date"},
-    "support_plan_lines": {"line": "line_id", "amount": "annual_amount", "annual_budget": "annual_amount",
-                           "stream": "funding_stream", "from": "valid_from", "to": "valid_to",
-                           "consent_date": "setting_consent_date", "agreed_providers": "providers"},
-    "payment_schedule": {"date": "due_date", "payment_date": "due_date", "ref": "reference"},
-    "employees": {"ni": "ni_number", "national_insurance_number": "ni_number", "dob": "date_of_birth",
-                  "rate": "hourly_rate", "dbs_date": "dbs_issue_date", "dbs_certificate": "dbs_number",
-                  "bank_names": "payee_names", "aliases": "payee_names"},
-    "insurance": {"policy": "policy_number", "start": "cover_start", "end": "cover_end", "el": "employers_liability"},
-    "providers": {"provider": "name", "alias": "aliases"},
-    "receipts": {"id": "receipt_id", "receipt_date": "date", "payee": "supplier", "merchant": "supplier",
-                 "value": "amount", "total": "amount", "file": "attachment", "scan": "attachment"},
-    "payslips": {"employee": "employee_id", "paid_on": "pay_date", "ni": "employee_ni", "net_pay": "net",
-                 "gross_pay": "gross", "paye": "tax", "employers_ni": "employer_ni", "employee_pension": "pension_employee",
-                 "employer_pension": "pension_employer"},
-    "hmrc": {"month": "tax_month", "due": "amount_due", "paid": "amount_paid", "date_paid": "paid_date",
-             "payment_reference": "reference"},
-    "invoices": {"id": "invoice_id", "date": "invoice_date", "payee": "supplier", "total": "amount"},
-}
-
-_RE = {
-    "id": r"^\S(.*\S)?$",
-    "sort_code": r"^\d{2}-?\d{2}-?\d{2}$",
-    "account": r"^\d{8}$",
-    "period": r"^\d{4}-(0[1-9]|1[0-2])$",
-    "decimal": r"^\d+(\.\d+)?$",
-    "int": r"^\d+$",
-    "ni": r"^[A-Za-z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-Da-d]$",
-}
 _HINT = {
     "id": "an identifier is required",
     "sort_code": "a sort code is 6 digits, e.g. 40-00-04 or 400004",
@@ -121,6 +119,9 @@ def _blank(s: pd.Series) -> pd.Series:
 def _check_for(col: Col) -> pa.Check:
     """A vectorised pandera check that a text column parses as ``col.kind``."""
     kind = col.kind
+    if kind not in CHECKS or (kind in PATTERN_CHECKS and not col.pattern):
+        raise SchemaFileError(f"column {col.name}: check {kind!r} is unknown or has no pattern")
+    anchored = f"^(?:{col.pattern})$"  # a schema file's pattern matches the whole value
 
     def ok(s: pd.Series) -> pd.Series:
         return per_distinct(s, ok_values)
@@ -134,14 +135,12 @@ def _check_for(col: Col) -> pa.Check:
             good = ~parse_pence_series(t)[1]
         elif kind == "date":
             good = ~parse_dates_series(t)[1].astype(bool)
-        elif kind == "enum":
+        elif kind in VALUE_CHECKS:
             good = t.str.lower().isin(col.values)
-        elif kind == "yesno":
-            good = t.str.lower().isin(YES_NO)
         elif kind == "sort_code":
-            good = t.str.replace(" ", "", regex=False).str.match(_RE["sort_code"], na=False)
-        else:
-            good = t.str.match(_RE[kind], na=False)
+            good = t.str.replace(" ", "", regex=False).str.match(anchored, na=False)
+        else:  # the other pattern checks
+            good = t.str.match(anchored, na=False)
         if col.nullable:
             return (good.fillna(False) | blank).astype(bool)
         return (good.fillna(False) & ~blank).astype(bool)
@@ -222,12 +221,18 @@ QUARANTINE_COLUMNS = ["q_id", "path", "file_sha256", "kind", "recipient_id", "pe
                       "value_masked", "reason"]
 
 
+def quarantine_id(path: str, row: object, column: str) -> str:
+    """The stable id of a quarantined row (or, with no row, file): 16 hex characters of
+    sha256(path | row | column)."""
+    r = "" if row is None or pd.isna(row) else int(row)
+    return hashlib.sha256(f"{path}|{r}|{column}".encode("utf-8")).hexdigest()[:16]
+
+
 def quarantine_frame(rows: list[dict]) -> pd.DataFrame:
     q = pd.DataFrame(rows, columns=[c for c in QUARANTINE_COLUMNS if c != "q_id"])
     if q.empty:
         return pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    q["q_id"] = [hashlib.sha256(f"{p}|{r}|{c}".encode()).hexdigest()[:16]
-                 for p, r, c in zip(q["path"], q["row_no"], q["column_name"])]
+    q["q_id"] = [quarantine_id(p, r, c) for p, r, c in zip(q["path"], q["row_no"], q["column_name"])]
     return q[QUARANTINE_COLUMNS].drop_duplicates("q_id")
 
 
@@ -326,74 +331,89 @@ def payslip_arithmetic_ok(f: pd.DataFrame) -> pd.Series:
     return g - f["tax_pence"].fillna(0) - f["employee_ni_pence"].fillna(0) - f["pension_employee_pence"].fillna(0) == f["net_pence"]
 
 
-SPECS: dict[str, TableSpec] = {
-    "recipients": TableSpec("recipients", (
-        Col("recipient_id", "id"), Col("child_name", "text", nullable=True), Col("date_of_birth", "date", nullable=True),
-        Col("management_type", "enum", values=MANAGEMENT_TYPES), Col("sort_code", "sort_code", nullable=True),
-        Col("account_number", "account", nullable=True), Col("account_holder", "text", nullable=True),
-        Col("dp_start_date", "date"), Col("dp_end_date", "date", nullable=True), Col("status", "enum", values=STATUSES),
-        Col("stop_requested", "yesno", required=False, nullable=True), Col("support_officer", "text", required=False, nullable=True),
-        Col("young_person_declines", "yesno", required=False, nullable=True)),
-        row_checks=(RowCheck("dp dates", _le("dp_start_date", "dp_end_date"),
-                             "dp_start_date is after dp_end_date; correct one of them", ("dp_start_date", "dp_end_date")),),
-        key=("recipient_id",)),
-    "support_plan_lines": TableSpec("support_plan_lines", (
-        Col("recipient_id", "id"), Col("line_id", "id"), Col("category", "enum", values=(
-            "personal_assistant", "agency_care", "short_breaks", "day_activities", "community_access", "transport",
-            "training", "personal_care", "accommodation", "small_aids", "counselling", "therapy", "education_support",
-            "payroll_services", "insurance", "bank_charges")),
-        Col("description", "text", nullable=True), Col("annual_amount", "money"), Col("funding_stream", "id"),
-        Col("management_type", "enum", values=MANAGEMENT_TYPES), Col("valid_from", "date", nullable=True),
-        Col("valid_to", "date", nullable=True), Col("school_setting", "yesno", nullable=True),
-        Col("setting_consent_date", "date", nullable=True), Col("providers", "text", required=False, nullable=True)),
-        # valid_from > valid_to is kept and reported as DQ-PLAN-INVALID (rules.md), not quarantined.
-        key=("recipient_id", "line_id")),
-    "payment_schedule": TableSpec("payment_schedule", (
-        Col("recipient_id", "id"), Col("due_date", "date"), Col("amount", "money"), Col("reference", "text", nullable=True)),
-        key=("recipient_id", "due_date", "reference")),
-    "employees": TableSpec("employees", (
-        Col("recipient_id", "id"), Col("employee_id", "id"), Col("name", "id"), Col("ni_number", "ni", nullable=True),
-        Col("date_of_birth", "date", nullable=True), Col("hourly_rate", "money", nullable=True),
-        Col("start_date", "date", nullable=True), Col("end_date", "date", nullable=True),
-        Col("dbs_number", "text", nullable=True), Col("dbs_issue_date", "date", nullable=True),
-        Col("payee_names", "text", required=False, nullable=True)),
-        row_checks=(RowCheck("employment dates", _le("start_date", "end_date"),
-                             "start_date is after end_date; correct one of them", ("start_date", "end_date")),),
-        key=("recipient_id", "employee_id")),
-    "insurance": TableSpec("insurance", (
-        Col("recipient_id", "id"), Col("policy_number", "id"), Col("insurer", "text", nullable=True),
-        Col("cover_start", "date"), Col("cover_end", "date"), Col("employers_liability", "yesno")),
-        row_checks=(RowCheck("cover dates", _le("cover_start", "cover_end"),
-                             "cover_start is after cover_end; correct one of them", ("cover_start", "cover_end")),),
-        key=("recipient_id", "policy_number")),
-    "providers": TableSpec("providers", (
-        Col("name", "id"), Col("aliases", "text", nullable=True), Col("category", "text", nullable=True),
-        Col("registered", "yesno", nullable=True)), key=("name",)),
-    "receipts": TableSpec("receipts", (
-        Col("receipt_id", "id"), Col("date", "date"), Col("supplier", "id"), Col("amount", "money"),
-        Col("description", "text", nullable=True), Col("category", "text", required=False, nullable=True),
-        Col("attachment", "text", required=False, nullable=True)), key=("receipt_id",)),
-    "payslips": TableSpec("payslips", (
-        Col("employee_id", "id"), Col("pay_date", "date"), Col("period_start", "date", nullable=True),
-        Col("period_end", "date", nullable=True), Col("hours", "decimal", nullable=True), Col("gross", "money"),
-        Col("tax", "money", nullable=True), Col("employee_ni", "money", nullable=True),
-        Col("employer_ni", "money", nullable=True), Col("pension_employee", "money", nullable=True),
-        Col("pension_employer", "money", nullable=True), Col("net", "money")),
-        row_checks=(RowCheck("pay period", _le("period_start", "period_end"),
-                             "period_start is after period_end; correct one of them", ("period_start", "period_end")),),
-        key=("employee_id", "pay_date")),
-    "hmrc": TableSpec("hmrc", (
-        Col("tax_month", "period"), Col("amount_due", "money"), Col("amount_paid", "money", nullable=True),
-        Col("paid_date", "date", nullable=True), Col("reference", "text", nullable=True)),
-        key=("tax_month", "reference")),
-    "invoices": TableSpec("invoices", (
-        Col("invoice_id", "id"), Col("supplier", "id"), Col("invoice_date", "date"),
-        Col("period_start", "date", nullable=True), Col("period_end", "date", nullable=True), Col("amount", "money"),
-        Col("hours", "decimal", required=False, nullable=True)),
-        row_checks=(RowCheck("invoice period", _le("period_start", "period_end"),
-                             "period_start is after period_end; correct one of them", ("period_start", "period_end")),),
-        key=("invoice_id",)),
+# Cross-field checks a schema file's "dpaudit:rowChecks" may name: check name -> fn(*columns).
+ROW_CHECKS: dict[str, Callable[..., Callable[[pd.DataFrame], pd.Series]]] = {
+    "not_after": _le,  # the first date is on or before the second (either may be blank)
 }
+
+
+def schema_folder():
+    """The package's folder of table schema files (an ``importlib.resources`` Traversable)."""
+    return resources.files(SCHEMA_PACKAGE).joinpath(SCHEMA_FOLDER)
+
+
+@lru_cache(maxsize=1)
+def _documents() -> dict[str, dict]:
+    folder = schema_folder()
+    docs: dict[str, dict] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(SCHEMA_SUFFIX):
+            continue
+        table = entry.name[: -len(SCHEMA_SUFFIX)]
+        try:
+            doc = json.loads(entry.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise SchemaFileError(f"{entry.name} is not valid JSON: {exc}") from exc
+        if doc.get("name") != table:
+            raise SchemaFileError(f"{entry.name} names the table {doc.get('name')!r}, not {table!r}")
+        docs[table] = doc
+    if not docs:
+        raise SchemaFileError(f"no *{SCHEMA_SUFFIX} files in {folder}; the package was installed without its schemas")
+    return docs
+
+
+def schema_documents() -> dict[str, dict]:
+    """Every input table's schema file, parsed: table name -> Frictionless Table Schema descriptor."""
+    return copy.deepcopy(_documents())
+
+
+def _col(table: str, f: dict) -> Col:
+    name = f.get("name")
+    kind = f.get("dpaudit:check")
+    if not name or kind not in CHECKS:
+        raise SchemaFileError(f"{table}{SCHEMA_SUFFIX}: field {name!r} has no known dpaudit:check ({kind!r}); "
+                              f"use one of {', '.join(sorted(CHECKS))}")
+    cons = f.get("constraints", {})
+    pattern = cons.get("pattern", "") if kind in PATTERN_CHECKS else ""
+    values = tuple(cons.get("enum", ())) if kind in VALUE_CHECKS else ()
+    if kind in PATTERN_CHECKS and not pattern:
+        raise SchemaFileError(f"{table}{SCHEMA_SUFFIX}: field {name!r} (check {kind}) has no constraints.pattern")
+    if kind in VALUE_CHECKS and (not values or any(v != v.lower() for v in values)):
+        raise SchemaFileError(f"{table}{SCHEMA_SUFFIX}: field {name!r} (check {kind}) needs a lower-case constraints.enum")
+    return Col(name, kind, required=not f.get("dpaudit:optionalColumn", False),
+               nullable=not cons.get("required", False), values=values, pattern=pattern)
+
+
+def _spec(table: str, doc: dict) -> TableSpec:
+    columns = tuple(_col(table, f) for f in doc.get("fields", []))
+    checks = []
+    for rc in doc.get("dpaudit:rowChecks", []):
+        if rc.get("check") not in ROW_CHECKS:
+            raise SchemaFileError(f"{table}{SCHEMA_SUFFIX}: unknown row check {rc.get('check')!r}; "
+                                  f"use one of {', '.join(sorted(ROW_CHECKS))}")
+        cols = tuple(rc["columns"])
+        if not set(cols) <= {c.name for c in columns}:
+            raise SchemaFileError(f"{table}{SCHEMA_SUFFIX}: row check {rc.get('name')!r} names a column the table lacks")
+        checks.append(RowCheck(rc["name"], ROW_CHECKS[rc["check"]](*cols), rc["reason"], cols))
+    return TableSpec(table, columns, row_checks=tuple(checks), key=tuple(doc.get("dpaudit:key", ())))
+
+
+def _aliases(table: str, doc: dict) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for f in doc.get("fields", []):
+        for alias in f.get("dpaudit:aliases", []):
+            a = alias.strip().lower()
+            if a in out and out[a] != f["name"]:
+                raise SchemaFileError(f"{table}{SCHEMA_SUFFIX}: alias {alias!r} names both {out[a]} and {f['name']}")
+            out[a] = f["name"]
+    return out
+
+
+# Built from the schema files once, when the module is imported.
+SPECS: dict[str, TableSpec] = {t: _spec(t, d) for t, d in _documents().items()}
+
+# The one place where column aliases live is the schema files; here: alias (lower case) -> contract column name.
+ALIASES: dict[str, dict[str, str]] = {t: _aliases(t, d) for t, d in _documents().items()}
 
 # The normalised bank transaction table (contract section 2, issue "bank ingest" item 2), typed.
 TRANSACTION_SCHEMA = pa.DataFrameSchema({

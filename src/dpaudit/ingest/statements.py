@@ -1,4 +1,4 @@
-"""Bank statements in the inbox → store (counted once), quarantine, and statement checks.
+"""Bank statements in the inbox → store (counted once), and quarantine.
 
 ``ingest_statements`` scans ``<data>/inbox/<period>/<recipient_id>/`` for OFX/QFX files and
 CSV/XLSX bank exports (not the evidence files ``receipts``/``payslips``/``hmrc``/``invoices``,
@@ -11,20 +11,16 @@ every load is an idempotent upsert:
   date | amount | description | ordinal among identical rows that day in that file), so
   overlapping statements count once and two genuine identical same-day payments are both kept.
 
-The findings returned are rebuilt from the store for the period (quarantine rows and duplicate
-paths), so a re-run reports the same findings with the same exception ids.
-
-``statement_checks`` raises DQ-STATEMENT-MISSING, DQ-STATEMENT-GAP, DQ-BALANCE-BREAK and
-DQ-WRONG-ACCOUNT for a period (rules.md "Data quality" and "Coverage").
+What the audit says about them (rejected rows, duplicate files, statement coverage, balance
+breaks, the wrong account) is in the DQ rules of :mod:`dpaudit.audit.rules.dq`, derived from the
+store, so a re-run reports the same findings with the same exception ids.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -34,30 +30,19 @@ import pandas as pd
 from dpaudit.core import checkpoint
 from dpaudit import store
 from dpaudit.core.dates import parse_period
-from dpaudit.core.mask import mask_account, mask_value
+from dpaudit.core.mask import account_digits, mask_text, mask_value
 from dpaudit.ingest.workers import Workers
-from dpaudit.core.money import format_gbp
 from dpaudit.core.policy import Policy
 from dpaudit.ingest.readers.bank_csv import Profile, load_profiles, read_bank_tables
 from dpaudit.ingest.readers.ofx import read_ofx
 from dpaudit.ingest.readers.statement import ParsedStatement
 from dpaudit.ingest.readers.tabular import UnreadableFile, file_sha256
+from dpaudit.ingest.schemas import quarantine_id
 
 STATEMENT_SUFFIXES = (".ofx", ".qfx", ".csv", ".xlsx")
 EVIDENCE_STEMS = frozenset({"receipts", "payslips", "hmrc", "invoices"})
 KIND = "statement"
 OFX_FORMATS = ("ofx1", "ofx2", "qfx")
-FINDING_BASE = ["rule_id", "recipient_id", "period", "key", "message", "txn_date", "amount_pence", "counterparty", "txn_ref"]
-
-# Per-statement totals the checks need after de-duplication has merged overlapping statements.
-# Owned by this module until store.MIGRATIONS gains the columns (statements.sum_amount_pence).
-_TOTALS_DDL = """CREATE TABLE IF NOT EXISTS statement_totals (
-    file_sha256 VARCHAR, stmt_index INTEGER, sum_amount_pence BIGINT, n_read INTEGER, n_rejected INTEGER,
-    PRIMARY KEY (file_sha256, stmt_index))"""
-
-
-def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(_TOTALS_DDL)
 
 
 def statement_files(data_dir: Path, period: str) -> list[tuple[str, Path]]:
@@ -79,17 +64,13 @@ def statement_files(data_dir: Path, period: str) -> list[tuple[str, Path]]:
     return out
 
 
-def _digits(s: object) -> str:
-    return re.sub(r"\D", "", "" if s is None or (not isinstance(s, str) and pd.isna(s)) else str(s))
-
-
 def _account_key(st: ParsedStatement, recipient_id: str) -> str:
     """The account part of a CSV txn_id: sort code + account digits, or the recipient when the
     export gives no usable (unmasked) account, so two recipients' identical rows never merge."""
     acct = str(st.account_number or "")
-    if "*" in acct or len(_digits(acct)) < 6:
+    if "*" in acct or len(account_digits(acct)) < 6:
         return f"recipient:{recipient_id}"
-    return _digits(st.sort_code) + _digits(acct)
+    return account_digits(st.sort_code) + account_digits(acct)
 
 
 def _key_prefix(st: ParsedStatement, recipient_id: str) -> str:
@@ -116,21 +97,6 @@ def _txn_ids(t: pd.DataFrame, stmt_key: np.ndarray, prefix: np.ndarray, is_ofx: 
     keys = [p + f + ("" if n == 0 else f"#{n}") if o else f"{p}|{d}|{a}|{s}|{m}"
             for p, o, f, n, d, a, s, m in zip(prefix, is_ofx, fitid, nth_ofx, day, amt, desc, nth_csv)]
     return [hashlib.sha256(k.encode("utf-8")).hexdigest() for k in keys]
-
-
-def txn_ids(st: ParsedStatement, recipient_id: str) -> pd.Series:
-    """Stable transaction ids for one statement's transactions (see module docstring)."""
-    t = st.transactions
-    if t.empty:
-        return pd.Series([], dtype="string")
-    n = len(t)
-    ids = _txn_ids(t, np.zeros(n, dtype=int), np.full(n, _key_prefix(st, recipient_id), dtype=object),
-                   np.full(n, st.source_format in OFX_FORMATS))
-    return pd.Series(ids, index=t.index, dtype="string")
-
-
-def _q_id(path: str, row: object, column: str) -> str:
-    return hashlib.sha256(f"{path}|{'' if row is None else row}|{column}".encode("utf-8")).hexdigest()
 
 
 # ---- the three steps of loading statement files: plan (store), prepare (pure), load (store) -------
@@ -173,7 +139,6 @@ def plan_statement_files(con: duckdb.DuckDBPyConnection, data_dir: Path, period:
     :class:`StatementFile`).  A second copy of a new file's content in the same inbox is a duplicate."""
     parse_period(period)
     data_dir = Path(data_dir)
-    _ensure_tables(con)
     seen_paths = dict(con.execute("SELECT path, sha256 FROM file_paths WHERE period = ?", [period]).fetchall())
     known = {sha: (path, status) for sha, path, status in con.execute("SELECT sha256, path, status FROM files").fetchall()}
     out: list[StatementFile] = []
@@ -251,8 +216,8 @@ def prepare_statement_files(data_dir: Path, period: str, files: list[StatementFi
         n_quarantine = len(quarantine)
         read = 0
         if statements is None:
-            reason = mask_value(_unreadable_reason(f, result), "reason")
-            quarantine.append({"q_id": _q_id(f.rel, None, ""), "path": f.rel, "file_sha256": f.sha256, "kind": KIND,
+            reason = mask_text(_unreadable_reason(f, result))
+            quarantine.append({"q_id": quarantine_id(f.rel, None, ""), "path": f.rel, "file_sha256": f.sha256, "kind": KIND,
                                "recipient_id": f.recipient_id, "period": period, "row_no": None, "column_name": "",
                                "value_masked": "", "reason": reason})
         else:
@@ -260,7 +225,7 @@ def prepare_statement_files(data_dir: Path, period: str, files: list[StatementFi
                 t = st.transactions
                 read += len(t)
                 for row, col, raw, why in st.rejects:
-                    quarantine.append({"q_id": _q_id(f.rel, row, f"{idx}:{col}" if idx else col), "path": f.rel,
+                    quarantine.append({"q_id": quarantine_id(f.rel, row, f"{idx}:{col}" if idx else col), "path": f.rel,
                                        "file_sha256": f.sha256, "kind": KIND, "recipient_id": f.recipient_id,
                                        "period": period, "row_no": row, "column_name": col,
                                        "value_masked": mask_value(raw, col), "reason": mask_value(why, "reason")})
@@ -322,7 +287,6 @@ def load_prepared(con: duckdb.DuckDBPyConnection, prepared: PreparedStatements) 
     pr = prepared
     if not len(pr.paths):
         return 0
-    _ensure_tables(con)
     with store.transaction(con):
         con.register("_dpaudit_paths", pr.paths[["path"]])
         con.execute("DELETE FROM quarantine WHERE path IN (SELECT path FROM _dpaudit_paths)")  # a path whose content changed
@@ -353,8 +317,8 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def ingest_statements(con: duckdb.DuckDBPyConnection, data_dir: Path, period: str, policy: Policy,
-                      pool: Workers | None = None) -> tuple[dict, pd.DataFrame]:
-    """Load every statement file of ``<data_dir>/inbox/<period>``; return (counts, raw findings).
+                      pool: Workers | None = None) -> dict:
+    """Load every statement file of ``<data_dir>/inbox/<period>``; return the counts.
 
     Plan (what the store already holds), then prepare and load the files in batches of
     :data:`WRITE_BATCH_FILES` in inbox order (prepared on worker processes when there are many:
@@ -365,7 +329,7 @@ def ingest_statements(con: duckdb.DuckDBPyConnection, data_dir: Path, period: st
     with contextlib.ExitStack() as stack:
         pool = pool or stack.enter_context(Workers())
         counts = load_statement_batches(con, submit_statement_files(pool, data_dir, period, plan, policy))
-    return counts, ingest_findings(con, period)
+    return counts
 
 
 def submit_statement_files(pool: Workers, data_dir: Path, period: str, plan: list[StatementFile],
@@ -374,10 +338,10 @@ def submit_statement_files(pool: Workers, data_dir: Path, period: str, plan: lis
     data_dir = Path(data_dir)
     profiles = load_profiles(data_dir)
     now = store.now_utc()
-    chunks = [plan[i:i + WRITE_BATCH_FILES] for i in range(0, len(plan), WRITE_BATCH_FILES)]
+    size = getattr(pool, "chunk_files", WRITE_BATCH_FILES)  # a pool may ask for smaller chunks (the flow's tasks)
+    chunks = [plan[i:i + size] for i in range(0, len(plan), size)]
     to_read = sum(f.action in ("read", "retry") for f in plan)
-    return pool.submit(_prepare_chunk, chunks, data_dir, period, policy, now, profiles,
-                       parallel=to_read > WRITE_BATCH_FILES)
+    return pool.submit(_prepare_chunk, chunks, data_dir, period, policy, now, profiles, parallel=to_read > size)
 
 
 def load_statement_batches(con: duckdb.DuckDBPyConnection, batches: Iterable[PreparedStatements]) -> dict:
@@ -399,208 +363,3 @@ def add_counts(total: dict, part: dict) -> dict:
     for k in COUNT_KEYS:
         total[k] = total.get(k, 0) + int(part.get(k, 0))
     return total
-
-
-def ingest_findings(con: duckdb.DuckDBPyConnection, period: str) -> pd.DataFrame:
-    """DQ-ROW-REJECTED and DQ-DUPLICATE-FILE for a period's inbox, rebuilt from the store."""
-    q = con.execute("""SELECT q.path, q.recipient_id, q.row_no, q.column_name, q.value_masked, q.reason
-                       FROM quarantine q WHERE q.kind = ? AND q.period = ? ORDER BY q.path, q.row_no NULLS FIRST,
-                       q.column_name""", [KIND, period]).df()
-    out = []
-    for r in q.itertuples(index=False):
-        if pd.isna(r.row_no) and not r.column_name:
-            key = r.path
-            msg = (f"Statement file {r.path} was not read: {r.reason}. Nothing from it is counted; send the "
-                   f"statement again as an OFX download or a CSV export from the bank.")
-        else:
-            where = f"row {int(r.row_no)}" if not pd.isna(r.row_no) else "statement"
-            key = f"{r.path}|{'' if pd.isna(r.row_no) else int(r.row_no)}|{r.column_name}"
-            msg = (f"Statement file {r.path}, {where}, column {r.column_name}: {r.reason} (value seen: "
-                   f"'{r.value_masked}'). This row is not counted; correct it in the bank's export or send the "
-                   f"statement again.")
-        out.append({"rule_id": "DQ-ROW-REJECTED", "recipient_id": r.recipient_id, "period": period, "key": key,
-                    "message": msg})
-    d = con.execute("""SELECT fp.path, fp.recipient_id, f.path AS first_path FROM file_paths fp
-                       JOIN files f ON f.sha256 = fp.sha256
-                       WHERE fp.period = ? AND f.kind = ? AND fp.path <> f.path ORDER BY fp.path""",
-                    [period, KIND]).df()
-    for r in d.itertuples(index=False):
-        out.append({"rule_id": "DQ-DUPLICATE-FILE", "recipient_id": r.recipient_id, "period": period, "key": r.path,
-                    "message": f"Statement file {r.path} has exactly the same content as {r.first_path}, which was "
-                               f"already read; it was not counted again. No action is needed unless a different "
-                               f"statement was meant to be sent."})
-    return _frame(out)
-
-
-def _frame(rows: list[dict]) -> pd.DataFrame:
-    f = pd.DataFrame(rows, columns=FINDING_BASE)
-    f["amount_pence"] = pd.array(f["amount_pence"], dtype="Int64")
-    return f
-
-
-# ---- statement checks ---------------------------------------------------------------------------
-
-def _ranges(days: list[date]) -> list[tuple[date, date]]:
-    out: list[tuple[date, date]] = []
-    for d in sorted(days):
-        if out and d == out[-1][1] + timedelta(days=1):
-            out[-1] = (out[-1][0], d)
-        else:
-            out.append((d, d))
-    return out
-
-
-def _fmt_ranges(rs: list[tuple[date, date]]) -> str:
-    return ", ".join(a.isoformat() if a == b else f"{a.isoformat()} to {b.isoformat()}" for a, b in rs)
-
-
-def _coverage(con, recipient_ids: list[str]) -> dict[str, set[date]]:
-    """Days covered per recipient: OFX DTSTART..DTEND; CSV/XLSX the calendar months of its dates."""
-    cov: dict[str, set[date]] = {r: set() for r in recipient_ids}
-    if not recipient_ids:
-        return cov
-    con.register("_rids", pd.DataFrame({"recipient_id": recipient_ids}))
-    try:
-        ofx = con.execute("""SELECT s.recipient_id, s.start_date, s.end_date FROM statements s
-                             JOIN _rids USING (recipient_id)
-                             WHERE s.source_format IN ('ofx1','ofx2','qfx') AND s.start_date IS NOT NULL
-                               AND s.end_date IS NOT NULL""").fetchall()
-        months = con.execute("""SELECT DISTINCT t.recipient_id, date_trunc('month', t.posted_date)::DATE AS m
-                                FROM transactions t JOIN statements s
-                                  ON s.file_sha256 = t.file_sha256 AND s.stmt_index = t.stmt_index
-                                JOIN _rids ON _rids.recipient_id = t.recipient_id
-                                WHERE s.source_format IN ('csv','xlsx')""").fetchall()
-    finally:
-        con.unregister("_rids")
-    for rid, a, b in ofx:
-        d = a
-        while d <= b:
-            cov[rid].add(d)
-            d += timedelta(days=1)
-    for rid, m in months:
-        _, end = parse_period(f"{m.year:04d}-{m.month:02d}")
-        d = m
-        while d <= end:
-            cov[rid].add(d)
-            d += timedelta(days=1)
-    return cov
-
-
-def _same_account(st_sort: str, st_acct: str, reg_sort: str, reg_acct: str) -> bool | None:
-    """Digits-only comparison; None when the statement shows no usable account number."""
-    raw = str(st_acct or "")
-    ra = _digits(reg_acct)
-    if "*" in raw:  # a masked export shows only the last digits
-        visible = _digits(raw.rsplit("*", 1)[-1])
-        return None if len(visible) < 3 else ra.endswith(visible)
-    sa, ss, rs = _digits(raw), _digits(st_sort), _digits(reg_sort)
-    if not sa:
-        return None
-    if len(sa) == 14 and not ss:
-        ss, sa = sa[:6], sa[6:]
-    if sa.zfill(8) != ra.zfill(8):
-        return False
-    return not (ss and rs and ss != rs)
-
-
-def statement_checks(con: duckdb.DuckDBPyConnection, period: str, policy: Policy) -> pd.DataFrame:
-    """Raw findings DQ-STATEMENT-MISSING/GAP, DQ-BALANCE-BREAK, DQ-WRONG-ACCOUNT for ``period``."""
-    pstart, pend = parse_period(period)
-    _ensure_tables(con)
-    out: list[dict] = []
-    rec = con.execute("""SELECT recipient_id, sort_code, account_number, dp_start_date, dp_end_date FROM recipients
-                         WHERE lower(management_type) IN ('direct_payment', 'combination') AND lower(status) = 'active'
-                           AND (dp_start_date IS NULL OR dp_start_date <= ?)
-                           AND (dp_end_date IS NULL OR dp_end_date >= ?) ORDER BY recipient_id""",
-                      [pend, pstart]).fetchall()
-    cov = _coverage(con, [r[0] for r in rec])
-    for rid, _sort, acct, dp_start, dp_end in rec:
-        a = max(pstart, dp_start) if dp_start else pstart
-        b = min(pend, dp_end) if dp_end else pend
-        if a > b:
-            continue
-        days = [a + timedelta(days=i) for i in range((b - a).days + 1)]
-        missing = [d for d in days if d not in cov[rid]]
-        if len(missing) == len(days):
-            out.append({"rule_id": "DQ-STATEMENT-MISSING", "recipient_id": rid, "period": period,
-                        "key": f"{period}|missing",
-                        "message": f"No bank statement covers any day of {period} ({a.isoformat()} to {b.isoformat()}) "
-                                   f"for the DP account {mask_account(acct)}. Send the statement for these dates "
-                                   f"(an OFX download or a CSV export from the bank)."})
-        elif missing:
-            rs = _ranges(missing)
-            out.append({"rule_id": "DQ-STATEMENT-GAP", "recipient_id": rid, "period": period, "key": f"{period}|gap",
-                        "message": f"The statements received for the DP account {mask_account(acct)} do not cover "
-                                   f"{_fmt_ranges(rs)} ({len(missing)} day(s) of {period}). Send statements covering "
-                                   f"these dates so the whole period can be audited."})
-    out += _balance_breaks(con, period)
-    out += _wrong_accounts(con, period)
-    return _frame(out)
-
-
-def _balance_breaks(con, period: str) -> list[dict]:
-    out: list[dict] = []
-    within = con.execute("""SELECT s.file_sha256, s.stmt_index, s.recipient_id, s.account_number, s.start_date,
-                                   s.end_date, s.opening_balance_pence, s.closing_balance_pence, t.sum_amount_pence,
-                                   f.path
-                            FROM statements s JOIN statement_totals t USING (file_sha256, stmt_index)
-                            JOIN files f ON f.sha256 = s.file_sha256
-                            WHERE s.period = ? AND s.opening_balance_pence IS NOT NULL
-                              AND s.closing_balance_pence IS NOT NULL
-                              AND s.opening_balance_pence + t.sum_amount_pence <> s.closing_balance_pence
-                            ORDER BY f.path, s.stmt_index""", [period]).fetchall()
-    for sha, idx, rid, acct, a, b, opening, closing, total, path in within:
-        diff = closing - (opening + total)
-        out.append({"rule_id": "DQ-BALANCE-BREAK", "recipient_id": rid, "period": period, "key": f"{sha}:{idx}:within",
-                    "amount_pence": diff, "txn_date": b,
-                    "message": f"Statement {path} (account {mask_account(acct)}, {a} to {b}) does not add up: opening "
-                               f"balance {format_gbp(opening)} plus transactions {format_gbp(total)} gives "
-                               f"{format_gbp(opening + total)}, but the closing balance is {format_gbp(closing)} "
-                               f"(difference {format_gbp(diff)}). Some rows are missing, rejected or altered; send "
-                               f"the complete statement from the bank."})
-    allst = con.execute("""SELECT s.file_sha256, s.stmt_index, s.recipient_id, s.period, s.sort_code, s.account_number,
-                                  s.start_date, s.end_date, s.opening_balance_pence, s.closing_balance_pence, f.path
-                           FROM statements s JOIN files f ON f.sha256 = s.file_sha256
-                           WHERE s.recipient_id IN (SELECT recipient_id FROM statements WHERE period = ?)
-                             AND s.start_date IS NOT NULL AND s.end_date IS NOT NULL
-                           ORDER BY s.recipient_id, s.end_date, s.start_date, f.path, s.stmt_index""",
-                        [period]).df()
-    if allst.empty:
-        return out
-    allst["acct_key"] = allst["sort_code"].fillna("").map(_digits) + "|" + allst["account_number"].fillna("").astype(str)
-    # rows are in end-date order within each account, so the statement before each one is the row before
-    prev = allst.groupby(["recipient_id", "acct_key"], sort=False)[
-        ["file_sha256", "stmt_index", "end_date", "closing_balance_pence", "path"]].shift(1)
-    hit = (prev["end_date"].notna() & (allst["start_date"] > prev["end_date"]) & (allst["period"] == period)
-           & allst["opening_balance_pence"].notna() & prev["closing_balance_pence"].notna())
-    hit &= allst["opening_balance_pence"].astype("Int64") != prev["closing_balance_pence"].astype("Int64")
-    for cur, pr in zip(allst[hit.fillna(False).to_numpy()].itertuples(index=False),
-                       prev[hit.fillna(False).to_numpy()].itertuples(index=False)):
-        diff = int(cur.opening_balance_pence) - int(pr.closing_balance_pence)
-        out.append({"rule_id": "DQ-BALANCE-BREAK", "recipient_id": cur.recipient_id, "period": period,
-                    "key": f"{cur.file_sha256}:{cur.stmt_index}:after:{pr.file_sha256}:{int(pr.stmt_index)}",
-                    "amount_pence": diff, "txn_date": cur.start_date,
-                    "message": f"Statement {cur.path} (account {mask_account(cur.account_number)}) opens on "
-                               f"{cur.start_date.date() if hasattr(cur.start_date, 'date') else cur.start_date} "
-                               f"with {format_gbp(int(cur.opening_balance_pence))}, but the previous statement "
-                               f"{pr.path} closed with {format_gbp(int(pr.closing_balance_pence))} "
-                               f"(difference {format_gbp(diff)}). Send the statement for the days between them."})
-    return out
-
-
-def _wrong_accounts(con, period: str) -> list[dict]:
-    rows = con.execute("""SELECT s.file_sha256, s.stmt_index, s.recipient_id, s.sort_code, s.account_number,
-                                 r.sort_code, r.account_number, f.path
-                          FROM statements s JOIN recipients r USING (recipient_id)
-                          JOIN files f ON f.sha256 = s.file_sha256
-                          WHERE s.period = ? ORDER BY f.path, s.stmt_index""", [period]).fetchall()
-    out: list[dict] = []
-    for sha, idx, rid, ss, sa, rs, ra, path in rows:
-        if _same_account(ss, sa, rs, ra) is False:
-            shown = mask_account(sa) if "*" not in str(sa) else "****" + _digits(str(sa).rsplit("*", 1)[-1])[-4:]
-            out.append({"rule_id": "DQ-WRONG-ACCOUNT", "recipient_id": rid, "period": period, "key": f"{sha}:{idx}",
-                        "message": f"Statement {path} is for account {shown}, but the registered DP account is "
-                                   f"{mask_account(ra)}. Direct payments must be kept in the separate DP account "
-                                   f"(PBP 4.1.1, 5.2): send the DP account's statement, or tell the council if the "
-                                   f"account has changed."})
-    return out

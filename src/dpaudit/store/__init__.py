@@ -25,8 +25,6 @@ from dpaudit.core import checkpoint
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-
 # Versioned migrations: append, never edit a released one.
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -119,6 +117,13 @@ CREATE TABLE IF NOT EXISTS year_end (
 CREATE TABLE IF NOT EXISTS decisions (
     seq BIGINT PRIMARY KEY, exception_id VARCHAR, decision VARCHAR, officer VARCHAR, decided_at TIMESTAMP,
     note VARCHAR, source VARCHAR, prev_hash VARCHAR, hash VARCHAR);
+""",
+    # per-statement totals the statement checks need after de-duplication has merged overlapping
+    # statements (stores made before it had the table created by the statement loader: IF NOT EXISTS)
+    2: """
+CREATE TABLE IF NOT EXISTS statement_totals (
+    file_sha256 VARCHAR, stmt_index INTEGER, sum_amount_pence BIGINT, n_read INTEGER, n_rejected INTEGER,
+    PRIMARY KEY (file_sha256, stmt_index));
 """,
 }
 

@@ -7,7 +7,7 @@ import pandas as pd
 from dpaudit.audit.data import AuditData, cached_view
 from dpaudit.audit.categorise import categorise
 from dpaudit.core.money import format_gbp, gbp_series, pct_of
-from dpaudit.audit.rules.common import balances, covered, dp_value_at_end, period_txns
+from dpaudit.audit.rules.common import balances, covered, dp_value_at_end, end_of_day_balances, period_txns
 from dpaudit.audit.rules.registry import rule, txn_findings
 
 
@@ -89,7 +89,7 @@ def payment_missing(data: AuditData) -> pd.DataFrame:
 def overdrawn(data: AuditData) -> pd.DataFrame:
     """Once per episode of negative end-of-day balance (an episode running on from last month is not raised again)."""
     b = balances(data)
-    eod = data.cache["eod"]
+    eod = end_of_day_balances(data)
     neg_ids = set(eod.loc[eod["eod_pence"] < 0, "recipient_id"])
     rows = []
     for r in b[b["recipient_id"].isin(neg_ids)].itertuples():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dpaudit.audit.data import AuditData, cached_view, dp_recipients, valid_plan_lines
+from dpaudit.audit.data import AuditData, cached_view, day_end_balances, dp_recipients, valid_plan_lines
 from dpaudit.audit.categorise import categorise, keyword_regex
 from dpaudit.core.distinct import per_distinct
 from dpaudit.core.names import looks_like_person
@@ -95,14 +95,13 @@ def spend_verdict(data: AuditData) -> pd.Series:
     return verdict
 
 
-@cached_view("balances")
-def balances(data: AuditData) -> pd.DataFrame:
-    """Per covered recipient: opening, credits, debits, closing and lowest end-of-day balance (pence).
+@cached_view("opening_balances")
+def opening_balances(data: AuditData) -> pd.Series:
+    """Balance at the period start per covered recipient (pence), indexed by recipient_id.
 
-    The opening balance at the period start is the opening of the earliest statement overlapping
-    the period plus the transactions of that account dated before the period start; when no
-    statement gives an opening, it is read back from the first running balance in the period.
-    ``data.cache["eod"]`` keeps the end-of-day balances (recipient_id, posted_date, eod_pence).
+    The opening of the earliest statement overlapping the period plus the transactions of that
+    account dated before the period start; when no statement gives an opening, it is read back
+    from the first running balance in the period.  Recipients with neither are absent.
     """
     s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
     cov = sorted(covered(data))
@@ -122,18 +121,43 @@ def balances(data: AuditData) -> pd.DataFrame:
                        + before.reindex(first["recipient_id"]).fillna(0).astype("int64").values)
     rest = [r for r in cov if r not in opening.index]
     if rest:
-        extra = {}
-        for rid, tx in p[p["recipient_id"].isin(rest) & p["balance_pence"].notna()].groupby("recipient_id"):
-            first_day = tx["posted_date"].min()
-            day = p[(p["recipient_id"] == rid) & (p["posted_date"] == first_day)]
-            ends = tx[tx["posted_date"] == first_day]["balance_pence"]
-            extra[rid] = int(_day_end(ends, day)) - int(day["amount_pence"].sum())
-        opening = pd.concat([opening, pd.Series(extra, dtype="int64")])
-    opening = opening.astype("int64")
-    p = p[p["recipient_id"].isin(opening.index)]
+        # read back from the end of the first day with running balances: that day's end minus its total
+        tx = p[p["recipient_id"].isin(rest) & p["balance_pence"].notna()]
+        first_day = tx.groupby("recipient_id")["posted_date"].transform("min")
+        day_rows = tx[tx["posted_date"] == first_day]
+        ends = day_end_balances(day_rows).set_index("recipient_id")["balance_pence"].astype("int64")
+        day_of = day_rows.drop_duplicates("recipient_id").set_index("recipient_id")["posted_date"]
+        whole_day = p.merge(day_of.rename("first_day").reset_index(), on="recipient_id")
+        totals = whole_day[whole_day["posted_date"] == whole_day["first_day"]].groupby("recipient_id")["amount_pence"].sum()
+        extra = (ends - totals.reindex(ends.index).fillna(0).astype("int64")).sort_index()
+        opening = pd.concat([opening, extra.astype("int64")])
+    return opening.astype("int64")
+
+
+def _balanced_txns(data: AuditData) -> pd.DataFrame:
+    """The period's transactions of the recipients whose opening balance is known."""
+    p = period_txns(data)
+    return p[p["recipient_id"].isin(opening_balances(data).index)]
+
+
+@cached_view("end_of_day_balances")
+def end_of_day_balances(data: AuditData) -> pd.DataFrame:
+    """Grain: one row per recipient with a known opening and day of the period with transactions:
+    recipient_id, posted_date, eod_pence (the balance at the end of that day)."""
+    opening = opening_balances(data)
+    p = _balanced_txns(data)
     daily = p.groupby(["recipient_id", "posted_date"])["amount_pence"].sum().astype("int64").reset_index()
     daily["eod_pence"] = daily.groupby("recipient_id")["amount_pence"].cumsum() + daily["recipient_id"].map(opening).astype("int64")
-    data.cache["eod"] = daily[["recipient_id", "posted_date", "eod_pence"]]
+    return daily[["recipient_id", "posted_date", "eod_pence"]]
+
+
+@cached_view("balances")
+def balances(data: AuditData) -> pd.DataFrame:
+    """Grain: one row per recipient with a known opening: opening, credits, debits, closing and the
+    lowest end-of-day balance of the period (pence)."""
+    opening = opening_balances(data)
+    p = _balanced_txns(data)
+    daily = end_of_day_balances(data)
     amt = p["amount_pence"].astype("int64")
     credits = amt.where(amt > 0, 0).groupby(p["recipient_id"]).sum()
     debits = (-amt.where(amt < 0, 0)).groupby(p["recipient_id"]).sum()
@@ -145,23 +169,6 @@ def balances(data: AuditData) -> pd.DataFrame:
     b["min_eod_pence"] = b["recipient_id"].map(low).fillna(b["opening_pence"]).astype("int64")
     b = b.sort_values("recipient_id").reset_index(drop=True)
     return b
-
-
-def _day_end(ends: pd.Series, day: pd.DataFrame) -> int:
-    """End-of-day balance from a day's running balances, whatever the file's row order.
-
-    The first row of the day has ``balance - amount`` = the day's opening; the last row has
-    ``balance`` = opening + the day's total.  Pick the opening for which that end exists.
-    """
-    if len(ends) == 1 and len(day) == 1:
-        return int(ends.iloc[0])
-    total = int(day["amount_pence"].sum())
-    bals = {int(b) for b in ends}
-    amounts = day.loc[ends.index, "amount_pence"].astype("int64")
-    for opening in sorted({int(b) - int(a) for b, a in zip(ends, amounts)}):
-        if opening + total in bals:
-            return opening + total
-    return int(ends.iloc[-1])
 
 
 def dp_value_at_end(data: AuditData) -> pd.Series:

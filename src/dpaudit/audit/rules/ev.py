@@ -5,7 +5,7 @@ import pandas as pd
 
 from dpaudit.audit.data import AuditData
 from dpaudit.audit.match import match_evidence, unmatched_documents
-from dpaudit.core.money import format_gbp, gbp_series
+from dpaudit.core.money import gbp_series
 from dpaudit.audit.rules.common import covered, period_txns
 from dpaudit.audit.rules.registry import rule, txn_findings
 

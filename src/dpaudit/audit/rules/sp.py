@@ -6,7 +6,7 @@ import pandas as pd
 from dpaudit.audit.data import AuditData, budget_to_date
 from dpaudit.core.dates import financial_year_bounds, financial_year_of
 from dpaudit.audit.match import match_evidence
-from dpaudit.core.money import format_gbp, gbp_series, pct_of
+from dpaudit.core.money import gbp_series, pct_of
 from dpaudit.audit.rules.common import period_txns, spend_verdict
 from dpaudit.audit.rules.registry import rule, txn_findings
 

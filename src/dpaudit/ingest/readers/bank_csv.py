@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dpaudit.core.dates import DATE_FORMATS, parse_dates_series
-from dpaudit.core.mask import mask_value
+from dpaudit.core.mask import account_digits_series, mask_value
 from dpaudit.core.money import parse_pence_series
 from dpaudit.ingest.readers.statement import ParsedStatement, Reject, conform_transactions, empty_transactions
 from dpaudit.ingest.readers.tabular import (DEFAULT_MAX_BYTES, DEFAULT_MAX_RATIO, DEFAULT_MAX_UNCOMPRESSED, UnreadableFile, check_size,
@@ -276,13 +276,6 @@ def _money(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     return pence, bad.astype(bool)
 
 
-def _digits(s: pd.Series) -> pd.Series:
-    """Digits (and mask stars) of each value; computed once per distinct value (an export repeats
-    one sort code and account on every row)."""
-    s = s.astype(object).where(s.notna(), "")
-    return s.map({u: re.sub(r"[^\d*]", "", str(u)) for u in s.unique()}).astype("string")
-
-
 def _split_combined(value: str) -> tuple[str, str]:
     """``20-29-41 40261467`` / ``'202941-40261467`` / ``2029414026146`` → (sort code, account)."""
     v = str(value or "").strip().lstrip("'")
@@ -517,8 +510,8 @@ def _parse_group(group: list[_Scanned]) -> list[ParsedStatement | UnreadableFile
     bad_any |= bal_bad
 
     # accounts: a column per row, a combined "sort code + account" column, or the preamble
-    sort_s = _digits(text("sort_code")) if "sort_code" in p.columns else pd.Series("", index=frame.index, dtype="string")
-    acct_s = _digits(text("account_number")) if "account_number" in p.columns else pd.Series("", index=frame.index, dtype="string")
+    sort_s = account_digits_series(text("sort_code"), keep_stars=True) if "sort_code" in p.columns else pd.Series("", index=frame.index, dtype="string")
+    acct_s = account_digits_series(text("account_number"), keep_stars=True) if "account_number" in p.columns else pd.Series("", index=frame.index, dtype="string")
     if "account_with_sort_code" in p.columns:
         split = text("account_with_sort_code").fillna("").map(_split_combined)
         sort_s = split.map(lambda t: t[0]).astype("string")

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 
-from dpaudit.core.mask import mask_account
+from dpaudit.core.mask import account_digits, mask_account
 from dpaudit.ingest.readers.statement import ParsedStatement, Reject, transactions_from_rows
 from dpaudit.ingest.readers.tabular import DEFAULT_MAX_BYTES, UnreadableFile, check_size
 
@@ -142,13 +142,9 @@ def _as_date(v: object) -> date | None:
     return None
 
 
-def _digits(s: object) -> str:
-    return re.sub(r"\D", "", str(s or ""))
-
-
 def _split_uk_account(bank_id: str, acct: str) -> tuple[str, str]:
     """UK banks put the sort code in BANKID, or sort code + account (14 digits) in ACCTID."""
-    b, a = _digits(bank_id), _digits(acct)
+    b, a = account_digits(bank_id), account_digits(acct)
     sort_code = b if len(b) == 6 else ""
     if len(a) == 14 and (not sort_code or a.startswith(sort_code)):
         return a[:6], a[6:]

@@ -122,11 +122,6 @@ def rows_to_raw(rows: list[list[str]], header_row: int, first_row_number: int = 
     return RawTable(header=_unique(header), body=body, row_numbers=numbers, ragged_rows=ragged)
 
 
-def rows_to_table(rows: list[list[str]], header_row: int, first_row_number: int = 1) -> Table:
-    """Build a Table from raw rows given the 0-based index of the header row."""
-    return rows_to_raw(rows, header_row, first_row_number).table()
-
-
 def _unique(header: list[str]) -> list[str]:
     seen: dict[str, int] = {}
     out = []

@@ -1,0 +1,115 @@
+"""The pipeline as the one place of stage order and run records; real reconciliation invariants."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dpaudit import pipeline
+from dpaudit.store import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    data = out / "data"
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("*.duckdb", "*.wal"))
+    results = [pipeline.run_period(data, p, reports_dir=out / "reports", db_path=out / "db.duckdb", officer="P")
+               for p in ("2026-01", "2026-02")]
+    return out, results
+
+
+def _runs(db: Path) -> list[tuple]:
+    with open_store(db, read_only=True) as con:
+        return con.execute("SELECT kind, period, status, finished_at IS NOT NULL FROM runs ORDER BY started_at, run_id").fetchall()
+
+
+def test_every_run_is_recorded_once_and_ends_ok(sample_run):
+    out, results = sample_run
+    assert _runs(out / "db.duckdb") == [("month", "2026-01", "ok", True), ("month", "2026-02", "ok", True)]
+    assert [r.period for r in results] == ["2026-01", "2026-02"]
+    assert all(set(r.timings) == set(pipeline.STAGES) for r in results)
+
+
+def test_a_failing_stage_marks_the_run_failed_and_keeps_what_was_committed(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("*.duckdb", "*.wal"))
+    db = tmp_path / "db.duckdb"
+
+    def broken(*_a, **_k):
+        raise OSError("the reports disk is full")
+
+    monkeypatch.setattr(pipeline, "write_period_reports", broken)
+    with pytest.raises(OSError, match="disk is full") as info:
+        pipeline.run_period(data, "2026-01", reports_dir=tmp_path / "r", db_path=db, officer="P")
+    assert info.value.run_record.current == "report"  # what the flows put in their artifact
+    assert _runs(db) == [("month", "2026-01", "report_failed", True)]
+    with open_store(db, read_only=True) as con:  # the audit before the failure is kept
+        assert con.execute("SELECT count(*) FROM recommendations WHERE period = '2026-01'").fetchall()[0][0] > 0
+
+
+def test_partial_stages_record_their_own_kind(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("*.duckdb", "*.wal"))
+    db = tmp_path / "db.duckdb"
+    r = pipeline.run_period(data, "2026-01", db_path=db, stages=("ingest",))
+    assert set(r.timings) == {"ingest"} and r.files == []
+    with pytest.raises(FileNotFoundError, match="no audit of 2026-01"):
+        pipeline.report_period(data, "2026-01", reports_dir=tmp_path / "r", db_path=db)
+    pipeline.run_period(data, "2026-01", db_path=db, stages=("ingest", "audit", "recommend"))
+    rep = pipeline.report_period(data, "2026-01", reports_dir=tmp_path / "r", db_path=db)
+    assert (rep.reports_dir / "exceptions.xlsx").is_file()
+    assert [k for k, *_ in _runs(db)] == ["ingest", "ingest/audit/recommend", "report"]
+    assert {s for _, _, s, _ in _runs(db)} == {"ok"}
+    with pytest.raises(ValueError, match="unknown stage"):
+        pipeline.run_period(data, "2026-01", db_path=db, stages=("audit", "publish"))
+
+
+def test_the_data_folder_check_is_written_once(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist; run 'dpaudit init"):
+        pipeline.run_period(tmp_path / "nowhere", "2026-01")
+    sources = [p.read_text() for p in list((ROOT / "src").rglob("*.py")) + list((ROOT / "flows").glob("*.py"))]
+    assert sum(s.count("does not exist; run 'dpaudit init") for s in sources) == 1
+
+
+def test_flows_and_cli_hold_no_sql_and_no_stage_order():
+    sql = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b|\.execute\(")
+    for path in [ROOT / "src" / "dpaudit" / "cli.py", *sorted((ROOT / "flows").glob("*.py"))]:
+        text = path.read_text()
+        assert not sql.search(text), f"{path.name} holds SQL"
+        for stage_fn in ("ingest_period(", "audit_period(", "recommend_period(", "write_period_reports("):
+            assert stage_fn not in text, f"{path.name} calls {stage_fn} itself: the stage order lives in pipeline"
+
+
+def test_reconciliation_invariants(sample_run):
+    """Evidenced + unevidenced = debits; a computed closing balance differs from the bank's own
+    closing balance only where the statements do not add up (DQ-BALANCE-BREAK) or leave a gap."""
+    out, _ = sample_run
+    with open_store(out / "db.duckdb", read_only=True) as con:
+        rec = con.execute("SELECT * FROM reconciliation").df()
+        bank = con.execute("""SELECT s.recipient_id, r.period, s.closing_balance_pence FROM statements s
+                              JOIN reconciliation r ON r.recipient_id = s.recipient_id
+                              WHERE s.closing_balance_pence IS NOT NULL
+                                AND strftime(s.end_date, '%Y-%m') = r.period
+                                AND s.end_date = last_day(s.end_date)""").df()
+        broken = con.execute("""SELECT DISTINCT recipient_id, period FROM findings WHERE rule_id IN
+                                ('DQ-BALANCE-BREAK', 'DQ-STATEMENT-GAP', 'DQ-STATEMENT-MISSING', 'DQ-WRONG-ACCOUNT',
+                                 'DQ-ROW-REJECTED')""").df()
+    assert len(rec) > 0
+    assert (rec["evidenced_pence"] + rec["unevidenced_pence"] == rec["debits_pence"]).all()
+    assert (rec["opening_balance_pence"] + rec["council_credits_pence"] + rec["other_credits_pence"]
+            - rec["debits_pence"] == rec["closing_balance_pence"]).all()
+    m = bank.merge(rec, on=["recipient_id", "period"])
+    m = m.merge(broken.assign(flagged=True), on=["recipient_id", "period"], how="left")
+    m["flagged"] = m["flagged"].astype("boolean").fillna(False)
+    clean = m[~m["flagged"]]
+    assert len(clean) > 0
+    bad = clean[clean["closing_balance_pence_x"] != clean["closing_balance_pence_y"]]
+    assert bad.empty, bad[["recipient_id", "period", "closing_balance_pence_x", "closing_balance_pence_y"]]
+    assert pd.api.types.is_integer_dtype(rec["closing_balance_pence"])
