@@ -105,3 +105,12 @@ def test_distinct_value_parsing_equals_row_by_row(money, dates, extra, as_string
         pd.testing.assert_series_equal(got[0], want[0])
         pd.testing.assert_series_equal(got[1], want[1])
     assert len(m) >= MIN_ROWS and len(d) >= MIN_ROWS
+
+
+def test_dates_outside_the_nanosecond_range_are_bad_not_a_crash():
+    """A typo such as 2925 or a year like 1500 is a bad date (the row is quarantined), never an
+    OutOfBoundsDatetime that stops the run."""
+    d, bad = parse_dates_series(pd.Series(["1500-01-01", "2925-04-01", "01/04/2025", "", "05/04/2262", "12/04/2262"]))
+    assert list(bad) == [True, True, False, False, False, True]
+    assert d.dtype == "datetime64[ns]" and d.iloc[2] == pd.Timestamp("2025-04-01") and d.iloc[4] == pd.Timestamp("2262-04-05")
+    assert d.iloc[[0, 1, 3, 5]].isna().all()

@@ -52,11 +52,20 @@ def _parse_dates(values: pd.Series, formats: tuple[str, ...]) -> tuple[pd.Series
     for fmt in formats:
         if not todo.any():
             break
-        parsed = pd.to_datetime(t.where(todo), format=fmt, errors="coerce")
+        parsed = _to_datetime(t.where(todo), fmt)
         hit = todo & parsed.notna()
         out = out.mask(hit, parsed)
         todo = todo & ~hit
     return out, (todo & ~blank)
+
+
+def _to_datetime(t: pd.Series, fmt: str) -> pd.Series:
+    """``pd.to_datetime(errors="coerce")`` as nanosecond datetimes; a date outside their range
+    (``1500-01-01``, a typo such as ``2925-04-01``) is a bad date (NaT), never an exception."""
+    parsed = pd.to_datetime(t, format=fmt, errors="coerce")
+    lo, hi = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+    in_range = parsed.isna() | ((parsed >= lo) & (parsed <= hi))
+    return parsed.where(in_range).astype("datetime64[ns]")
 
 
 def parse_date(text: object) -> date:
