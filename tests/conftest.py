@@ -66,9 +66,10 @@ def pytest_sessionfinish(session, exitstatus):
     thread, ``prefect._internal.concurrency.threads._global_loop``.  Starting a service registers
     a ``drain`` call in that thread's ``_on_shutdown`` list; the call keeps the contextvars of the
     moment it was made.  When the first WARNING log is sent from inside a task run (in
-    test_flows.py, the failing ``report`` task), that context holds the ``TaskRunContext``: its
-    parameters include the task's DuckDB connection, and its result store's in-memory cache holds
-    the flow's exception, whose traceback frames hold more connections.  A daemon loop is never
+    test_flows.py, the failing ``report`` stage task), that context holds the ``TaskRunContext``
+    and the flow's ``EngineContext``: the task's parameters include the pipeline's DuckDB
+    connection, and the failed flow-run state (and the result store's in-memory cache) hold the
+    flow's exception, whose traceback frames hold more connections.  A daemon loop is never
     shut down, so the list is never emptied and DuckDB's nanobind module reports ~100 lines of
     "nanobind: leaked ..." at exit.  Shutting the loop down here runs the drains (logs and events
     are flushed while the test server still runs) and empties the list; gc then frees the rest.
