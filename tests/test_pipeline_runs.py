@@ -1,8 +1,11 @@
 """The pipeline as the one place of stage order and run records; real reconciliation invariants."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -113,3 +116,61 @@ def test_reconciliation_invariants(sample_run):
     bad = clean[clean["closing_balance_pence_x"] != clean["closing_balance_pence_y"]]
     assert bad.empty, bad[["recipient_id", "period", "closing_balance_pence_x", "closing_balance_pence_y"]]
     assert pd.api.types.is_integer_dtype(rec["closing_balance_pence"])
+
+
+def test_a_run_left_running_by_a_killed_process_is_marked_killed_by_the_next(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("*.duckdb", "*.wal"))
+    db = tmp_path / "db.duckdb"
+    with open_store(db) as con:  # what a kill -9 mid-run leaves behind
+        con.execute("INSERT INTO runs (run_id, kind, period, started_at, status) VALUES ('dead', 'month', '2026-01', "
+                    "now()::TIMESTAMP, 'running')")
+    r = pipeline.run_period(data, "2026-01", db_path=db, stages=("ingest",))
+    assert r.counts["runs_found_killed"] == ["dead"]
+    with open_store(db, read_only=True) as con:
+        assert dict(con.execute("SELECT run_id, status FROM runs").fetchall()) == {"dead": "killed", r.run_id: "ok"}
+
+
+def test_a_refused_run_is_told_who_holds_the_store(tmp_path):
+    from dpaudit.store import holder_path, set_holder
+
+    db = tmp_path / "db.duckdb"
+    probe = ("import sys\nfrom dpaudit.store import StoreLocked, open_store\ntry:\n"
+             f"    with open_store({str(db)!r}):\n        pass\nexcept StoreLocked as e:\n    print(e)\n    sys.exit(3)\n")
+    with open_store(db) as con:
+        set_holder(con, "dpaudit month run 2026-01 (month-2026-01-x)")
+        assert holder_path(db).is_file()
+        p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 3, p.stdout + p.stderr
+    text = " ".join(p.stdout.split())
+    assert "dpaudit month run 2026-01" in text and f"pid {os.getpid()}" in text and "--wait" in text
+    assert not holder_path(db).exists()  # let go with the lock
+
+
+def test_files_a_worker_cannot_see_stop_the_read_instead_of_being_quarantined(tmp_path):
+    from dpaudit.core.policy import load_policy
+    from dpaudit.ingest.statements import plan_statement_files, prepare_statement_files
+    from dpaudit.ingest.workers import InputNotVisible
+    from dpaudit.store import now_utc
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("*.duckdb", "*.wal"))
+    with open_store(tmp_path / "db.duckdb") as con:
+        plan = plan_statement_files(con, data, "2026-01")
+    moved = tmp_path / "elsewhere"
+    data.rename(moved)  # the reader does not see the folder the writer planned from
+    with pytest.raises(InputNotVisible, match="same absolute path wherever files are read"):
+        prepare_statement_files(data, "2026-01", plan, load_policy(), now_utc())
+
+
+def test_deployments_store_absolute_folders_and_need_them(tmp_path, monkeypatch):
+    from dpaudit.flows.deploy import DeployError, build_deployments
+
+    monkeypatch.delenv("DPAUDIT_DATA", raising=False)
+    monkeypatch.delenv("DPAUDIT_REPORTS", raising=False)
+    with pytest.raises(DeployError, match="DPAUDIT_DATA"):
+        build_deployments()
+    monkeypatch.chdir(tmp_path)
+    deps = {d.name: d for d in build_deployments("council", "out")}
+    assert deps["monthly"].parameters["data_dir"] == str(tmp_path / "council")
+    assert deps["monthly"].parameters["reports_dir"] == str(tmp_path / "out")

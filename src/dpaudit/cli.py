@@ -28,10 +28,11 @@ from dpaudit.decide.decisions import DecisionImportError
 from dpaudit.core.money import format_gbp
 from dpaudit.core.policy import PolicyError
 from dpaudit.ingest.readers.tabular import UnreadableFile
+from dpaudit.ingest.workers import InputNotVisible
 from dpaudit.store import StoreLocked
 
 DOMAIN_ERRORS: tuple[type[BaseException], ...] = (
-    PolicyError, StoreLocked, FileNotFoundError, DecisionImportError, DateError, UnreadableFile)
+    PolicyError, StoreLocked, FileNotFoundError, DecisionImportError, DateError, UnreadableFile, InputNotVisible)
 SEVERITIES = ("high", "medium", "low", "info")
 ACTIONS = ("STOP", "REPAY", "REVIEW", "NONE")
 REFERENCE_FILES = ("recipients", "support_plan_lines", "payment_schedule", "employees", "insurance", "providers")

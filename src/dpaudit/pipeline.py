@@ -29,7 +29,7 @@ from dpaudit.core.policy import Policy, load_policy
 from dpaudit.audit.reconcile import reconcile
 from dpaudit.audit.rules import run_rules
 from dpaudit.audit.rules.common import period_txns
-from dpaudit.store import insert_df, now_utc, open_store, transaction
+from dpaudit.store import insert_df, now_utc, open_store, set_holder, transaction
 
 Progress = Callable[[str], None]
 
@@ -185,11 +185,12 @@ def _run_inline(_stage: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> A
 
 
 def require_data_dir(data_dir: Path | str) -> Path:
-    """The data folder as a Path; a plain error naming the fix when it does not exist."""
+    """The data folder as an absolute Path (file-reading workers may run elsewhere: they get
+    absolute paths); a plain error naming the fix when it does not exist."""
     d = Path(data_dir)
     if not d.is_dir():
         raise FileNotFoundError(f"the data folder {d} does not exist; run 'dpaudit init {d}' to create one")
-    return d
+    return d.resolve()
 
 
 def open_data_store(data_dir: Path | str, db_path: Path | str | None = None, *, wait_seconds: float = 0.0,
@@ -201,7 +202,9 @@ def open_data_store(data_dir: Path | str, db_path: Path | str | None = None, *, 
 
 class RunRecord:
     """One row of ``runs``: written 'running' when the run may write (after the store lock), then
-    'ok' or '<stage>_failed' with its counts.  Every entry point (CLI, flows) records through it."""
+    'ok' or '<stage>_failed' with its counts.  Every entry point (CLI, flows) records through it.
+    A row still 'running' when a run starts belongs to a run that was killed (the lock says no other
+    run is writing): it is marked 'killed' and named in this run's counts."""
 
     def __init__(self, con, kind: str, key: str, policy: Policy, *, progress: Progress | None = None,
                  stage_runner: StageRunner | None = None) -> None:
@@ -213,8 +216,15 @@ class RunRecord:
         self.current: str | None = None
         self._say = progress or (lambda _m: None)
         self._runner = stage_runner or _run_inline
+        # this process holds the single-writer lock, so a run still 'running' was killed: say so
+        self.stale = [r[0] for r in con.execute(
+            "UPDATE runs SET status = 'killed', finished_at = ? WHERE status = 'running' RETURNING run_id",
+            [self.started]).fetchall()]
         con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, NULL, 'running', ?, ?, ?, NULL)",
                     [self.run_id, kind, key, self.started, policy.version, policy.digest, __version__])
+        if self.stale:
+            self.counts["runs_found_killed"] = sorted(self.stale)
+        set_holder(con, f"dpaudit {kind} run {key} ({self.run_id})")
 
     def stage(self, name: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         """Run one stage (through the stage runner), timing it."""

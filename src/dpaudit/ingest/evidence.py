@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from dpaudit.core.policy import Policy
-from dpaudit.ingest.workers import Workers
+from dpaudit.ingest.workers import Workers, require_visible
 from dpaudit.ingest.readers.tabular import RawTable, UnreadableFile, check_size, file_sha256, read_raw_table
 from dpaudit.ingest.schemas import alias_names, missing_columns, quarantine_frame, validate
 from dpaudit.store import insert_df, now_utc, transaction
@@ -161,6 +161,7 @@ def _read_chunk(items: list[tuple[str, str, str, Path, str]], limits: tuple[int,
                 period: str) -> list[tuple[str, _KindPart]]:
     """Read and validate a chunk of (kind, recipient, path, file, sha) in kind order (pure: runs on
     a worker process); one part per kind, the rows of its files validated in one pandera pass."""
+    require_visible(path for _, _, _, path, _ in items)
     out = []
     for stem, group in itertools.groupby(items, key=lambda x: x[0]):
         files = [(rid, rel, path, sha) for _, rid, rel, path, sha in group]

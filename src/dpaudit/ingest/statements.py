@@ -31,7 +31,7 @@ from dpaudit.core import checkpoint
 from dpaudit import store
 from dpaudit.core.dates import parse_period
 from dpaudit.core.mask import account_digits, mask_text, mask_value
-from dpaudit.ingest.workers import Workers
+from dpaudit.ingest.workers import Workers, require_visible
 from dpaudit.core.policy import Policy
 from dpaudit.ingest.readers.bank_csv import Profile, load_profiles, read_bank_tables
 from dpaudit.ingest.readers.ofx import read_ofx
@@ -196,6 +196,7 @@ def prepare_statement_files(data_dir: Path, period: str, files: list[StatementFi
     counts = dict.fromkeys(COUNT_KEYS, 0)
     counts["files_seen"] = len(files)
     todo = [f for f in files if f.action in ("read", "retry")]
+    require_visible(f.path for f in todo)
     parsed = dict(zip((f.rel for f in todo), _read_files(todo, profiles, policy)))
     file_rows, path_rows, stmt_rows, quarantine = [], [], [], []
     frames, sk_len, prefixes, ofx_flags, stmt_meta = [], [], [], [], []

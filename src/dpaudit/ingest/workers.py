@@ -15,9 +15,11 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 MAX_DEFAULT_WORKERS = 4
@@ -85,3 +87,22 @@ def _main_module_not_rerun() -> Iterator[None]:
     finally:
         if main is not None:
             main.__dict__.update(saved)
+
+
+class InputNotVisible(RuntimeError):
+    """A file the writer planned to read cannot be seen where it is being read."""
+
+
+def require_visible(paths: Iterable[Path]) -> None:
+    """Stop with a plain message when planned input files cannot be seen from this process.
+
+    The writer plans the files it sees; a worker on another machine (Dask, a Prefect worker) or
+    with another working directory may not see them.  Quarantining them as unreadable would make
+    the run look complete while it audited nothing, so the read fails instead."""
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        raise InputNotVisible(
+            f"{len(missing)} input file(s) planned for reading cannot be seen by the process reading them "
+            f"(pid {os.getpid()} on {socket.gethostname()}; first: {missing[0]}). The data folder must be at "
+            f"the same absolute path wherever files are read (each Dask or Prefect worker); nothing was "
+            f"quarantined for this. Fix the mount or path and run again.")

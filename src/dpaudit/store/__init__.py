@@ -11,8 +11,11 @@ lock error into :class:`StoreLocked` (after waiting ``wait_seconds``) with a pla
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import socket
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -135,6 +138,45 @@ class StoreLocked(RuntimeError):
 LOCK_POLL_SECONDS = 0.5
 
 
+def holder_path(db: Path) -> Path:
+    """``<db>.holder``: who holds the database for writing (pid, host, since, what), for the
+    message a waiting run gives.  Written after the lock is taken, removed when it is let go."""
+    return db.with_name(db.name + ".holder")
+
+
+def _write_holder(db: Path, what: str) -> None:
+    info = {"pid": os.getpid(), "host": socket.gethostname(), "since": now_utc().isoformat(sep=" "),
+            "what": what or " ".join(Path(a).name if i == 0 else a for i, a in enumerate(sys.argv[:4]))}
+    with contextlib.suppress(OSError):  # a read-only folder: the message is less precise, nothing else
+        holder_path(db).write_text(json.dumps(info), encoding="utf-8")
+
+
+def _drop_holder(db: Path) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(holder_path(db).read_text(encoding="utf-8")).get("pid") == os.getpid():
+            holder_path(db).unlink()
+
+
+def describe_holder(db: Path) -> str:
+    """Who holds ``db``, in words ("month run 2026-01, pid 4242 on host-a since 2026-05-06 06:00:01"),
+    or "" when unknown."""
+    try:
+        info = json.loads(holder_path(db).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return f"{info.get('what') or 'a dpaudit process'}, pid {info.get('pid')} on {info.get('host')} since {info.get('since')} UTC"
+
+
+def set_holder(con: duckdb.DuckDBPyConnection, what: str) -> None:
+    """Say what the writer holding this store is doing (a run's kind and period)."""
+    db = _DB_OF.get(id(con))
+    if db is not None:
+        _write_holder(db, what)
+
+
+_DB_OF: dict[int, Path] = {}  # open read-write connection -> its database file
+
+
 def _connect(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + wait_seconds
     waiting = False
@@ -144,14 +186,16 @@ def _connect(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBP
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise
+            holder = describe_holder(path)
+            by = f" ({holder})" if holder else ""
             if time.monotonic() >= deadline:
                 raise StoreLocked(
-                    f"The database {path} is in use by another dpaudit run. Wait for it to finish "
+                    f"The database {path} is in use by another dpaudit run{by}. Wait for it to finish "
                     f"(or pass --wait SECONDS) and try again; two runs never write at once.") from exc
             if not waiting:
                 waiting = True
-                log.warning("The database %s is in use by another dpaudit run; waiting up to %g s for it.",
-                            path, wait_seconds)
+                log.warning("The database %s is in use by another dpaudit run%s; waiting up to %g s for it.",
+                            path, by, wait_seconds)
                 checkpoint.reached("store.waiting_for_lock")
             time.sleep(LOCK_POLL_SECONDS)
 
@@ -181,6 +225,9 @@ def open_store(path: Path | str, *, read_only: bool = False, wait_seconds: float
     if not read_only:
         p.parent.mkdir(parents=True, exist_ok=True)
     con = _connect(p, read_only, wait_seconds)
+    if not read_only:
+        _DB_OF[id(con)] = p
+        _write_holder(p, "")
     # DuckDB takes 80% of RAM by default; a council's month needs far less, and a scheduled run
     # shares the machine.  Override with DPAUDIT_DUCKDB_MEMORY (e.g. "4GB").
     con.execute(f"SET memory_limit = '{os.environ.get('DPAUDIT_DUCKDB_MEMORY', '1GB')}'")
@@ -189,6 +236,9 @@ def open_store(path: Path | str, *, read_only: bool = False, wait_seconds: float
             migrate(con)
         yield con
     finally:
+        if not read_only:
+            _DB_OF.pop(id(con), None)
+            _drop_holder(p)
         con.close()
 
 
