@@ -51,7 +51,7 @@ def dask_runner(address: str | None = None, n_workers: int = 2, processes: bool 
 
     if address:
         return DaskTaskRunner(address=address)
-    # a local cluster starts no dashboard; with worker processes it listens on loopback only
+    # a local cluster listens (scheduler, workers, dashboard) on loopback only
     kwargs: dict[str, Any] = {"n_workers": n_workers, "processes": processes, "threads_per_worker": 1,
                               "dashboard_address": None}
     if processes:
