@@ -306,7 +306,7 @@ def decisions_import(path: Annotated[Path, typer.Argument(help="The returned exc
 
 
 @decisions_app.command("verify", epilog="Example:  dpaudit decisions verify --data ./council")
-def decisions_verify(data: DataOpt, db: DbOpt = None) -> None:
+def decisions_verify(data: DataOpt, db: DbOpt = None, wait: WaitOpt = 0.0) -> None:
     """Check the decision log's hash chain; exit 1 naming every edited, removed or moved row."""
     from dpaudit.decide.decisions import verify_chain
     from dpaudit.pipeline import default_db, recorded_log_heads
@@ -316,7 +316,7 @@ def decisions_verify(data: DataOpt, db: DbOpt = None) -> None:
         target = db or default_db(data)
         if not target.exists():
             raise FileNotFoundError(f"no store at {target}; run a month first")
-        with open_store(target, read_only=True) as con:
+        with open_store(target, read_only=True, wait_seconds=wait) as con:
             res = verify_chain(con, anchors=recorded_log_heads(con))
         if not res.ok:
             raise fail("The decision log has been tampered with:\n" + "\n".join(f"- {p}" for p in res.problems))

@@ -22,6 +22,7 @@ import pandas as pd
 from dpaudit import __version__
 from dpaudit.audit.data import AuditData, load_audit_data
 from dpaudit.core.dates import financial_year_bounds, parse_period
+from dpaudit.core.mask import mask_text
 from dpaudit.audit.findings import FINDING_COLUMNS, sort_findings
 from dpaudit.ingest.reference import load_reference
 from dpaudit.audit.match import MATCH_COLUMNS, match_evidence
@@ -170,8 +171,9 @@ def write_period_reports(con, period: str, reports_dir: Path, policy: Policy, ru
                 "decision_log_head": {"seq": seq, "hash": head},
                 "code_version": __version__, "run_time": run_time.isoformat(),
                 "counts": {"findings": int(len(f)), "by_rule": f["rule_id"].value_counts().sort_index().to_dict() if len(f) else {}},
-                "inputs": con.execute("SELECT path, sha256, kind, status FROM files WHERE period = ? ORDER BY path", [period]).df()
-                .to_dict(orient="records"), **manifest_extra}
+                "inputs": [{**row, "path": mask_text(row["path"])} for row in con.execute(
+                    "SELECT path, sha256, kind, status FROM files WHERE period = ? ORDER BY path", [period]).df()
+                    .to_dict(orient="records")], **manifest_extra}
     files.append(write_manifest(out / "manifest.json", manifest))
     return files, md
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 import re
 
 _DIGITS = re.compile(r"\d")
-_LONG_NUMBER = re.compile(r"\b\d{6,}\b")
+# a number of 6+ digits standing alone, or of 8+ digits (an account number's length) inside a
+# word or file name ("TFR ACC03914726", "statement_12345678.csv"); ids like E000091 stay
+_LONG_NUMBER = re.compile(r"\b\d{6,}\b|(?<!\d)\d{8,}(?!\d)")
+# an 8-digit account number written in two groups ("0391 4726", "0391-4726"); not a year range
+_GROUPED_ACCOUNT = re.compile(r"(?<![\d-])(\d{4})[ -](\d{4})(?![\d-])")
+# a UK IBAN, with or without spaces (GB29 NWBK 6016 1331 9268 19)
+_IBAN = re.compile(r"\bGB\d{2}\s?[A-Z]{4}(?:\s?\d){14}\b")
+# a National Insurance number (QQ 12 34 56 C)
+_NI_NUMBER = re.compile(r"\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b")
 
 
 def mask_account(account: object) -> str:
@@ -32,11 +40,21 @@ def mask_value(value: object, column: str) -> str:
     return _LONG_NUMBER.sub(lambda m: mask_account(m.group(0)), s)[:200]
 
 
+def _is_year_range(m: re.Match) -> bool:
+    a, b = int(m.group(1)), int(m.group(2))
+    return 1900 <= a <= 2100 and 1900 <= b <= 2100
+
+
 def mask_text(text: object) -> object:
-    """Mask every run of 6+ digits (account numbers in bank descriptions) to its last 4 digits."""
+    """Mask account numbers in free text to their last 4 digits: IBANs, runs of 6+ digits
+    (also inside words and file names), 8 digits in two groups of 4 (not a year range such as
+    2025-2026); and National Insurance numbers to their last 3 characters."""
     if not isinstance(text, str):
         return text
-    return _LONG_NUMBER.sub(lambda m: mask_account(m.group(0)), text)
+    text = _IBAN.sub(lambda m: mask_account(m.group(0)), text)
+    text = _NI_NUMBER.sub(lambda m: "****" + re.sub(r"\s", "", m.group(0))[-3:], text)
+    text = _LONG_NUMBER.sub(lambda m: mask_account(m.group(0)), text)
+    return _GROUPED_ACCOUNT.sub(lambda m: m.group(0) if _is_year_range(m) else "****" + m.group(2), text)
 
 
 def account_digits(value: object) -> str:

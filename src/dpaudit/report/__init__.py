@@ -33,6 +33,15 @@ def neutralise_series(s: pd.Series) -> pd.Series:
     return t.mask(risky, "'" + t)
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once, at import: os.umask can only be read by setting it
+
+
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and an atomic rename,
     so a reader never sees half a report and a crash leaves the previous file intact."""
@@ -40,6 +49,7 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # the mode an ordinary open() would give (mkstemp makes 0600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, p)

@@ -91,7 +91,15 @@ def _require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
         raise ReportInputError(f"{what} frame lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}")
 
 
+# identifiers that come from the public (folder names, bank references): never a formula
+TEXT_ID_COLUMNS = ("recipient_id", "txn_ref", "line_id")
+
+
 def _write(path: Path | str, frame: pd.DataFrame, columns: list[str]) -> Path:
+    frame = frame.copy()
+    for c in TEXT_ID_COLUMNS:
+        if c in frame.columns:
+            frame[c] = neutralise_series(frame[c]).astype(object)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     w.writerow(columns)
