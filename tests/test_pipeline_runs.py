@@ -177,3 +177,32 @@ def test_deployments_store_absolute_folders_and_need_them(tmp_path, monkeypatch)
     deps = {d.name: d for d in build_deployments("council", "out")}
     assert deps["monthly"].parameters["data_dir"] == str(tmp_path / "council")
     assert deps["monthly"].parameters["reports_dir"] == str(tmp_path / "out")
+
+
+def test_year_end_of_a_year_with_no_audited_month_says_what_to_do(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("*.duckdb", "*.wal"))
+    with pytest.raises(FileNotFoundError, match=r"no audited month of FY2023 .* --periods 2023-04\.\.2024-03"):
+        pipeline.run_year_end(data, 2023, reports_dir=tmp_path / "r", db_path=tmp_path / "db.duckdb")
+
+
+def test_a_returned_workbook_imports_without_an_officer_option(tmp_path, monkeypatch):
+    """The workbook has no officer column: the importing officer defaults as for a run
+    ($DPAUDIT_OFFICER, else the login name), and the four-eyes rule still applies."""
+    import openpyxl
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("*.duckdb", "*.wal"))
+    db = tmp_path / "db.duckdb"
+    pipeline.run_period(data, "2026-01", reports_dir=tmp_path / "r", db_path=db, officer="Preparer")
+    wb = openpyxl.load_workbook(tmp_path / "r" / "2026-01" / "exceptions.xlsx")
+    ws = wb["Exceptions"]
+    cols = {str(c.value).strip().lower(): c.column for c in ws[1] if c.value}
+    assert "officer" not in cols
+    ws.cell(row=2, column=cols["decision"]).value = "accept"
+    wb.save(tmp_path / "returned.xlsx")
+    monkeypatch.setenv("DPAUDIT_OFFICER", "B. Reviewer")
+    res, check = pipeline.import_decision_file(tmp_path / "returned.xlsx", data, db_path=db)
+    assert res.appended == 1 and check.ok
+    with open_store(db, read_only=True) as con:
+        assert con.execute("SELECT officer, decision FROM decisions").fetchall() == [("B. Reviewer", "accept")]

@@ -343,7 +343,9 @@ def import_decision_file(path: Path | str, data_dir: Path | str, *, officer: str
     frame = read_workbook_decisions(path) if path.suffix.lower() == ".xlsx" else read_csv_decisions(path)
     four_eyes = bool(resolve_policy(data_dir, None).raw["recommend"]["four_eyes"])
     with open_data_store(data_dir, db_path, wait_seconds=wait_seconds) as con:
-        res = import_decisions(con, frame, known_ids=known_ids(con), officer_default=officer, source=path.name,
+        # who decides: --officer, else $DPAUDIT_OFFICER, else the login name (as for a run); the
+        # four-eyes check below still refuses a decision by the officer who prepared the run
+        res = import_decisions(con, frame, known_ids=known_ids(con), officer_default=officer_name(officer), source=path.name,
                                prepared_by=prepared_by_map(con), four_eyes=four_eyes)
         check = verify_chain(con, anchors=recorded_log_heads(con))
     return res, check
@@ -371,6 +373,13 @@ def run_year_end(data_dir: Path | str, fy: int, *, reports_dir: Path | str | Non
     reports_dir = Path(reports_dir) if reports_dir else Path("reports")
     policy = resolve_policy(data_dir, policy_path)
     out = reports_dir / f"FY{fy}"
+    first, last = f"{fy}-04", f"{fy + 1}-03"
+    with open_data_store(data_dir, db_path, wait_seconds=wait_seconds) as con:
+        audited = con.execute("SELECT count(*) FROM reconciliation WHERE period BETWEEN ? AND ?", [first, last]).fetchall()
+        if not audited[0][0]:
+            raise FileNotFoundError(
+                f"the store has no audited month of FY{fy} (April {fy} to March {fy + 1}); audit the year's months "
+                f"first, e.g. 'dpaudit run --data {data_dir} --periods {first}..{last}', then run the year end")
     with open_data_store(data_dir, db_path, wait_seconds=wait_seconds) as con, \
             recorded_run(con, "year_end", f"FY{fy}", policy) as run:
         ye = run.stage("year_end", compute_year_end, con, fy, policy, run_id=run.run_id)

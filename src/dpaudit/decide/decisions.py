@@ -462,7 +462,8 @@ def import_decisions(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, *, kno
             row_ok = False
         officer = _text(row.get("officer")) or (officer_default or "").strip()
         if not officer:
-            problems.append(f"{where}: no officer is named; fill the officer column or give the officer importing the file.")
+            problems.append(f"{where}: no officer is named; name the officer who decided (dpaudit decisions import "
+                            f"... --officer \"A. Name\", or an officer column in a decisions CSV).")
             row_ok = False
         if (row_ok and four_eyes and prepared_by and eid.startswith(REC_PREFIX) and eid in prepared_by
                 and prepared_by[eid] and _same_person(prepared_by[eid], officer)):

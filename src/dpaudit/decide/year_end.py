@@ -234,11 +234,11 @@ def compute_year_end(con: duckdb.DuckDBPyConnection, fy: int, policy: Policy, *,
     pct = str(policy.pct("carry_forward_pct"))
     rids = year_end_recipients(con, fy)
     lines = annual_dp_values(con, fy, policy)
-    frame = pd.DataFrame({"recipient_id": rids})
+    frame = pd.DataFrame({"recipient_id": pd.Series(rids, dtype=object)})
     value = lines.groupby("recipient_id")["value_pence"].sum()
     frame["annual_dp_value_pence"] = frame["recipient_id"].map(value).fillna(0).astype("int64")
-    frame = frame.merge(closing_balances(con, fy, rids), on="recipient_id", how="left")
-    frame = frame.merge(committed(con, fy), on="recipient_id", how="left")
+    frame = frame.merge(closing_balances(con, fy, rids).astype({"recipient_id": object}), on="recipient_id", how="left")
+    frame = frame.merge(committed(con, fy).astype({"recipient_id": object}), on="recipient_id", how="left")
     for c in ("committed_invoices_pence", "committed_hmrc_pence", "n_invoices"):
         frame[c] = frame[c].fillna(0).astype("int64")
     frame["committed_pence"] = frame["committed_invoices_pence"] + frame["committed_hmrc_pence"]
