@@ -89,10 +89,9 @@ def ingest_period(con, data_dir: Path, period: str, policy: Policy, pool: Any = 
     counts["reference_rows"] = sum(ref.loaded.values())
     counts["reference_rejected"] = ref.rejected_rows
     # plan both kinds of file first, then read them on shared workers: the evidence is read while
-    # the statements are loaded (a copy of a statement file among the evidence is still a duplicate)
+    # the statements are loaded (duplicates are judged within one recipient and one kind of file)
     st_plan = st.plan_statement_files(con, data_dir, period)
-    ev_plan = ev.plan_evidence(con, data_dir, period, policy,
-                               also_known={f.sha256 for f in st_plan if f.action == "read"})
+    ev_plan = ev.plan_evidence(con, data_dir, period, policy)
     with contextlib.ExitStack() as stack:
         pool = pool or stack.enter_context(Workers())
         batches = st.submit_statement_files(pool, data_dir, period, st_plan, policy)

@@ -114,9 +114,8 @@ def load_audit_data(con, period: str, policy: Policy) -> AuditData:
     prior_findings = q("SELECT exception_id, period, rule_id, recipient_id, line_id FROM findings WHERE period < ?", [period])
     quarantine = q("""SELECT q_id, path, kind, recipient_id, period, row_no, column_name, value_masked, reason
                       FROM quarantine WHERE period = ? OR period IS NULL ORDER BY q_id""", [period])
-    duplicate_files = q("""SELECT fp.path, fp.recipient_id, f.path AS first_path FROM file_paths fp
-                           JOIN files f ON f.sha256 = fp.sha256
-                           WHERE fp.period = ? AND f.path <> fp.path ORDER BY fp.path""", [period])
+    duplicate_files = q("""SELECT path, recipient_id, dup_of AS first_path FROM file_paths
+                           WHERE period = ? AND dup_of IS NOT NULL ORDER BY path""", [period])
     csv_covered = q("""SELECT DISTINCT t.recipient_id FROM transactions t JOIN statements s
                          ON s.file_sha256 = t.file_sha256 AND s.stmt_index = t.stmt_index
                        WHERE s.source_format IN ('csv', 'xlsx') AND t.posted_date BETWEEN ? AND ?

@@ -59,17 +59,30 @@ class EvidencePlan:
     by_kind: dict[str, list[tuple[str, str, Path, str]]] = field(default_factory=dict)  # stem -> (rid, rel, path, sha)
 
 
-def plan_evidence(con, data_dir: Path, period: str, policy: Policy, also_known: set[str] | frozenset = frozenset()) -> EvidencePlan:
-    """Scans, duplicates and the new evidence files by kind.  ``also_known``: content about to be
-    loaded by the same run (its statement files), so a copy of it here is a duplicate too."""
+def plan_evidence(con, data_dir: Path, period: str, policy: Policy) -> EvidencePlan:
+    """Scans, duplicates and the new evidence files by kind.
+
+    A file is a duplicate only of the same content already read for the same recipient as the same
+    kind of evidence (a copy under another name such as ``receipts (1).csv``, another recipient's
+    folder, or a statement with the same bytes never hides it).  A path judged a duplicate is judged
+    again on every run, so a wrong judgement (the file it copied is gone, or was another recipient's
+    or kind's) heals: the file is then read."""
     data_dir = Path(data_dir)
     th = policy.raw["thresholds"]
     plan = EvidencePlan()
     files = _inbox_files(data_dir / "inbox" / period)
     if not files:
         return plan
-    seen_paths = dict(con.execute("SELECT path, sha256 FROM file_paths WHERE period = ?", [period]).fetchall())
-    known_shas = set(r[0] for r in con.execute("SELECT sha256 FROM files").fetchall()) | set(also_known)
+    seen = {path: (sha, dup_of) for path, sha, dup_of in con.execute(
+        "SELECT path, sha256, dup_of FROM file_paths WHERE period = ?", [period]).fetchall()}
+    # content already read as (recipient, kind): its first path (a path read itself, not a duplicate)
+    read_as: dict[tuple[str, str, str], str] = {}
+    for path, sha, rid in con.execute("""SELECT fp.path, fp.sha256, fp.recipient_id FROM file_paths fp
+                                         JOIN files f ON f.sha256 = fp.sha256
+                                         WHERE fp.dup_of IS NULL ORDER BY fp.first_seen, fp.path""").fetchall():
+        kind = Path(path).stem.lower()
+        if kind in EVIDENCE_FILES and (data_dir / path).is_file():
+            read_as.setdefault((str(rid), kind, sha), path)
     for rid, path in files:
         rel = str(path.relative_to(data_dir))
         if path.suffix.lower() in SCAN_SUFFIXES:
@@ -82,14 +95,16 @@ def plan_evidence(con, data_dir: Path, period: str, policy: Policy, also_known: 
         if not is_evidence_file(path):
             continue
         sha = file_sha256(path)
-        if seen_paths.get(rel) == sha:
-            continue
-        if sha in known_shas:
+        kind = path.stem.lower()
+        first = read_as.get((rid, kind, sha))
+        if rel in seen and seen[rel][0] == sha and (seen[rel][1] is None or first not in (None, rel)):
+            continue  # read before, or still a copy of a file read for this recipient and kind
+        if first is not None and first != rel:
             plan.duplicates.append({"path": rel, "sha256": sha, "recipient_id": rid, "period": period,
-                                    "first_seen": now_utc()})
+                                    "first_seen": now_utc(), "dup_of": first})
             continue
-        known_shas.add(sha)
-        plan.by_kind.setdefault(path.stem.lower(), []).append((rid, rel, path, sha))
+        read_as[(rid, kind, sha)] = rel
+        plan.by_kind.setdefault(kind, []).append((rid, rel, path, sha))
     return plan
 
 
@@ -232,7 +247,7 @@ def _write_kind(con, table: str, parts: list[_KindPart], period: str) -> tuple[i
     valid = pd.concat(valids, ignore_index=True) if valids else None
     quarantine = pd.concat([p.quarantine for p in parts], ignore_index=True)
     files = pd.concat([p.files for p in parts], ignore_index=True)
-    paths = files[["path", "sha256", "recipient_id", "period"]].assign(first_seen=now_utc())
+    paths = files[["path", "sha256", "recipient_id", "period"]].assign(first_seen=now_utc(), dup_of=None)  # read itself
     with transaction(con):
         added = insert_df(con, table, _to_store(table, valid, period)) if valid is not None and len(valid) else 0
         insert_df(con, "quarantine", quarantine)

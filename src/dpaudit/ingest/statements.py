@@ -115,6 +115,7 @@ class StatementFile:
     sha256: str
     size: int
     action: str
+    dup_of: str | None = None  # a duplicate's first path
 
 
 @dataclass
@@ -156,7 +157,8 @@ def plan_statement_files(con: duckdb.DuckDBPyConnection, data_dir: Path, period:
         else:
             action = "read"
             known[sha] = (rel, "new")
-        out.append(StatementFile(rid, path, rel, sha, path.stat().st_size, action))
+        out.append(StatementFile(rid, path, rel, sha, path.stat().st_size, action,
+                                 k[0] if action == "duplicate" and k else None))
     return out
 
 
@@ -203,7 +205,8 @@ def prepare_statement_files(data_dir: Path, period: str, files: list[StatementFi
     for f in files:
         if f.action == "skip":
             continue
-        path_row = {"path": f.rel, "sha256": f.sha256, "recipient_id": f.recipient_id, "period": period, "first_seen": now}
+        path_row = {"path": f.rel, "sha256": f.sha256, "recipient_id": f.recipient_id, "period": period, "first_seen": now,
+                    "dup_of": f.dup_of}
         if f.action == "duplicate":
             counts["files_duplicate"] += 1
             path_rows.append(path_row)

@@ -128,6 +128,13 @@ CREATE TABLE IF NOT EXISTS statement_totals (
     file_sha256 VARCHAR, stmt_index INTEGER, sum_amount_pence BIGINT, n_read INTEGER, n_rejected INTEGER,
     PRIMARY KEY (file_sha256, stmt_index));
 """,
+    # a path judged a duplicate names the path whose copy it is (NULL: the path was read itself);
+    # before this, a duplicate was any path whose content's first path differed
+    3: """
+ALTER TABLE file_paths ADD COLUMN IF NOT EXISTS dup_of VARCHAR;
+UPDATE file_paths SET dup_of = f.path FROM files f
+    WHERE f.sha256 = file_paths.sha256 AND f.path <> file_paths.path AND file_paths.dup_of IS NULL;
+""",
 }
 
 

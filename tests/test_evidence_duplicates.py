@@ -1,0 +1,103 @@
+"""Duplicate evidence is judged within one recipient and one kind of file, and a wrong judgement
+heals on the next run: a copy never hides the genuine file (issue 15, item 1)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from dpaudit.core.policy import load_policy
+from dpaudit.ingest.evidence import ingest_evidence
+from dpaudit.store import open_store
+
+PERIOD = "2025-05"
+RECEIPTS = "receipt_id,date,supplier,amount,description\nR1,05/05/2025,Shop,12.50,x\nR2,06/05/2025,Cafe,3.20,y\n"
+
+
+def put(data: Path, rid: str, name: str, text: str) -> None:
+    p = data / "inbox" / PERIOD / rid / name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text, encoding="utf-8")
+
+
+def ingest(data: Path) -> dict:
+    with open_store(data / "db.duckdb") as con:
+        return ingest_evidence(con, data, PERIOD, load_policy())
+
+
+def q(data: Path, sql: str) -> list[tuple]:
+    with open_store(data / "db.duckdb") as con:
+        return con.execute(sql).fetchall()
+
+
+def test_the_same_receipts_in_two_recipients_folders_count_for_both(tmp_path):
+    put(tmp_path, "R001", "receipts.csv", RECEIPTS)
+    put(tmp_path, "R002", "receipts.csv", RECEIPTS)  # a family sent the same file to both children's folders
+    c = ingest(tmp_path)
+    assert c["evidence_duplicates"] == 0 and c["evidence_rows"] == 4
+    assert q(tmp_path, "SELECT recipient_id, count(*) FROM receipts GROUP BY 1 ORDER BY 1") == [("R001", 2), ("R002", 2)]
+    assert q(tmp_path, "SELECT count(*) FROM file_paths WHERE dup_of IS NOT NULL") == [(0,)]
+
+
+def test_empty_files_in_several_recipients_are_not_duplicates_of_the_first(tmp_path):
+    for rid in ("R001", "R002", "R003"):
+        put(tmp_path, rid, "receipts.csv", "receipt_id,date,supplier,amount,description\n")
+    c = ingest(tmp_path)
+    assert c["evidence_duplicates"] == 0 and c["evidence_files"] == 3
+
+
+def test_a_copy_in_the_same_folder_is_a_duplicate_and_counts_once(tmp_path):
+    put(tmp_path, "R001", "receipts.csv", RECEIPTS)
+    put(tmp_path, "R001", "RECEIPTS.CSV", RECEIPTS)
+    c = ingest(tmp_path)
+    assert c["evidence_duplicates"] == 1 and c["evidence_rows"] == 2
+    assert q(tmp_path, "SELECT path, dup_of FROM file_paths WHERE dup_of IS NOT NULL") == [
+        (f"inbox/{PERIOD}/R001/receipts.csv", f"inbox/{PERIOD}/R001/RECEIPTS.CSV")]
+    again = ingest(tmp_path)  # a re-run reads nothing again and judges the same
+    assert again["evidence_files"] == 0 and again["evidence_duplicates"] == 0
+
+
+def test_a_wrong_judgement_left_by_an_earlier_version_heals_on_the_next_run(tmp_path):
+    """The earlier version took R002's copy as the original and R001's genuine file as its
+    duplicate; the next run reads R001's file and its receipts count."""
+    put(tmp_path, "R001", "receipts.csv", RECEIPTS)
+    put(tmp_path, "R002", "receipts.csv", RECEIPTS)
+    ingest(tmp_path)
+    with open_store(tmp_path / "db.duckdb") as con:  # what the old judgement stored
+        con.execute("DELETE FROM receipts WHERE recipient_id = 'R001'")
+        con.execute(f"UPDATE file_paths SET dup_of = 'inbox/{PERIOD}/R002/receipts.csv' "
+                    f"WHERE path = 'inbox/{PERIOD}/R001/receipts.csv'")
+    c = ingest(tmp_path)
+    assert c["evidence_files"] == 1 and c["evidence_rows"] == 2
+    assert q(tmp_path, "SELECT count(*) FROM receipts WHERE recipient_id = 'R001'") == [(2,)]
+    assert q(tmp_path, "SELECT count(*) FROM file_paths WHERE dup_of IS NOT NULL") == [(0,)]
+
+
+def test_a_duplicate_whose_original_is_deleted_is_read_on_the_next_run(tmp_path):
+    put(tmp_path, "R001", "receipts.csv", RECEIPTS)
+    put(tmp_path, "R001", "Receipts.csv", RECEIPTS)
+    first = ingest(tmp_path)
+    assert first["evidence_duplicates"] == 1
+    original = q(tmp_path, "SELECT dup_of FROM file_paths WHERE dup_of IS NOT NULL")[0][0]
+    (tmp_path / original).unlink()
+    c = ingest(tmp_path)
+    assert c["evidence_files"] == 1  # the remaining copy is now the file of record
+    assert q(tmp_path, "SELECT count(*) FROM file_paths WHERE dup_of IS NOT NULL") == [(0,)]
+    assert q(tmp_path, "SELECT count(*) FROM receipts") == [(2,)]  # nothing counted twice
+
+
+def test_a_store_from_before_records_its_duplicates_on_migration(tmp_path):
+    import duckdb
+
+    from dpaudit.store import MIGRATIONS
+
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))
+    for v in (1, 2):
+        con.execute(MIGRATIONS[v])
+        con.execute("INSERT INTO schema_migrations VALUES (?, now()::TIMESTAMP)", [v])
+    con.execute("INSERT INTO files (sha256, path, kind, status) VALUES ('s1', 'inbox/a/receipts.csv', 'receipts', 'ingested')")
+    con.execute("INSERT INTO file_paths (path, sha256, recipient_id, period) VALUES "
+                "('inbox/a/receipts.csv', 's1', 'A', '2025-05'), ('inbox/b/receipts.csv', 's1', 'B', '2025-05')")
+    con.close()
+    with open_store(db) as con:
+        got = con.execute("SELECT path, dup_of FROM file_paths ORDER BY path").fetchall()
+    assert got == [("inbox/a/receipts.csv", None), ("inbox/b/receipts.csv", "inbox/a/receipts.csv")]
