@@ -101,3 +101,35 @@ def test_a_store_from_before_records_its_duplicates_on_migration(tmp_path):
     with open_store(db) as con:
         got = con.execute("SELECT path, dup_of FROM file_paths ORDER BY path").fetchall()
     assert got == [("inbox/a/receipts.csv", None), ("inbox/b/receipts.csv", "inbox/a/receipts.csv")]
+
+
+# ---- a file of mostly bad rows is one finding (issue 15, item 2) ---------------------------------
+
+def test_a_receipts_file_of_garbage_is_rejected_whole_as_one_finding(tmp_path):
+    rows = "".join(f"G{i},not a date,Shop,??,x\n" for i in range(200)) + "OK1,05/05/2025,Shop,1.00,fine\n"
+    put(tmp_path, "R001", "receipts.csv", "receipt_id,date,supplier,amount,description\n" + rows)
+    put(tmp_path, "R002", "receipts.csv", RECEIPTS.replace("12.50", "1x.50"))  # 1 bad row of 2: row by row
+    c = ingest(tmp_path)
+    q1 = q(tmp_path, f"SELECT row_no, reason FROM quarantine WHERE path = 'inbox/{PERIOD}/R001/receipts.csv'")
+    assert len(q1) == 1 and "200 of its 201 rows could not be read" in q1[0][1] and "row 2" in q1[0][1]
+    assert q(tmp_path, "SELECT count(*) FROM receipts WHERE recipient_id = 'R001'") == [(0,)]  # nothing of it loaded
+    assert q(tmp_path, f"SELECT status FROM files WHERE path = 'inbox/{PERIOD}/R001/receipts.csv'") == [("quarantined",)]
+    q2 = q(tmp_path, f"SELECT row_no, column_name FROM quarantine WHERE path = 'inbox/{PERIOD}/R002/receipts.csv'")
+    assert q2 == [(2, "amount")]
+    assert q(tmp_path, "SELECT count(*) FROM receipts WHERE recipient_id = 'R002'") == [(1,)]
+    assert c["evidence_rejected"] == 2
+
+
+def test_a_statement_of_garbage_rows_is_rejected_whole_as_one_finding(tmp_path):
+    from dpaudit.ingest.statements import ingest_statements
+
+    header = "date,description,amount,balance,type,reference,sort_code,account_number\n"
+    good = "2025-05-01,DP,100.00,100.00,CREDIT,,40-47-84,11223344\n"
+    bad = "".join(f"2025-05-{1 + i % 28:02d},SHOP,??{i},,DEBIT,,40-47-84,11223344\n" for i in range(60))
+    put(tmp_path, "R001", "bank.csv", header + good + bad)
+    with open_store(tmp_path / "db.duckdb") as con:
+        counts = ingest_statements(con, tmp_path, PERIOD, load_policy())
+    assert counts["files_quarantined"] == 1 and counts["files_ingested"] == 0
+    rows = q(tmp_path, "SELECT row_no, reason FROM quarantine")
+    assert len(rows) == 1 and rows[0][0] is None and "60 of its 61 rows could not be read" in rows[0][1]
+    assert q(tmp_path, "SELECT count(*) FROM transactions") == [(0,)]

@@ -23,7 +23,7 @@ import pandas as pd
 from dpaudit.core.policy import Policy
 from dpaudit.ingest.workers import Workers, require_visible
 from dpaudit.ingest.readers.tabular import RawTable, UnreadableFile, check_size, file_sha256, read_raw_table
-from dpaudit.ingest.schemas import alias_names, missing_columns, quarantine_frame, validate
+from dpaudit.ingest.schemas import RejectLimits, alias_names, missing_columns, quarantine_frame, validate
 from dpaudit.store import insert_df, now_utc, transaction
 
 # file stem -> (schema, store table)
@@ -116,7 +116,7 @@ def submit_evidence_reads(pool: Workers, plan: EvidencePlan, policy: Policy, per
     size = getattr(pool, "chunk_files", READ_CHUNK_FILES)  # a pool may ask for smaller chunks (the flow's tasks)
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
     limits = (th["max_file_bytes"], th["max_xlsx_uncompressed_bytes"], th["max_xlsx_ratio"])
-    return pool.submit(_read_chunk, chunks, limits, period)
+    return pool.submit(_read_chunk, chunks, limits, period, RejectLimits.from_policy(policy))
 
 
 def load_evidence(con, plan: EvidencePlan, reads: Iterable[list], period: str) -> dict:
@@ -173,7 +173,7 @@ def _read_one(path: Path, limits: tuple[int, int, int]) -> RawTable | Unreadable
 
 
 def _read_chunk(items: list[tuple[str, str, str, Path, str]], limits: tuple[int, int, int],
-                period: str) -> list[tuple[str, _KindPart]]:
+                period: str, reject_limits: RejectLimits) -> list[tuple[str, _KindPart]]:
     """Read and validate a chunk of (kind, recipient, path, file, sha) in kind order (pure: runs on
     a worker process); one part per kind, the rows of its files validated in one pandera pass."""
     require_visible(path for _, _, _, path, _ in items)
@@ -181,7 +181,8 @@ def _read_chunk(items: list[tuple[str, str, str, Path, str]], limits: tuple[int,
     for stem, group in itertools.groupby(items, key=lambda x: x[0]):
         files = [(rid, rel, path, sha) for _, rid, rel, path, sha in group]
         tables = {path: _read_one(path, limits) for _, _, path, _ in files}
-        out.append((stem, _prepare_kind(EVIDENCE_FILES[stem][0], files, period, tables)))
+        out.append((stem, _reject_mostly_bad(_prepare_kind(EVIDENCE_FILES[stem][0], files, period, tables),
+                                             reject_limits)))
     return out
 
 
@@ -254,6 +255,33 @@ def _write_kind(con, table: str, parts: list[_KindPart], period: str) -> tuple[i
         insert_df(con, "files", files)
         insert_df(con, "file_paths", paths, on_conflict="REPLACE")
     return added, len(quarantine)
+
+
+def _reject_mostly_bad(part: _KindPart, limits: RejectLimits) -> _KindPart:
+    """A file with too many rejected rows is rejected whole: one quarantine row with the counts and
+    the first problems, none of its rows loaded (a file of garbage never becomes thousands of findings)."""
+    files, q = part.files, part.quarantine
+    bad_rows = q.groupby("path")["row_no"].nunique() if len(q) else pd.Series(dtype="int64")  # rows, not cells
+    n_bad = files["path"].map(bad_rows).fillna(0).astype(int)
+    bad = files[[limits.too_many(int(b), int(n)) for b, n in zip(n_bad, files["rows_read"])]]
+    if bad.empty:
+        return part
+    whole = []
+    for f, nb in zip(bad.itertuples(index=False), n_bad[bad.index]):
+        rows = q[q["path"] == f.path].sort_values("row_no", kind="stable")
+        reason = limits.reason(f.path, int(nb), int(f.rows_read), [str(r) for r in rows["reason"]])
+        whole.append({"path": f.path, "file_sha256": f.sha256, "kind": f.kind, "recipient_id": f.recipient_id,
+                      "period": f.period, "row_no": 0, "column_name": "", "value_masked": "", "reason": reason})
+    gone = set(bad["path"])
+    quarantine = pd.concat([q[~q["path"].isin(gone)], quarantine_frame(whole)], ignore_index=True)
+    valid = part.valid
+    if valid is not None:
+        valid = valid[~valid["_path"].isin(gone)].reset_index(drop=True)
+    files = files.copy()
+    hit = files["path"].isin(gone)
+    files.loc[hit, "status"] = "quarantined"
+    files.loc[hit, "reason"] = quarantine.set_index("path").loc[files.loc[hit, "path"], "reason"].values
+    return _KindPart(valid=valid, quarantine=quarantine, files=files)
 
 
 def _to_store(table: str, valid: pd.DataFrame, period: str) -> pd.DataFrame:

@@ -221,6 +221,32 @@ QUARANTINE_COLUMNS = ["q_id", "path", "file_sha256", "kind", "recipient_id", "pe
                       "value_masked", "reason"]
 
 
+@dataclass(frozen=True)
+class RejectLimits:
+    """When a file's rejected rows are too many to report one by one (policy thresholds): the file
+    is then rejected whole, as one quarantine row with counts and examples."""
+
+    max_rows: int
+    max_share: float
+    min_rows_for_share: int
+
+    @classmethod
+    def from_policy(cls, policy) -> "RejectLimits":
+        th = policy.raw["thresholds"]
+        return cls(int(th["max_rejected_rows_per_file"]), float(th["max_rejected_share"]), int(th["min_rows_for_share"]))
+
+    def too_many(self, n_bad: int, n_rows: int) -> bool:
+        return n_bad > self.max_rows or (n_rows >= self.min_rows_for_share and n_bad > self.max_share * n_rows)
+
+    def reason(self, rel: str, n_bad: int, n_rows: int, examples: list[str]) -> str:
+        """Why the file was rejected whole (``rel`` prefixes it, as evidence reasons are; "" for none)."""
+        shown = "; ".join(examples[:3])
+        prefix = f"{rel}: " if rel else ""
+        return (f"{prefix}{n_bad} of its {n_rows} rows could not be read (more than {self.max_rows} rows or "
+                f"{self.max_share:.0%} of them), so the file was not loaded. Is it the right file, in the expected "
+                f"layout? First problems: {shown}. Correct the export and send it again")
+
+
 def quarantine_id(path: str, row: object, column: str) -> str:
     """The stable id of a quarantined row (or, with no row, file): 16 hex characters of
     sha256(path | row | column)."""

@@ -37,7 +37,7 @@ from dpaudit.ingest.readers.bank_csv import Profile, load_profiles, read_bank_ta
 from dpaudit.ingest.readers.ofx import read_ofx
 from dpaudit.ingest.readers.statement import ParsedStatement
 from dpaudit.ingest.readers.tabular import UnreadableFile, file_sha256
-from dpaudit.ingest.schemas import quarantine_id
+from dpaudit.ingest.schemas import RejectLimits, quarantine_id
 
 STATEMENT_SUFFIXES = (".ofx", ".qfx", ".csv", ".xlsx")
 EVIDENCE_STEMS = frozenset({"receipts", "payslips", "hmrc", "invoices"})
@@ -199,6 +199,7 @@ def prepare_statement_files(data_dir: Path, period: str, files: list[StatementFi
     counts["files_seen"] = len(files)
     todo = [f for f in files if f.action in ("read", "retry")]
     require_visible(f.path for f in todo)
+    limits = RejectLimits.from_policy(policy)
     parsed = dict(zip((f.rel for f in todo), _read_files(todo, profiles, policy)))
     file_rows, path_rows, stmt_rows, quarantine = [], [], [], []
     frames, sk_len, prefixes, ofx_flags, stmt_meta = [], [], [], [], []
@@ -213,6 +214,16 @@ def prepare_statement_files(data_dir: Path, period: str, files: list[StatementFi
             continue
         result = parsed[f.rel]
         statements = None if isinstance(result, Exception) else result
+        too_many = None
+        if statements is not None:  # a file of mostly bad rows is rejected whole, as one finding
+            rejects = [r for st in statements for r in st.rejects]
+            n_bad = len({(i, r[0]) for i, st in enumerate(statements) for r in st.rejects})  # rows, not cells
+            n_rows = sum(len(st.transactions) for st in statements) + n_bad
+            if limits.too_many(n_bad, n_rows):
+                too_many = limits.reason("", n_bad, n_rows,
+                                         [f"row {row}, column {col}: {mask_value(why, 'reason')}"
+                                          for row, col, _raw, why in rejects])
+                statements = None
         if statements is None and f.action == "retry":
             continue  # still unreadable: its quarantine row stands
         path_rows.append(path_row)
@@ -220,7 +231,7 @@ def prepare_statement_files(data_dir: Path, period: str, files: list[StatementFi
         n_quarantine = len(quarantine)
         read = 0
         if statements is None:
-            reason = mask_text(_unreadable_reason(f, result))
+            reason = too_many or mask_text(_unreadable_reason(f, result))
             quarantine.append({"q_id": quarantine_id(f.rel, None, ""), "path": f.rel, "file_sha256": f.sha256, "kind": KIND,
                                "recipient_id": f.recipient_id, "period": period, "row_no": None, "column_name": "",
                                "value_masked": "", "reason": reason})
