@@ -92,3 +92,24 @@ def test_no_full_account_number_reaches_any_report_of_the_sample(tmp_path):
         text = p.read_text(encoding="utf-8")
         for acct in accounts:
             assert acct not in text, f"{acct} in {p.name}"
+
+
+def test_a_sheet_never_exceeds_excels_rows_and_the_summary_says_so(tmp_path, monkeypatch):
+    """Sheets are cut at Excel's row limit (here shrunk to 4 rows) keeping the most important rows,
+    and the Summary says how many are shown and where the rest are."""
+    import openpyxl
+
+    import dpaudit.report.workbook as wbmod
+    from test_workbook import small_fixture, write_small
+
+    monkeypatch.setattr(wbmod, "EXCEL_MAX_ROWS", 4)
+    fx = small_fixture()
+    p = write_small(tmp_path / "x.xlsx")
+    wb = openpyxl.load_workbook(p)
+    ex = wb["Exceptions"]
+    assert ex.max_row == 4  # header + 3 of the 7 findings
+    kept = {ex.cell(row=r, column=1).value for r in range(2, 5)}
+    assert kept == {"high"}  # the three high-severity findings are the ones shown
+    summary = " ".join(str(c.value) for row in wb["Summary"].iter_rows() for c in row if c.value is not None)
+    assert f"shows the first 3 of {len(fx['findings'])} rows" in summary and "every row is in exceptions.csv" in summary
+    assert wb["Data quality"].max_row <= 4

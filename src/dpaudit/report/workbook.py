@@ -450,7 +450,7 @@ def _quarantine_sheet(wb: Workbook, q: pd.DataFrame) -> None:
 
 
 def _summary_sheet(wb: Workbook, *, period: str, run_time: datetime, policy_version: str, findings: pd.DataFrame,
-                   recommendations: pd.DataFrame, quarantine: pd.DataFrame) -> None:
+                   recommendations: pd.DataFrame, quarantine: pd.DataFrame, overflow: list[str] = ()) -> None:
     ws = wb.create_sheet("Summary")
     fig = summary_figures(findings, recommendations, quarantine)
     c = _Cells(ws)
@@ -471,6 +471,8 @@ def _summary_sheet(wb: Workbook, *, period: str, run_time: datetime, policy_vers
     add(c.text("Recipients with findings", font=_BOLD), fig.n_recipients_with_findings)
     add(c.text("Money at stake (not dismissed)", font=_BOLD), c.money(fig.money_at_stake_pence, font=_BOLD))
     add(c.text("Quarantined rows or files", font=_BOLD), fig.n_quarantined)
+    for note in overflow:
+        add(c.text("Not all rows fit", font=_BOLD), c.text(note))
     add()
     add(c.text("Findings by status", font=_SECTION_FONT))
     add(c.header("Status"), c.header("Findings"))
@@ -523,6 +525,18 @@ def _summary_sheet(wb: Workbook, *, period: str, run_time: datetime, policy_vers
         ws.append(r)
 
 
+EXCEL_MAX_ROWS = 1_048_576  # rows a worksheet can hold (the format's limit, not a policy)
+
+
+def _fit_sheet(frame: pd.DataFrame, sheet: str, where: str) -> tuple[pd.DataFrame, str | None]:
+    """The rows that fit one sheet (with its header), and what to tell the reader when some do not."""
+    room = EXCEL_MAX_ROWS - 1
+    if len(frame) <= room:
+        return frame, None
+    return frame.iloc[:room], (f"The {sheet} sheet shows the first {room:,} of {len(frame):,} rows (a sheet holds "
+                               f"{EXCEL_MAX_ROWS:,}); every row is in {where}.")
+
+
 def write_workbook(path: Path | str, *, period: str, run_time: datetime, policy_version: str, findings: pd.DataFrame,
                    recommendations: pd.DataFrame, reconciliation: pd.DataFrame, quarantine: pd.DataFrame,
                    decisions: pd.DataFrame | None = None, fast_rows: bool = True) -> Path:
@@ -541,12 +555,21 @@ def write_workbook(path: Path | str, *, period: str, run_time: datetime, policy_
     wb.properties.title = f"dpaudit exceptions {period}"
     created = run_time.replace(tzinfo=None) if isinstance(run_time, datetime) else None
     wb.properties.created = created
+    # most important first (severity, money at stake), so what does not fit a sheet matters least
+    shown_findings, over_f = _fit_sheet(sort_findings(findings.copy()) if len(findings) else findings, "Exceptions",
+                                        "exceptions.csv")
+    q_sorted = quarantine
+    sort_cols = [k for k in ("path", "row_no", "column_name") if k in quarantine.columns]
+    if len(quarantine) and sort_cols:
+        q_sorted = quarantine.sort_values(sort_cols, kind="mergesort").reset_index(drop=True)
+    shown_q, over_q = _fit_sheet(q_sorted, "Data quality", "exceptions.csv (rule DQ-ROW-REJECTED)")
     _summary_sheet(wb, period=period, run_time=run_time, policy_version=policy_version, findings=findings,
-                   recommendations=recommendations, quarantine=quarantine)
-    ex_ws, fast = _exceptions_sheet(wb, findings, decisions, fast_rows)
+                   recommendations=recommendations, quarantine=quarantine,
+                   overflow=[n for n in (over_f, over_q) if n])
+    ex_ws, fast = _exceptions_sheet(wb, shown_findings, decisions, fast_rows)
     _recommendations_sheet(wb, recommendations, decisions)
     _reconciliation_sheet(wb, reconciliation)
-    _quarantine_sheet(wb, quarantine)
+    _quarantine_sheet(wb, shown_q)
     tmp = p.with_name(f".{p.name}.tmp")
     try:
         wb.save(tmp)
