@@ -24,6 +24,7 @@ from dpaudit.audit.data import AuditData, load_audit_data
 from dpaudit.core.dates import financial_year_bounds, parse_period
 from dpaudit.core.mask import mask_text
 from dpaudit.audit.findings import FINDING_COLUMNS, sort_findings
+from dpaudit.ingest.inbox import known_recipients, record_not_read, scan_inbox
 from dpaudit.ingest.reference import load_reference
 from dpaudit.audit.match import MATCH_COLUMNS, match_evidence
 from dpaudit.core.policy import Policy, load_policy
@@ -90,8 +91,10 @@ def ingest_period(con, data_dir: Path, period: str, policy: Policy, pool: Any = 
     counts["reference_rejected"] = ref.rejected_rows
     # plan both kinds of file first, then read them on shared workers: the evidence is read while
     # the statements are loaded (duplicates are judged within one recipient and one kind of file)
-    st_plan = st.plan_statement_files(con, data_dir, period)
-    ev_plan = ev.plan_evidence(con, data_dir, period, policy)
+    box = scan_inbox(data_dir, period, known_recipients(con))
+    counts["inbox_not_read"] = record_not_read(con, period, box)
+    st_plan = st.plan_statement_files(con, data_dir, period, box)
+    ev_plan = ev.plan_evidence(con, data_dir, period, policy, box)
     with contextlib.ExitStack() as stack:
         pool = pool or stack.enter_context(Workers())
         batches = st.submit_statement_files(pool, data_dir, period, st_plan, policy)

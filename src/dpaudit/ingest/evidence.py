@@ -23,6 +23,7 @@ import pandas as pd
 from dpaudit.core.policy import Policy
 from dpaudit.ingest.workers import Workers, require_visible
 from dpaudit.ingest.readers.tabular import RawTable, UnreadableFile, check_size, file_sha256, read_raw_table
+from dpaudit.ingest.inbox import Inbox, file_kind, known_recipients, scan_inbox
 from dpaudit.ingest.schemas import RejectLimits, alias_names, missing_columns, quarantine_frame, validate
 from dpaudit.store import insert_df, now_utc, transaction
 
@@ -33,21 +34,12 @@ EVIDENCE_FILES: dict[str, tuple[str, str]] = {
     "payslips": ("payslips", "payslips"),
     "hmrc": ("hmrc", "hmrc_payments"),
 }
-SCAN_SUFFIXES = (".pdf", ".jpg", ".jpeg", ".png")
 _KEYS = {"receipts": ["recipient_id", "receipt_id"], "invoices": ["recipient_id", "invoice_id"],
          "payslips": ["recipient_id", "employee_id", "pay_date"], "hmrc_payments": ["recipient_id", "tax_month", "reference"]}
 
 
 def is_evidence_file(path: Path) -> bool:
-    return path.suffix.lower() in (".csv", ".xlsx") and path.stem.lower() in EVIDENCE_FILES
-
-
-def _inbox_files(inbox: Path) -> list[tuple[str, Path]]:
-    out = []
-    if inbox.exists():
-        for rdir in sorted(p for p in inbox.iterdir() if p.is_dir()):
-            out += [(rdir.name, p) for p in sorted(rdir.iterdir()) if p.is_file()]
-    return out
+    return file_kind(path) == "evidence"
 
 
 @dataclass
@@ -59,7 +51,7 @@ class EvidencePlan:
     by_kind: dict[str, list[tuple[str, str, Path, str]]] = field(default_factory=dict)  # stem -> (rid, rel, path, sha)
 
 
-def plan_evidence(con, data_dir: Path, period: str, policy: Policy) -> EvidencePlan:
+def plan_evidence(con, data_dir: Path, period: str, policy: Policy, inbox: Inbox | None = None) -> EvidencePlan:
     """Scans, duplicates and the new evidence files by kind.
 
     A file is a duplicate only of the same content already read for the same recipient as the same
@@ -70,7 +62,8 @@ def plan_evidence(con, data_dir: Path, period: str, policy: Policy) -> EvidenceP
     data_dir = Path(data_dir)
     th = policy.raw["thresholds"]
     plan = EvidencePlan()
-    files = _inbox_files(data_dir / "inbox" / period)
+    inbox = inbox or scan_inbox(data_dir, period, known_recipients(con))
+    files = inbox.files["evidence"] + inbox.files["scan"]
     if not files:
         return plan
     seen = {path: (sha, dup_of) for path, sha, dup_of in con.execute(
@@ -80,12 +73,12 @@ def plan_evidence(con, data_dir: Path, period: str, policy: Policy) -> EvidenceP
     for path, sha, rid in con.execute("""SELECT fp.path, fp.sha256, fp.recipient_id FROM file_paths fp
                                          JOIN files f ON f.sha256 = fp.sha256
                                          WHERE fp.dup_of IS NULL ORDER BY fp.first_seen, fp.path""").fetchall():
-        kind = Path(path).stem.lower()
+        kind = Path(path).stem.strip().lower()
         if kind in EVIDENCE_FILES and (data_dir / path).is_file():
             read_as.setdefault((str(rid), kind, sha), path)
     for rid, path in files:
         rel = str(path.relative_to(data_dir))
-        if path.suffix.lower() in SCAN_SUFFIXES:
+        if file_kind(path) == "scan":
             try:
                 check_size(path, th["max_file_bytes"])
             except UnreadableFile:
@@ -95,7 +88,7 @@ def plan_evidence(con, data_dir: Path, period: str, policy: Policy) -> EvidenceP
         if not is_evidence_file(path):
             continue
         sha = file_sha256(path)
-        kind = path.stem.lower()
+        kind = path.stem.strip().lower()
         first = read_as.get((rid, kind, sha))
         if rel in seen and seen[rel][0] == sha and (seen[rel][1] is None or first not in (None, rel)):
             continue  # read before, or still a copy of a file read for this recipient and kind

@@ -34,34 +34,20 @@ from dpaudit.core.mask import account_digits, mask_text, mask_value
 from dpaudit.ingest.workers import Workers, require_visible
 from dpaudit.core.policy import Policy
 from dpaudit.ingest.readers.bank_csv import Profile, load_profiles, read_bank_tables
+from dpaudit.ingest.inbox import Inbox, known_recipients, scan_inbox
 from dpaudit.ingest.readers.ofx import read_ofx
 from dpaudit.ingest.readers.statement import ParsedStatement
 from dpaudit.ingest.readers.tabular import UnreadableFile, file_sha256
 from dpaudit.ingest.schemas import RejectLimits, quarantine_id
 
-STATEMENT_SUFFIXES = (".ofx", ".qfx", ".csv", ".xlsx")
-EVIDENCE_STEMS = frozenset({"receipts", "payslips", "hmrc", "invoices"})
 KIND = "statement"
 OFX_FORMATS = ("ofx1", "ofx2", "qfx")
 
 
-def statement_files(data_dir: Path, period: str) -> list[tuple[str, Path]]:
-    """(recipient_id, path) of every statement file in the period's inbox, in a stable order."""
-    root = Path(data_dir) / "inbox" / period
-    out: list[tuple[str, Path]] = []
-    if not root.is_dir():
-        return out
-    for rdir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for f in sorted(rdir.rglob("*")):
-            if not f.is_file() or f.name.startswith((".", "~$")):  # hidden files, Office lock files
-                continue
-            suffix = f.suffix.lower()
-            if suffix not in STATEMENT_SUFFIXES:
-                continue
-            if suffix in (".csv", ".xlsx") and f.stem.strip().lower() in EVIDENCE_STEMS:
-                continue
-            out.append((rdir.name, f))
-    return out
+def statement_files(data_dir: Path, period: str, inbox: Inbox | None = None) -> list[tuple[str, Path]]:
+    """(recipient_id, path) of every statement file in the period's inbox, in a stable order
+    (:func:`dpaudit.ingest.inbox.scan_inbox`: links are never followed)."""
+    return (inbox or scan_inbox(Path(data_dir), period)).files["statement"]
 
 
 def _account_key(st: ParsedStatement, recipient_id: str) -> str:
@@ -135,7 +121,8 @@ COUNT_KEYS = ("files_seen", "files_ingested", "files_quarantined", "files_duplic
               "rows_rejected")
 
 
-def plan_statement_files(con: duckdb.DuckDBPyConnection, data_dir: Path, period: str) -> list[StatementFile]:
+def plan_statement_files(con: duckdb.DuckDBPyConnection, data_dir: Path, period: str,
+                         inbox: Inbox | None = None) -> list[StatementFile]:
     """Every statement file of the period's inbox, in inbox order, with its action (see
     :class:`StatementFile`).  A second copy of a new file's content in the same inbox is a duplicate."""
     parse_period(period)
@@ -143,7 +130,8 @@ def plan_statement_files(con: duckdb.DuckDBPyConnection, data_dir: Path, period:
     seen_paths = dict(con.execute("SELECT path, sha256 FROM file_paths WHERE period = ?", [period]).fetchall())
     known = {sha: (path, status) for sha, path, status in con.execute("SELECT sha256, path, status FROM files").fetchall()}
     out: list[StatementFile] = []
-    for rid, path in statement_files(data_dir, period):
+    inbox = inbox or scan_inbox(data_dir, period, known_recipients(con))
+    for rid, path in statement_files(data_dir, period, inbox):
         rel = path.relative_to(data_dir).as_posix()
         sha = file_sha256(path)
         k = known.get(sha)
