@@ -67,3 +67,21 @@ def test_a_run_reports_what_it_did_not_read_and_forgets_it_once_fixed(tmp_path):
     r2 = run_period(data, PERIOD, reports_dir=tmp_path / "r", db_path=db, officer="P")
     assert r2.counts["inbox_not_read"] == 0
     assert "was not read: it is a symbolic link" not in (tmp_path / "r" / PERIOD / "exceptions.csv").read_text()
+
+
+def test_truncated_ofx_and_utf16_exports_are_reported_for_what_they_are(tmp_path):
+    import pytest
+
+    from dpaudit.ingest.readers.bank_csv import load_profiles, read_bank_tables
+    from dpaudit.ingest.readers.ofx import read_ofx
+    from dpaudit.ingest.readers.tabular import UnreadableFile
+
+    whole = (SAMPLE / "inbox" / PERIOD / "R00001" / "statement_2026-01.ofx").read_bytes()
+    cut = tmp_path / "cut.ofx"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(UnreadableFile, match="is cut short"):
+        read_ofx(cut)
+    u16 = tmp_path / "u16.csv"
+    u16.write_bytes("date,description,amount\n2026-01-02,X,-1.00\n".encode("utf-16"))
+    (got,) = read_bank_tables([u16], load_profiles(tmp_path), max_bytes=10**7, max_uncompressed=10**8, max_ratio=100)
+    assert isinstance(got, UnreadableFile) and "UTF-16" in str(got) and "\x00" not in str(got)

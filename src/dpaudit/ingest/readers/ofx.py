@@ -391,8 +391,12 @@ def read_ofx(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, *, clean: bool = Tr
     _check_untrusted_xml(data, path.name)
     text = data.decode("latin-1")
     fmt = _source_format(path, text)
-    if "<OFX" not in text.upper():
+    upper = text.upper()
+    if "<OFX" not in upper:
         raise UnreadableFile(f"{path.name} is not an OFX file (no <OFX> element); download the statement again as OFX or CSV")
+    if "</OFX>" not in upper:
+        raise UnreadableFile(f"{path.name} is cut short: it ends before the statement does (no closing </OFX>). "
+                             f"Download the statement again")
     if clean:
         try:
             decoded = data.decode("utf-8")

@@ -45,7 +45,15 @@ def check_size(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> int:
 
 
 def decode_bytes(data: bytes) -> tuple[str, str]:
-    """Decode as UTF-8 (BOM accepted), falling back to cp1252 (older UK bank exports)."""
+    """Decode as UTF-8 (BOM accepted), falling back to cp1252 (older UK bank exports).  UTF-16
+    text (Excel's "Unicode Text") and other binary data are refused with a reason that says so."""
+    head = data[:4096]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) >= 4 and head.count(b"\x00") * 3 >= len(head)):
+        raise UnreadableFile("the file is UTF-16 text (Excel's \"Unicode Text\"), not a CSV export; save it as "
+                             "\"CSV UTF-8 (comma delimited)\" or send the bank's own CSV or OFX download")
+    if b"\x00" in head:
+        raise UnreadableFile("the file holds binary data (NUL bytes), not text; send the bank's CSV export or OFX "
+                             "download")
     for enc in ENCODINGS:
         try:
             return data.decode(enc), ("utf-8" if enc == "utf-8-sig" else enc)
