@@ -206,3 +206,12 @@ def test_a_returned_workbook_imports_without_an_officer_option(tmp_path, monkeyp
     assert res.appended == 1 and check.ok
     with open_store(db, read_only=True) as con:
         assert con.execute("SELECT officer, decision FROM decisions").fetchall() == [("B. Reviewer", "accept")]
+
+
+def test_temporary_files_left_by_a_killed_report_are_removed_by_the_next(sample_run):
+    out, _ = sample_run
+    folder = out / "reports" / "2026-02"
+    (folder / ".exceptions.xlsx.tmp").write_bytes(b"half a workbook")
+    (folder / ".exceptions.csv.abc123.tmp").write_bytes(b"half a csv")
+    pipeline.report_period(out / "data", "2026-02", reports_dir=out / "reports", db_path=out / "db.duckdb")
+    assert not list(folder.glob(".*.tmp")) and (folder / "exceptions.xlsx").is_file()

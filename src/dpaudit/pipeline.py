@@ -148,6 +148,8 @@ def write_period_reports(con, period: str, reports_dir: Path, policy: Policy, ru
 
     out = Path(reports_dir) / period
     out.mkdir(parents=True, exist_ok=True)
+    for stale in [*out.glob(".*.tmp"), *out.glob("letters/.*.tmp")]:  # left by a report killed mid-write
+        stale.unlink(missing_ok=True)
     f = period_findings(con, period)
     recs = con.execute("SELECT * FROM recommendations WHERE period = ? ORDER BY recipient_id", [period]).df()
     rec = con.execute("SELECT * FROM reconciliation WHERE period = ? ORDER BY recipient_id", [period]).df()
