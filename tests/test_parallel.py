@@ -1,7 +1,9 @@
 """Reading files on worker processes stores exactly what reading them in one process stores."""
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,33 @@ def test_a_script_without_a_main_guard_still_reads_on_workers(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     assert "POOLS 1 " in p.stdout and int(p.stdout.split("TXNS")[1]) > 0
     assert marker.read_text() == "run\n"  # the script ran once: the workers did not run it again
+
+
+def test_worker_processes_end_with_a_killed_run(tmp_path):
+    """kill -9 of the run ends its file-reading workers at once (they never outlive it)."""
+    import select
+    import signal
+    import subprocess
+
+    fifo = tmp_path / "never-written"
+    os.mkfifo(fifo)
+    script = (
+        "import sys\n"
+        "from dpaudit.ingest.workers import Workers\n"
+        "w = Workers(2)\n"
+        f"it = w.submit(open, [{str(fifo)!r}, {str(fifo)!r}])  # each worker blocks opening the FIFO\n"
+        "print(' '.join(str(p) for p in w._pool._processes), flush=True)\n"
+        "next(it)\n")
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    workers = [int(p) for p in child.stdout.readline().split()]
+    assert len(workers) == 2
+    fds = [os.pidfd_open(p) for p in workers]
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=60)
+    try:
+        for fd in fds:  # a pidfd becomes readable when its process ends
+            ready, _, _ = select.select([fd], [], [], 30)
+            assert ready, "a worker outlived the killed run by 30 s"
+    finally:
+        for fd in fds:
+            os.close(fd)

@@ -63,10 +63,27 @@ class Workers:
             return (fn(c, *args) for c in chunks)
         if self._pool is None:
             # "spawn": workers never inherit the parent's open DuckDB connection or its threads
-            self._pool = ProcessPoolExecutor(max_workers=self.n, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(max_workers=self.n, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_die_with_parent, initargs=(os.getpid(),))
         with _main_module_not_rerun():
             futures = [self._pool.submit(fn, c, *args) for c in chunks]
         return (f.result() for f in futures)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker start-up: end this worker when the run that started it ends, even by kill -9 (Linux
+    PR_SET_PDEATHSIG), so no reader outlives a killed run; elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        return
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
 
 
 @contextlib.contextmanager
