@@ -305,19 +305,14 @@ def decisions_import(path: Annotated[Path, typer.Argument(help="The returned exc
                        + "\n".join(f"- {p}" for p in check.problems))
 
 
-@decisions_app.command("verify", epilog="Example:  dpaudit decisions verify --data ./council")
-def decisions_verify(data: DataOpt, db: DbOpt = None, wait: WaitOpt = 0.0) -> None:
-    """Check the decision log's hash chain; exit 1 naming every edited, removed or moved row."""
-    from dpaudit.decide.decisions import verify_chain
-    from dpaudit.pipeline import default_db, recorded_log_heads
-    from dpaudit.store import open_store
+@decisions_app.command("verify", epilog="Example:  dpaudit decisions verify --data ./council --reports ./reports")
+def decisions_verify(data: DataOpt, db: DbOpt = None, reports: ReportsOpt = None, wait: WaitOpt = 0.0) -> None:
+    """Check the decision log's hash chain against every anchor (the store's, the anchor file beside
+    it, and with --reports the manifests); exit 1 naming every edited, removed or moved row."""
+    from dpaudit.pipeline import verify_decision_log
 
     with domain_errors():
-        target = db or default_db(data)
-        if not target.exists():
-            raise FileNotFoundError(f"no store at {target}; run a month first")
-        with open_store(target, read_only=True, wait_seconds=wait) as con:
-            res = verify_chain(con, anchors=recorded_log_heads(con))
+        res = verify_decision_log(data, db_path=db, reports_dir=reports, wait_seconds=wait)
         if not res.ok:
             raise fail("The decision log has been tampered with:\n" + "\n".join(f"- {p}" for p in res.problems))
         console.print(f"[green]Decision log intact:[/green] {res.n_rows} decisions, head seq {res.head_seq} "

@@ -7,6 +7,7 @@ this module only sequences them, records the run, and turns results into report 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import getpass
 import json
 import os
@@ -261,8 +262,10 @@ def recorded_run(con, kind: str, key: str, policy: Policy, **kw: Any) -> Iterato
         raise
     from dpaudit.decide.decisions import chain_head
 
-    rec.counts["decision_log_head"] = list(chain_head(con))  # an anchor for `dpaudit decisions verify`
+    head = chain_head(con)
+    rec.counts["decision_log_head"] = list(head)  # an anchor for `dpaudit decisions verify`
     rec.close("ok")
+    _anchor_outside(con, head, f"{kind} {key} {rec.run_id}")
     con.execute("CHECKPOINT")
 
 
@@ -352,7 +355,37 @@ def import_decision_file(path: Path | str, data_dir: Path | str, *, officer: str
         res = import_decisions(con, frame, known_ids=known_ids(con), officer_default=officer_name(officer), source=path.name,
                                prepared_by=prepared_by_map(con), four_eyes=four_eyes)
         check = verify_chain(con, anchors=recorded_log_heads(con))
+        _anchor_outside(con, (check.head_seq, check.head_hash), f"decisions import {path.name}")
     return res, check
+
+
+def _anchor_outside(con, head: tuple[int, str], source: str) -> None:
+    """Append a non-empty log head to the store's anchor file (``decide.anchors``)."""
+    from dpaudit.decide.anchors import append_anchor
+    from dpaudit.store import db_path_of
+
+    db = db_path_of(con)
+    if db is not None and head[0] > 0:
+        append_anchor(db, head[0], head[1], source)
+
+
+def verify_decision_log(data_dir: Path | str, *, db_path: Path | str | None = None,
+                        reports_dir: Path | str | None = None, wait_seconds: float = 0.0):
+    """Check the decision log against every anchor: the store's runs, the anchor file beside the
+    store and, given ``reports_dir``, the periods' manifests."""
+    from dpaudit.decide.anchors import manifest_anchors, read_anchors
+    from dpaudit.decide.decisions import verify_chain
+
+    db = Path(db_path) if db_path else default_db(Path(data_dir))
+    if not db.exists():
+        raise FileNotFoundError(f"no store at {db}; run a month first")
+    file_anchors, file_problems = read_anchors(db)
+    anchors = file_anchors + (manifest_anchors(reports_dir) if reports_dir else [])
+    with open_store(db, read_only=True, wait_seconds=wait_seconds) as con:
+        res = verify_chain(con, anchors=recorded_log_heads(con) + anchors)
+    if file_problems:
+        res = dataclasses.replace(res, ok=False, problems=file_problems + res.problems)
+    return res
 
 
 def recorded_log_heads(con) -> list[tuple[int, str]]:

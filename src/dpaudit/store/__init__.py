@@ -184,6 +184,11 @@ def set_holder(con: duckdb.DuckDBPyConnection, what: str) -> None:
 _DB_OF: dict[int, Path] = {}  # open read-write connection -> its database file
 
 
+def db_path_of(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The database file of an open read-write store connection (None for other connections)."""
+    return _DB_OF.get(id(con))
+
+
 def _connect(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + wait_seconds
     waiting = False
