@@ -1,5 +1,9 @@
 """``manifest.json``: what a run read and produced (input files with SHA-256, policy and code
-versions, run time, counts), written with sorted keys so the same run gives the same bytes."""
+versions, run time, counts), written with sorted keys so the same data gives the same bytes.
+
+A re-run of a month gives byte-identical CSVs, but its manifest differs in the fields that name
+the run (``run_id``, ``run_time``, ``stage_seconds``, the decision-log head), and ``exceptions.xlsx``
+in its run time; findings, ids and amounts are the same."""
 from __future__ import annotations
 
 import json
