@@ -26,6 +26,7 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 from typing import Callable
@@ -227,13 +228,14 @@ class RejectLimits:
     is then rejected whole, as one quarantine row with counts and examples."""
 
     max_rows: int
-    max_share: float
+    max_share: Decimal
     min_rows_for_share: int
 
     @classmethod
     def from_policy(cls, policy) -> "RejectLimits":
         th = policy.raw["thresholds"]
-        return cls(int(th["max_rejected_rows_per_file"]), float(th["max_rejected_share"]), int(th["min_rows_for_share"]))
+        return cls(int(th["max_rejected_rows_per_file"]), Decimal(str(th["max_rejected_share"])),
+                   int(th["min_rows_for_share"]))
 
     def too_many(self, n_bad: int, n_rows: int) -> bool:
         return n_bad > self.max_rows or (n_rows >= self.min_rows_for_share and n_bad > self.max_share * n_rows)
