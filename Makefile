@@ -10,7 +10,7 @@ LOCK   := requirements.lock
 PIPTOOLS  := pip-tools==7.6.2
 LOCKFLAGS ?=
 
-.PHONY: install demo test bench clean lock
+.PHONY: install demo test bench crash-trials clean lock
 
 # Installs exactly the versions of $(LOCK) (every package of the resolved set, see docs/dependencies.md).
 $(STAMP): pyproject.toml $(LOCK)
@@ -46,6 +46,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/dpaudit bench
+
+# kill -9 at random named checkpoints, then re-run and compare with an uninterrupted run (not in CI)
+N ?= 20
+crash-trials: $(STAMP)
+	$(BIN)/python scripts/crash_trials.py $(N)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

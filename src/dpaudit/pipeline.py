@@ -21,6 +21,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from dpaudit import __version__
+from dpaudit.core import checkpoint
 from dpaudit.audit.data import AuditData, load_audit_data
 from dpaudit.core.dates import financial_year_bounds, parse_period
 from dpaudit.core.mask import mask_text
@@ -237,6 +238,7 @@ class RunRecord:
         """Run one stage (through the stage runner), timing it."""
         self.current = name
         self._say(name)
+        checkpoint.reached("run.stage_starts")
         t0 = time.perf_counter()
         out = self._runner(name, fn, *args, **kw)
         self.timings[name] = time.perf_counter() - t0
@@ -264,6 +266,7 @@ def recorded_run(con, kind: str, key: str, policy: Policy, **kw: Any) -> Iterato
 
     head = chain_head(con)
     rec.counts["decision_log_head"] = list(head)  # an anchor for `dpaudit decisions verify`
+    checkpoint.reached("run.before_record_ok")
     rec.close("ok")
     _anchor_outside(con, head, f"{kind} {key} {rec.run_id}")
     con.execute("CHECKPOINT")
