@@ -10,7 +10,7 @@ LOCK   := requirements.lock
 PIPTOOLS  := pip-tools==7.6.2
 LOCKFLAGS ?=
 
-.PHONY: install demo test bench crash-trials clean lock
+.PHONY: install demo test bench crash-trials fuzz clean lock
 
 # Installs exactly the versions of $(LOCK) (every package of the resolved set, see docs/dependencies.md).
 $(STAMP): pyproject.toml $(LOCK)
@@ -51,6 +51,11 @@ bench: $(STAMP)
 N ?= 20
 crash-trials: $(STAMP)
 	$(BIN)/python scripts/crash_trials.py $(N)
+
+# mutate real statement and evidence files and run every reader on them, time-boxed (not in CI)
+SECONDS ?= 120
+fuzz: $(STAMP)
+	$(BIN)/python scripts/fuzz_readers.py $(SECONDS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -85,3 +85,26 @@ def test_truncated_ofx_and_utf16_exports_are_reported_for_what_they_are(tmp_path
     u16.write_bytes("date,description,amount\n2026-01-02,X,-1.00\n".encode("utf-16"))
     (got,) = read_bank_tables([u16], load_profiles(tmp_path), max_bytes=10**7, max_uncompressed=10**8, max_ratio=100)
     assert isinstance(got, UnreadableFile) and "UTF-16" in str(got) and "\x00" not in str(got)
+
+
+def test_files_the_fuzzer_broke_readers_with_are_reported_not_crashes(tmp_path):
+    """Found by make fuzz: two headers that both mean one contract column, and a stray carriage
+    return inside a field, stopped the run with a traceback; now each is a quarantine reason."""
+    import pytest
+
+    from dpaudit.core.policy import load_policy
+    from dpaudit.ingest.evidence import ingest_evidence
+    from dpaudit.ingest.readers.tabular import UnreadableFile, read_csv_text
+    from dpaudit.store import open_store
+
+    box = tmp_path / "inbox" / PERIOD / "R1"
+    box.mkdir(parents=True)
+    (box / "receipts.csv").write_text("receipt_id,date,supplier,Amount,amount,description\nR1,05/01/2026,Shop,1,1,x\n")
+    with open_store(tmp_path / "db.duckdb") as con:
+        counts = ingest_evidence(con, tmp_path, PERIOD, load_policy())
+        (reason,) = con.execute("SELECT reason FROM quarantine").fetchone()
+    assert counts["evidence_rows"] == 0 and "two columns mean the same thing" in reason and "'amount'" in reason
+    rows = read_csv_text("a,b\r\nx\ry,z\n")  # a lone CR ends a row, as spreadsheets write it
+    assert rows[0] == ["a", "b"]
+    with pytest.raises(UnreadableFile, match="not well-formed CSV"):
+        read_csv_text('a\n"' + "x" * 200_000 + '"\n')  # a field beyond the csv module's limit

@@ -169,6 +169,13 @@ def alias_names(columns: list, table: str) -> list:
         k = str(c).strip().lower()
         k2 = k.replace(" ", "_")
         out.append(k if k in known else k2 if k2 in known else aliases.get(k, aliases.get(k2, c)))
+    twice = sorted({n for n in out if out.count(n) > 1 and n in known})
+    if twice:
+        from dpaudit.ingest.readers.tabular import UnreadableFile
+
+        pairs = "; ".join(f"{', '.join(repr(str(c)) for c, n in zip(columns, out) if n == name)} are all read as "
+                          f"'{name}'" for name in twice)
+        raise UnreadableFile(f"two columns mean the same thing ({pairs}); keep one of each and send the file again")
     return out
 
 

@@ -85,8 +85,13 @@ def check_xlsx_zip(path: Path, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
 
 
 def read_csv_text(text: str) -> list[list[str]]:
-    """All rows of a CSV text (sniffing nothing: comma separated, quotes honoured)."""
-    return [row for row in csv.reader(io.StringIO(text))]
+    """All rows of a CSV text (sniffing nothing: comma separated, quotes honoured); a text the csv
+    module cannot split into rows (a NUL, a stray carriage return in an odd place) is unreadable."""
+    try:
+        return [row for row in csv.reader(io.StringIO(text, newline=""))]
+    except csv.Error as exc:
+        raise UnreadableFile(f"the file is not well-formed CSV ({exc}); export it again from the bank or "
+                             f"the spreadsheet") from None
 
 
 @dataclass
