@@ -215,3 +215,31 @@ def test_temporary_files_left_by_a_killed_report_are_removed_by_the_next(sample_
     (folder / ".exceptions.csv.abc123.tmp").write_bytes(b"half a csv")
     pipeline.report_period(out / "data", "2026-02", reports_dir=out / "reports", db_path=out / "db.duckdb")
     assert not list(folder.glob(".*.tmp")) and (folder / "exceptions.xlsx").is_file()
+
+
+def test_purge_removes_what_is_older_than_the_date_and_keeps_the_decision_log(tmp_path):
+    from datetime import date
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("*.duckdb", "*.wal"))
+    db = tmp_path / "db.duckdb"
+    for p in ("2026-01", "2026-02"):
+        pipeline.run_period(data, p, reports_dir=tmp_path / "r", db_path=db, officer="Preparer")
+    pipeline.import_decision_file(data / "officer_decisions.csv", data, db_path=db, officer="B. Reviewer")
+    preview = pipeline.purge_preview(data, date(2026, 2, 1), db_path=db)
+    with open_store(db, read_only=True) as con:
+        jan_txns = con.execute("SELECT count(*) FROM transactions WHERE posted_date < '2026-02-01'").fetchall()[0][0]
+        jan_findings = con.execute("SELECT count(*) FROM findings WHERE period = '2026-01'").fetchall()[0][0]
+        decisions = con.execute("SELECT count(*) FROM decisions").fetchall()[0][0]
+    assert preview["transactions"] == jan_txns > 0 and preview["findings"] == jan_findings > 0
+    removed = pipeline.purge_before(data, date(2026, 2, 1), db_path=db)
+    assert removed == preview
+    with open_store(db, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM transactions WHERE posted_date < '2026-02-01'").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM findings WHERE period < '2026-02'").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM findings WHERE period = '2026-02'").fetchall()[0][0] > 0
+        assert con.execute("SELECT count(*) FROM decisions").fetchall()[0][0] == decisions  # the audit trail stays
+        assert con.execute("SELECT count(*) FROM recipients").fetchall()[0][0] > 0
+        (counts,) = con.execute("SELECT counts_json FROM runs WHERE kind = 'purge'").fetchone()
+    assert '"transactions": %d' % jan_txns in counts
+    assert pipeline.verify_decision_log(data, db_path=db).ok

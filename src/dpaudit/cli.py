@@ -319,6 +319,32 @@ def decisions_verify(data: DataOpt, db: DbOpt = None, reports: ReportsOpt = None
                       f"({res.head_hash[:12]})")
 
 
+@app.command(epilog="Example:  dpaudit purge --data ./council --before 2020-04-01")
+def purge(data: DataOpt, before: Annotated[str, typer.Option("--before", help="Delete what is dated before this "
+                                                                            "day (YYYY-MM-DD or DD/MM/YYYY).")],
+          db: DbOpt = None, wait: WaitOpt = 0.0,
+          yes: Annotated[bool, typer.Option("--yes", help="Do it (without --yes only the counts are shown).")] = False
+          ) -> None:
+    """Retention: delete transactions, evidence, findings and reports' data older than a date (reference
+    data and the decision log are kept); the counts are recorded as a purge run."""
+    from dpaudit.core.dates import parse_date
+    from dpaudit.pipeline import purge_before, purge_preview
+
+    with domain_errors():
+        day = parse_date(before)
+        if not yes:
+            t = Table(title=f"would delete (dated before {day.isoformat()}); run again with --yes")
+            t.add_column("table")
+            t.add_column("rows", justify="right")
+            for table, n in purge_preview(data, day, db_path=db, wait_seconds=wait).items():
+                t.add_row(table, str(n))
+            console.print(t)
+            return
+        removed = purge_before(data, day, db_path=db, wait_seconds=wait)
+        console.print(f"[green]Purged[/green] {sum(removed.values())} rows dated before {day.isoformat()}: "
+                      + ", ".join(f"{k} {v}" for k, v in removed.items() if v))
+
+
 @app.command(epilog="Example:  dpaudit synth --recipients 40 --months 3 --seed 7 --out ./synthetic --start 2025-04")
 def synth(recipients: Annotated[int, typer.Option("--recipients", "-n", min=1, help="How many children.")] = 50,
           months: Annotated[int, typer.Option("--months", "-m", min=1, help="How many months.")] = 3,

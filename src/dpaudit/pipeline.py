@@ -433,3 +433,56 @@ def run_year_end(data_dir: Path | str, fy: int, *, reports_dir: Path | str | Non
                            "carry_forward_pence": int(ye["carry_forward_pence"].sum()) if len(ye) else 0})
     return RunResult(run.run_id, f"FY{fy}", out, Path(db_path) if db_path else default_db(data_dir), run.counts,
                      run.timings, "", files)
+
+
+# store rows older than a retention date: table -> the SQL condition that makes a row old (? = the date)
+PURGE_WHERE = {
+    "transactions": "posted_date < ?",
+    "statement_totals": "file_sha256 IN (SELECT file_sha256 FROM statements WHERE end_date < ?)",
+    "statements": "end_date < ?",
+    "receipts": "date < ?",
+    "invoices": "invoice_date < ?",
+    "payslips": "pay_date < ?",
+    "hmrc_payments": "paid_date < ?",
+    "matches": "period < strftime(?, '%Y-%m')",
+    "findings": "period < strftime(?, '%Y-%m')",
+    "reconciliation": "period < strftime(?, '%Y-%m')",
+    "recommendations": "period < strftime(?, '%Y-%m')",
+    "quarantine": "period < strftime(?, '%Y-%m')",
+    "file_paths": "period < strftime(?, '%Y-%m')",
+    "files": "period < strftime(?, '%Y-%m')",
+    "scans": "period < strftime(?, '%Y-%m')",
+    "year_end": "make_date(fy + 1, 3, 31) < ?",
+}
+
+
+def _old_rows(con, before: date) -> dict[str, int]:
+    return {table: int(con.execute(f"SELECT count(*) FROM {table} WHERE {where}",
+                                    [before] * where.count("?")).fetchall()[0][0])
+            for table, where in PURGE_WHERE.items()}
+
+
+def purge_preview(data_dir: Path | str, before: date, *, db_path: Path | str | None = None,
+                  wait_seconds: float = 0.0) -> dict[str, int]:
+    """How many rows of each table :func:`purge_before` would delete (nothing is changed)."""
+    with open_data_store(data_dir, db_path, wait_seconds=wait_seconds, read_only=True) as con:
+        return _old_rows(con, before)
+
+
+def purge_before(data_dir: Path | str, before: date, *, db_path: Path | str | None = None,
+                 wait_seconds: float = 0.0) -> dict[str, int]:
+    """Delete the store's rows about money, evidence and audits dated before ``before`` (whole
+    months: a period is removed when it starts before the date's month), in one transaction, and
+    record the counts as a ``purge`` run.  Reference data (the current snapshot) and the decision
+    log (append-only, hash-chained: the audit trail of officers' decisions) are kept."""
+    data_dir = require_data_dir(data_dir)
+    policy = resolve_policy(data_dir, None)
+    with open_data_store(data_dir, db_path, wait_seconds=wait_seconds) as con, \
+            recorded_run(con, "purge", before.isoformat(), policy) as run:
+        with transaction(con):
+            removed = _old_rows(con, before)
+            for table, where in PURGE_WHERE.items():  # in order: totals before their statements
+                con.execute(f"DELETE FROM {table} WHERE {where}", [before] * where.count("?"))
+        run.counts["purged_before"] = before.isoformat()
+        run.counts["rows_removed"] = removed
+    return removed
