@@ -243,3 +243,22 @@ def test_purge_removes_what_is_older_than_the_date_and_keeps_the_decision_log(tm
         (counts,) = con.execute("SELECT counts_json FROM runs WHERE kind = 'purge'").fetchone()
     assert '"transactions": %d' % jan_txns in counts
     assert pipeline.verify_decision_log(data, db_path=db).ok
+
+
+def test_a_period_s_reports_are_replaced_as_one_set(sample_run):
+    """Reports are written beside the folder and swapped in: an officer's own file in the folder is
+    kept, and a run killed between the two renames is mended by the next."""
+    out, _ = sample_run
+    reports = out / "reports"
+    folder = reports / "2026-02"
+    (folder / "returned by A. Finance.xlsx").write_bytes(b"officer's file")
+    before = (folder / "exceptions.csv").read_bytes()
+    pipeline.report_period(out / "data", "2026-02", reports_dir=reports, db_path=out / "db.duckdb")
+    assert (folder / "returned by A. Finance.xlsx").read_bytes() == b"officer's file"
+    assert (folder / "exceptions.csv").read_bytes() == before
+    assert not list(reports.glob(".2026-02.*"))
+    folder.rename(reports / ".2026-02.previous")  # what a kill between the renames leaves
+    r = pipeline.report_period(out / "data", "2026-02", reports_dir=reports, db_path=out / "db.duckdb")
+    assert (folder / "returned by A. Finance.xlsx").is_file() and (folder / "exceptions.xlsx").is_file()
+    assert all(f.is_file() and f.parent.name in ("2026-02", "letters") for f in r.files)
+    assert not list(reports.glob(".2026-02.*"))

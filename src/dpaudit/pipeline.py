@@ -11,6 +11,7 @@ import dataclasses
 import getpass
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -141,6 +142,33 @@ def period_findings(con, period: str) -> pd.DataFrame:
 
 def write_period_reports(con, period: str, reports_dir: Path, policy: Policy, run_id: str, run_time: datetime,
                          manifest_extra: dict) -> tuple[list[Path], str]:
+    """Write the period's reports as one set: into ``.<period>.writing`` beside the period's folder,
+    which then takes the folder's place, so a reader (or a run killed half-way) never sees new CSVs
+    beside an old workbook.  Files in the folder that dpaudit did not write (an officer's returned
+    workbook) are carried over."""
+    final = Path(reports_dir) / period
+    stage = Path(reports_dir) / f".{period}.writing"
+    previous = Path(reports_dir) / f".{period}.previous"
+    if not final.exists() and previous.exists():  # killed between the two renames below
+        previous.rename(final)
+    shutil.rmtree(stage, ignore_errors=True)
+    shutil.rmtree(previous, ignore_errors=True)
+    stage.mkdir(parents=True)
+    files, md = _write_period_files(con, period, stage, policy, run_id, run_time, manifest_extra)
+    if final.exists():
+        for old in sorted(final.rglob("*")):
+            keep = stage / old.relative_to(final)
+            if old.is_file() and not old.name.endswith(".tmp") and not keep.exists():
+                keep.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(old, keep)
+        final.rename(previous)
+    stage.rename(final)
+    shutil.rmtree(previous, ignore_errors=True)
+    return [final / f.relative_to(stage) for f in files], md
+
+
+def _write_period_files(con, period: str, out: Path, policy: Policy, run_id: str, run_time: datetime,
+                        manifest_extra: dict) -> tuple[list[Path], str]:
     from dpaudit.decide.decisions import current_status
     from dpaudit.report import csvs
     from dpaudit.report import letters as letters_mod
@@ -148,10 +176,6 @@ def write_period_reports(con, period: str, reports_dir: Path, policy: Policy, ru
     from dpaudit.report.summary_md import summary_markdown
     from dpaudit.report.workbook import write_workbook
 
-    out = Path(reports_dir) / period
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in [*out.glob(".*.tmp"), *out.glob("letters/.*.tmp")]:  # left by a report killed mid-write
-        stale.unlink(missing_ok=True)
     f = period_findings(con, period)
     recs = con.execute("SELECT * FROM recommendations WHERE period = ? ORDER BY recipient_id", [period]).df()
     rec = con.execute("SELECT * FROM reconciliation WHERE period = ? ORDER BY recipient_id", [period]).df()
