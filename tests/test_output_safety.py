@@ -113,3 +113,13 @@ def test_a_sheet_never_exceeds_excels_rows_and_the_summary_says_so(tmp_path, mon
     summary = " ".join(str(c.value) for row in wb["Summary"].iter_rows() for c in row if c.value is not None)
     assert f"shows the first 3 of {len(fx['findings'])} rows" in summary and "every row is in exceptions.csv" in summary
     assert wb["Data quality"].max_row <= 4
+
+
+def test_account_digits_and_same_account_take_missing_values_of_every_kind():
+    from dpaudit.core.mask import account_digits, same_account
+
+    for missing in (None, float("nan"), pd.NA):
+        assert account_digits(missing) == ""
+        assert same_account(missing, missing, "40-47-84", "11223344") is None
+    assert account_digits("40-47-84") == "404784" and account_digits(11223344) == "11223344"
+    assert same_account("", "****3344", "404784", "11223344") is True

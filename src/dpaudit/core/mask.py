@@ -57,14 +57,21 @@ def mask_text(text: object) -> object:
     return _GROUPED_ACCOUNT.sub(lambda m: m.group(0) if _is_year_range(m) else "****" + m.group(2), text)
 
 
-def account_digits(value: object) -> str:
-    """The digits of an account number or sort code (``"40-47-84"`` -> ``"404784"``; None/NaN -> "")."""
-    if value is None or (not isinstance(value, str) and value != value):  # NaN / NA
-        return ""
+def _text(value: object) -> str:
+    """A cell as text: "" for None, NaN and pandas' NA (whose truth value cannot be asked)."""
+    if value is None or isinstance(value, str):
+        return value or ""
     try:
-        return re.sub(r"\D", "", str(value))
+        if value != value:  # NaN
+            return ""
     except TypeError:  # pd.NA
         return ""
+    return str(value)
+
+
+def account_digits(value: object) -> str:
+    """The digits of an account number or sort code (``"40-47-84"`` -> ``"404784"``; None/NaN/NA -> "")."""
+    return re.sub(r"\D", "", _text(value))
 
 
 def account_digits_series(values, *, keep_stars: bool = False):
@@ -79,7 +86,7 @@ def account_digits_series(values, *, keep_stars: bool = False):
 def same_account(st_sort: object, st_acct: object, reg_sort: object, reg_acct: object) -> bool | None:
     """Is a statement's account the registered one?  Digits only; a masked export (``****6914``) is
     compared on its visible digits.  None when the statement shows no usable account number."""
-    raw = "" if st_acct is None or (not isinstance(st_acct, str) and st_acct != st_acct) else str(st_acct)
+    raw = _text(st_acct)
     ra = account_digits(reg_acct)
     if "*" in raw:
         visible = account_digits(raw.rsplit("*", 1)[-1])
