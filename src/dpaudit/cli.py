@@ -244,7 +244,7 @@ def run(data: DataOpt,
         wait: WaitOpt = 0.0,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary markdown.")] = False) -> None:
     """Run whole months: ingest, validate, audit, recommend and write the reports, in month order."""
-    from dpaudit.pipeline import STAGES, default_db, period_overview, run_period
+    from dpaudit.pipeline import STAGES, period_overview, run_period, store_path
 
     results = []
     with domain_errors():
@@ -262,7 +262,7 @@ def run(data: DataOpt,
         if not quiet:
             for r in results:
                 console.print(Markdown(r.summary_md))
-        console.print(summary_table(results, period_overview(results[-1].db_path if results else default_db(data), todo)))
+        console.print(summary_table(results, period_overview(store_path(data, db), todo)))
 
 
 @app.command("year-end", epilog="Example:  dpaudit year-end --data ./council --fy 2025   (April 2025 to March 2026)")

@@ -55,6 +55,11 @@ def default_db(data_dir: Path) -> Path:
     return Path(data_dir) / "dpaudit.duckdb"
 
 
+def store_path(data_dir: Path | str, db_path: Path | str | None) -> Path:
+    """The store a command uses: ``--db`` when given, else ``<data>/dpaudit.duckdb``."""
+    return Path(db_path) if db_path else default_db(Path(data_dir))
+
+
 def resolve_policy(data_dir: Path, policy_path: Path | str | None) -> Policy:
     """The policy file given, else ``<data>/policy.toml`` when present, else the default."""
     if policy_path is None and (Path(data_dir) / "policy.toml").exists():
@@ -229,7 +234,7 @@ def open_data_store(data_dir: Path | str, db_path: Path | str | None = None, *, 
                     read_only: bool = False):
     """The store of a data folder (``--db`` or ``<data>/dpaudit.duckdb``), after checking the folder exists."""
     d = require_data_dir(data_dir)
-    return open_store(Path(db_path) if db_path else default_db(d), wait_seconds=wait_seconds, read_only=read_only)
+    return open_store(store_path(d, db_path), wait_seconds=wait_seconds, read_only=read_only)
 
 
 class RunRecord:
@@ -249,13 +254,13 @@ class RunRecord:
         self._say = progress or (lambda _m: None)
         self._runner = stage_runner or _run_inline
         # this process holds the single-writer lock, so a run still 'running' was killed: say so
-        self.stale = [r[0] for r in con.execute(
+        killed = [r[0] for r in con.execute(
             "UPDATE runs SET status = 'killed', finished_at = ? WHERE status = 'running' RETURNING run_id",
             [self.started]).fetchall()]
         con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, NULL, 'running', ?, ?, ?, NULL)",
                     [self.run_id, kind, key, self.started, policy.version, policy.digest, __version__])
-        if self.stale:
-            self.counts["runs_found_killed"] = sorted(self.stale)
+        if killed:
+            self.counts["runs_found_killed"] = sorted(killed)
         set_holder(con, f"dpaudit {kind} run {key} ({self.run_id})")
 
     def stage(self, name: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
@@ -329,7 +334,7 @@ def run_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | N
         if "report" in stages:
             files, md = run.stage("report", write_period_reports, con, period, reports_dir, policy, run.run_id,
                                   run.started, {"stage_seconds": dict(run.timings)})
-    return RunResult(run.run_id, period, reports_dir / period, Path(db_path) if db_path else default_db(data_dir),
+    return RunResult(run.run_id, period, reports_dir / period, store_path(data_dir, db_path),
                      run.counts, run.timings, md, files)
 
 
@@ -348,7 +353,7 @@ def report_period(data_dir: Path | str, period: str, *, reports_dir: Path | str 
         with recorded_run(con, "report", period, policy) as run:
             files, md = run.stage("report", write_period_reports, con, period, reports_dir, policy, run.run_id,
                                   run.started, {})
-    return RunResult(run.run_id, period, reports_dir / period, Path(db_path) if db_path else default_db(data_dir),
+    return RunResult(run.run_id, period, reports_dir / period, store_path(data_dir, db_path),
                      run.counts, run.timings, md, files)
 
 
@@ -403,7 +408,7 @@ def verify_decision_log(data_dir: Path | str, *, db_path: Path | str | None = No
     from dpaudit.decide.anchors import manifest_anchors, read_anchors
     from dpaudit.decide.decisions import verify_chain
 
-    db = Path(db_path) if db_path else default_db(Path(data_dir))
+    db = store_path(data_dir, db_path)
     if not db.exists():
         raise FileNotFoundError(f"no store at {db}; run a month first")
     file_anchors, file_problems = read_anchors(db)
@@ -455,7 +460,7 @@ def run_year_end(data_dir: Path | str, fy: int, *, reports_dir: Path | str | Non
         run.counts.update({"recipients": int(len(ye)),
                            "repayment_pence": int(ye["repayment_pence"].sum()) if len(ye) else 0,
                            "carry_forward_pence": int(ye["carry_forward_pence"].sum()) if len(ye) else 0})
-    return RunResult(run.run_id, f"FY{fy}", out, Path(db_path) if db_path else default_db(data_dir), run.counts,
+    return RunResult(run.run_id, f"FY{fy}", out, store_path(data_dir, db_path), run.counts,
                      run.timings, "", files)
 
 

@@ -68,14 +68,7 @@ def plan_evidence(con, data_dir: Path, period: str, policy: Policy, inbox: Inbox
         return plan
     seen = {path: (sha, dup_of) for path, sha, dup_of in con.execute(
         "SELECT path, sha256, dup_of FROM file_paths WHERE period = ?", [period]).fetchall()}
-    # content already read as (recipient, kind): its first path (a path read itself, not a duplicate)
-    read_as: dict[tuple[str, str, str], str] = {}
-    for path, sha, rid in con.execute("""SELECT fp.path, fp.sha256, fp.recipient_id FROM file_paths fp
-                                         JOIN files f ON f.sha256 = fp.sha256
-                                         WHERE fp.dup_of IS NULL ORDER BY fp.first_seen, fp.path""").fetchall():
-        kind = Path(path).stem.strip().lower()
-        if kind in EVIDENCE_FILES and (data_dir / path).is_file():
-            read_as.setdefault((str(rid), kind, sha), path)
+    evidence = []
     for rid, path in files:
         rel = str(path.relative_to(data_dir))
         if file_kind(path) == "scan":
@@ -84,11 +77,24 @@ def plan_evidence(con, data_dir: Path, period: str, policy: Policy, inbox: Inbox
             except UnreadableFile:
                 continue
             plan.scans.append({"recipient_id": rid, "period": period, "path": rel, "sha256": file_sha256(path)})
-            continue
-        if not is_evidence_file(path):
-            continue
-        sha = file_sha256(path)
-        kind = path.stem.strip().lower()
+        elif is_evidence_file(path):
+            evidence.append((rid, path, rel, path.stem.strip().lower(), file_sha256(path)))
+    # the content of this inbox already read as (recipient, kind): its first path (read itself)
+    read_as: dict[tuple[str, str, str], str] = {}
+    if evidence:
+        con.register("_dpaudit_shas", pd.DataFrame({"sha256": sorted({e[4] for e in evidence})}))
+        try:
+            earlier = con.execute("""SELECT fp.path, fp.sha256, fp.recipient_id FROM file_paths fp
+                                     JOIN files f ON f.sha256 = fp.sha256
+                                     WHERE fp.dup_of IS NULL AND fp.sha256 IN (SELECT sha256 FROM _dpaudit_shas)
+                                     ORDER BY fp.first_seen, fp.path""").fetchall()
+        finally:
+            con.unregister("_dpaudit_shas")
+        for path, sha, rid in earlier:
+            kind = Path(path).stem.strip().lower()
+            if kind in EVIDENCE_FILES and (data_dir / path).is_file():
+                read_as.setdefault((str(rid), kind, sha), path)
+    for rid, path, rel, kind, sha in evidence:
         first = read_as.get((rid, kind, sha))
         if rel in seen and seen[rel][0] == sha and (seen[rel][1] is None or first not in (None, rel)):
             continue  # read before, or still a copy of a file read for this recipient and kind

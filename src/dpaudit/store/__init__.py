@@ -176,7 +176,7 @@ def describe_holder(db: Path) -> str:
 
 def set_holder(con: duckdb.DuckDBPyConnection, what: str) -> None:
     """Say what the writer holding this store is doing (a run's kind and period)."""
-    db = _DB_OF.get(id(con))
+    db = db_path_of(con)
     if db is not None:
         _write_holder(db, what)
 
