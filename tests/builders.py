@@ -33,10 +33,11 @@ class Council:
     _pos: int = 0
 
     def recipient(self, rid="R001", *, start="2025-01-01", end=None, status="active", dob="2015-05-01",
-                  sort_code="400004", account="01234567", stop_requested="no", declines=None):
-        self.rows["recipients"].append(dict(recipient_id=rid, child_name=f"Child {rid}", date_of_birth=_d(dob),
+                  sort_code="400004", account="01234567", stop_requested="no", declines=None, holder="Parent",
+                  child=None):
+        self.rows["recipients"].append(dict(recipient_id=rid, child_name=child or f"Child {rid}", date_of_birth=_d(dob),
                                             management_type="direct_payment", sort_code=sort_code, account_number=account,
-                                            account_holder="Parent", dp_start_date=_d(start), dp_end_date=_d(end),
+                                            account_holder=holder, dp_start_date=_d(start), dp_end_date=_d(end),
                                             status=status, stop_requested=stop_requested, support_officer="Officer A",
                                             young_person_declines=declines))
         return self

@@ -13,7 +13,7 @@ import pandas as pd
 
 from dpaudit.audit.data import AuditData, cached_view, wage_payslip_pairs
 from dpaudit.core.distinct import per_distinct
-from dpaudit.audit.categorise import categorise
+from dpaudit.audit.categorise import canonical_names, categorise, name_rules
 from dpaudit.core.names import normalise_name, pair_scores, pairs_scoring
 from dpaudit.store import compute_connection
 
@@ -31,9 +31,12 @@ def greedy_one_to_one(cands: pd.DataFrame, left: str, right: str, order: list[st
     return pd.concat(chosen) if chosen else cands
 
 
-def candidate_pairs(debits: pd.DataFrame, docs: pd.DataFrame, days: int, threshold: float) -> pd.DataFrame:
+def candidate_pairs(debits: pd.DataFrame, docs: pd.DataFrame, days: int, threshold: float,
+                    same_amount_tolerance: int | None = None) -> pd.DataFrame:
     """Every (debit, document) of one recipient dated within ``days`` of each other whose payee and
     supplier names score at least ``threshold``, with ``gap`` and ``score``, ordered by txn_id, ev_id.
+    With ``same_amount_tolerance`` (pence), also every pair in the window whose amounts agree
+    within it, whatever the names (their ``score`` may be below ``threshold``).
 
     Two DuckDB joins: the first finds the distinct name pairs of each recipient's payees and
     suppliers (scored once each, in C), the second returns the (debit, document) pairs in a date
@@ -46,9 +49,9 @@ def candidate_pairs(debits: pd.DataFrame, docs: pd.DataFrame, days: int, thresho
     # DuckDB returns row numbers, not text: the text columns are taken back by position (a large
     # council has a million candidate pairs; converting their strings would cost more than the join)
     # _tr/_dr: rank of txn_id/ev_id, so ordering the pairs by them orders them by txn_id, ev_id
-    keys_t = debits[["recipient_id", "posted_date", "cp_norm"]].assign(
+    keys_t = debits[["recipient_id", "posted_date", "cp_norm", "need"]].assign(
         _t=range(len(debits)), _tr=debits["txn_id"].rank(method="first").astype("int64").to_numpy())
-    keys_d = docs[["recipient_id", "doc_date", "sup_norm"]].assign(
+    keys_d = docs[["recipient_id", "doc_date", "sup_norm", "doc_pence"]].assign(
         _d=range(len(docs)), _dr=docs["ev_id"].rank(method="first").astype("int64").to_numpy())
     con = compute_connection()
     try:
@@ -67,6 +70,23 @@ def candidate_pairs(debits: pd.DataFrame, docs: pd.DataFrame, days: int, thresho
             JOIN docs d ON d.recipient_id = t.recipient_id AND d.sup_norm = n.sup_norm
              AND d.doc_date BETWEEN t.posted_date - INTERVAL {int(days)} DAY AND t.posted_date + INTERVAL {int(days)} DAY
             ORDER BY t._tr, d._dr""").df()
+        if same_amount_tolerance is not None:
+            # amount and date decide; the names only rank the candidates (scored below)
+            by_amount = con.execute(f"""
+                SELECT t._t, d._d, abs(date_diff('day', d.doc_date, t.posted_date)) AS gap_days, n.score,
+                       t._tr, d._dr, t.cp_norm, d.sup_norm
+                FROM debits t JOIN docs d ON d.recipient_id = t.recipient_id
+                 AND abs(d.doc_pence - t.need) <= {int(same_amount_tolerance)}
+                 AND d.doc_date BETWEEN t.posted_date - INTERVAL {int(days)} DAY AND t.posted_date + INTERVAL {int(days)} DAY
+                LEFT JOIN names n ON n.cp_norm = t.cp_norm AND n.sup_norm = d.sup_norm
+                WHERE n.score IS NULL
+                ORDER BY t._tr, d._dr""").df()
+            if not by_amount.empty:
+                by_amount["score"] = pair_scores(by_amount["cp_norm"], by_amount["sup_norm"]).to_numpy()
+                pairs = pd.concat([pairs.assign(_tr=keys_t["_tr"].to_numpy()[pairs["_t"].to_numpy()],
+                                                _dr=keys_d["_dr"].to_numpy()[pairs["_d"].to_numpy()]),
+                                   by_amount.drop(columns=["cp_norm", "sup_norm"])], ignore_index=True)
+                pairs = pairs.sort_values(["_tr", "_dr"], kind="stable").reset_index(drop=True)
     finally:
         con.close()
     ti, di = pairs["_t"].to_numpy(), pairs["_d"].to_numpy()
@@ -97,7 +117,10 @@ def documents(data: AuditData) -> pd.DataFrame:
     cols = ["ev_id", "kind", "recipient_id", "doc_date", "supplier", "amount_pence"]
     docs = pd.concat([r.reindex(columns=cols + ["category"]), i.reindex(columns=cols)], ignore_index=True)
     docs = docs[~docs["ev_id"].isin(used)].copy()
-    docs["sup_norm"] = per_distinct(docs["supplier"], lambda v: v.map(normalise_name))
+    rules = name_rules(data)
+    norm = per_distinct(docs["supplier"], lambda v: v.map(lambda x: normalise_name(x, rules)))
+    # the supplier's canonical name, as categorise gives each payee (providers.csv, plan payees)
+    docs["sup_norm"] = canonical_names(docs.assign(cp_norm=norm)[["recipient_id", "cp_norm"]], data)
     docs["doc_pence"] = docs["amount_pence"].astype("int64")
     return docs.drop(columns=["amount_pence"])
 
@@ -114,8 +137,8 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     tol = pol.pence("amount_tolerance")
     threshold = float(pol.threshold("fuzzy_payee_threshold"))
     used = set(data.prior_matches["evidence_id"]) if not data.prior_matches.empty else set()
-    deb = period_debits(data)[["txn_id", "recipient_id", "posted_date", "amount_pence", "cp_norm", "employee_id",
-                               "f_hmrc", "f_bank_charge"]].copy()
+    deb = period_debits(data)[["txn_id", "recipient_id", "posted_date", "amount_pence", "cp_canon", "employee_id",
+                               "f_hmrc", "f_bank_charge"]].rename(columns={"cp_canon": "cp_norm"})
     deb["need"] = -deb["amount_pence"].astype("int64")
     out: list[pd.DataFrame] = []
 
@@ -144,13 +167,18 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     docs = documents(data)
     rest = deb[~deb["txn_id"].isin(done)]
 
-    # 3. receipts/invoices one-to-one: exact amount, date window, fuzzy supplier
+    # 3. receipts/invoices one-to-one: amount to the penny and date window decide; where several
+    # candidates remain, the supplier's name (canonical: trading name and bank descriptor of one
+    # provider agree) ranks them, then the gap in days
     c = candidate_pairs(rest[["txn_id", "recipient_id", "posted_date", "need", "cp_norm"]],
                         docs[["ev_id", "kind", "recipient_id", "doc_date", "doc_pence", "sup_norm", "supplier"]],
-                        pol.days("match_window_days"), threshold)
-    cand = c if not c.empty else pd.DataFrame(columns=list(rest.columns) + list(docs.columns) + ["gap", "score"])
-    exact = cand[(cand["doc_pence"] - cand["need"]).abs() <= tol] if not cand.empty else cand
-    one = greedy_one_to_one(exact, "txn_id", "ev_id", ["score", "gap"], [False, True]) if not exact.empty else exact
+                        pol.days("match_window_days"), threshold, same_amount_tolerance=tol)
+    if c.empty:
+        c = pd.DataFrame(columns=list(rest.columns) + list(docs.columns) + ["gap", "score"])
+    exact = c[(c["doc_pence"] - c["need"]).abs() <= tol].assign(named=lambda f: f["score"] >= threshold)
+    cand = c[c["score"] >= threshold]  # the pairs whose names agree: several receipts, parts, mismatches
+    one = greedy_one_to_one(exact, "txn_id", "ev_id", ["named", "score", "gap"], [False, False, True]) \
+        if not exact.empty else exact
     if not one.empty:
         out.append(one.assign(evidence_kind=one["kind"], matched_pence=one["need"], method="amount, date and supplier"))
     taken_t, taken_e = set(one["txn_id"]) if not one.empty else set(), set(one["ev_id"]) if not one.empty else set()

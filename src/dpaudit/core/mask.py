@@ -4,9 +4,11 @@ from __future__ import annotations
 import re
 
 _DIGITS = re.compile(r"\d")
-# a number of 6+ digits standing alone, or of 8+ digits (an account number's length) inside a
-# word or file name ("TFR ACC03914726", "statement_12345678.csv"); ids like E000091 stay
-_LONG_NUMBER = re.compile(r"\b\d{6,}\b|(?<!\d)\d{8,}(?!\d)")
+# a run of 8+ digits (a UK account number's length, or a card number), alone or inside a word or
+# file name ("TFR ACC03914726", "statement_12345678.csv"), and a 6-7 digit number written after an
+# account word ("A/C 1234567"); other ids ("001234", "E000091", a recipient's folder) stay readable
+_LONG_NUMBER = re.compile(r"(?<!\d)\d{8,}(?!\d)|(?:(?<=\ba/c )|(?<=\ba/c)|(?<=\bacc )|(?<=\bac )|(?<=\bacct )"
+                          r"|(?<=\baccount ))\d{6,7}\b", re.IGNORECASE)
 # an 8-digit account number written in two groups ("0391 4726", "0391-4726"); not a year range
 _GROUPED_ACCOUNT = re.compile(r"(?<![\d-])(\d{4})[ -](\d{4})(?![\d-])")
 # a UK IBAN, with or without spaces (GB29 NWBK 6016 1331 9268 19)
@@ -46,8 +48,8 @@ def _is_year_range(m: re.Match) -> bool:
 
 
 def mask_text(text: object) -> object:
-    """Mask account numbers in free text to their last 4 digits: IBANs, runs of 6+ digits
-    (also inside words and file names), 8 digits in two groups of 4 (not a year range such as
+    """Mask account numbers in free text to their last 4 digits: IBANs, runs of 8+ digits
+    (also inside words and file names), 6-7 digits after an account word, 8 digits in two groups of 4 (not a year range such as
     2025-2026); and National Insurance numbers to their last 3 characters."""
     if not isinstance(text, str):
         return text

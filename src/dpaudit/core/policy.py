@@ -21,7 +21,7 @@ from dpaudit.core.money import MoneyError, parse_pence
 
 SEVERITIES = ("high", "medium", "low", "info")
 # Thresholds written as strings in TOML so they stay exact: money (pence) or percentages.
-MONEY_KEYS = {"evidence_min_amount", "amount_tolerance", "stop_amount"}
+MONEY_KEYS = {"evidence_min_amount", "amount_tolerance", "stop_amount", "transfer_return_min_amount"}
 PCT_KEYS = {"overspend_tolerance_pct", "contingency_min_pct", "contingency_max_pct", "carry_forward_pct"}
 
 

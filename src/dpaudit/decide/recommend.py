@@ -15,7 +15,8 @@ Precedence ``STOP > REPAY > REVIEW > NONE``:
 
 * ``STOP`` (PBP 5.5), ground ids (not rule ids, these grounds have none):
   ``STOP-REQUESTED`` - ``stop_requested = yes``;
-  ``STOP-NOT-ENTITLED`` - ``dp_end_date`` on or before the period's last day, or status ``stopped``;
+  ``STOP-NOT-ENTITLED`` - ``dp_end_date`` on or before the period's last day, or status ``stopped``
+  with no ``dp_end_date`` (a stopped recipient with a later end date was entitled in this period);
   ``STOP-MISUSE`` (payment not used as agreed) - high-severity findings of ``[recommend] misuse_rules`` in at least
   ``stop_after_months`` of the last ``stop_lookback_months`` periods (this one included), or their
   total this period (each transaction once) above ``stop_amount``;
@@ -215,7 +216,7 @@ def _stop_grounds(r, p_end: date, policy: Policy) -> list[tuple[str, str]]:
     if end is not None and end <= p_end:
         out.append((GROUND_NOT_ENTITLED, f"The direct payment ended on {long_date(end)}, so there is no "
                                          f"longer an entitlement to it ({STOP_CLAUSE})."))
-    elif r.status == "stopped":
+    elif r.status == "stopped" and end is None:  # a later end date decides: recipients.csv is today's snapshot
         out.append((GROUND_NOT_ENTITLED, f"The direct payment has been stopped, so there is no longer "
                                          f"an entitlement to it ({STOP_CLAUSE})."))
     if r.young_person_declines == "yes" and not pd.isna(r.date_of_birth):

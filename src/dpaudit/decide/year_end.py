@@ -47,7 +47,7 @@ YEAR_END_COLUMNS = [
     "fy", "recipient_id", "annual_dp_value_pence", "closing_balance_pence", "committed_pence",
     "surplus_pence", "carry_forward_pence", "repayment_pence", "reasons", "run_id",
 ]
-DETAIL_COLUMNS = ["committed_invoices_pence", "committed_hmrc_pence", "balance_source"]
+DETAIL_COLUMNS = ["committed_invoices_pence", "committed_hmrc_pence", "committed_wages_pence", "balance_source"]
 PLAN_INVALID_RULE = "DQ-PLAN-INVALID"
 _CENT = Decimal("0.01")
 
@@ -149,8 +149,9 @@ def closing_balances(con: duckdb.DuckDBPyConnection, fy: int, recipient_ids: lis
     return out
 
 
-def committed(con: duckdb.DuckDBPyConnection, fy: int) -> pd.DataFrame:
-    """``recipient_id, committed_invoices_pence, committed_hmrc_pence`` at 31 March of ``fy``."""
+def committed(con: duckdb.DuckDBPyConnection, fy: int, payslip_window_days: int = 7) -> pd.DataFrame:
+    """``recipient_id, committed_invoices_pence, committed_hmrc_pence, committed_wages_pence`` at 31
+    March of ``fy`` (with ``n_invoices``, ``n_payslips``)."""
     start, end = dates.financial_year_bounds(fy)
     inv = store.query_df(con, """
         WITH paid AS (
@@ -176,8 +177,35 @@ def committed(con: duckdb.DuckDBPyConnection, fy: int) -> pd.DataFrame:
                    AS committed_hmrc_pence
         FROM hmrc_payments WHERE tax_month IN ({', '.join('?' for _ in months)})
         GROUP BY recipient_id""", [end, *months])
-    out = inv.merge(hmrc, on="recipient_id", how="outer")
-    for c in ("committed_invoices_pence", "committed_hmrc_pence", "n_invoices"):
+    # the year's last tax month with no HMRC record: its PAYE/NI (on the payslips) falls due on the
+    # 22nd of April, so it is owed at 31 March
+    last = months[-1]
+    hmrc_ps = store.query_df(con, """
+        SELECT p.recipient_id,
+               sum(coalesce(p.tax_pence, 0) + coalesce(p.employee_ni_pence, 0) + coalesce(p.employer_ni_pence, 0))
+                   AS committed_hmrc_pence
+        FROM payslips p
+        WHERE strftime(p.pay_date, '%Y-%m') = ?
+          AND NOT EXISTS (SELECT 1 FROM hmrc_payments h WHERE h.recipient_id = p.recipient_id AND h.tax_month = ?)
+        GROUP BY p.recipient_id""", [last, last])
+    hmrc = pd.concat([hmrc, hmrc_ps]).groupby("recipient_id", as_index=False)["committed_hmrc_pence"].sum()
+    # wages for work done in the year not paid by 31 March (March's payslip paid in April): the
+    # payslip's period ends in the year, it is dated no earlier than a pay window before 31 March,
+    # and no bank payment on or before 31 March was matched to it
+    window = int(payslip_window_days)
+    wages = store.query_df(con, """
+        SELECT p.recipient_id, sum(coalesce(p.net_pence, 0)) AS committed_wages_pence, count(*) AS n_payslips
+        FROM payslips p
+        WHERE coalesce(p.period_end, p.pay_date) BETWEEN ? AND ?
+          AND p.pay_date > ?::DATE - ?::INTEGER
+          AND NOT EXISTS (
+              SELECT 1 FROM matches m JOIN transactions t ON t.txn_id = m.txn_id
+              WHERE m.evidence_kind = 'payslip'
+                AND m.evidence_id = 'payslip:' || p.employee_id || ':' || strftime(p.pay_date, '%Y-%m-%d')
+                AND t.recipient_id = p.recipient_id AND t.posted_date <= ?)
+        GROUP BY p.recipient_id""", [start, end, end, window, end])
+    out = inv.merge(hmrc, on="recipient_id", how="outer").merge(wages, on="recipient_id", how="outer")
+    for c in ("committed_invoices_pence", "committed_hmrc_pence", "n_invoices", "committed_wages_pence", "n_payslips"):
         out[c] = out[c].fillna(0).astype("int64")
     return out
 
@@ -205,6 +233,9 @@ def _reasons(row: dict, fy: int, part_year: list[str], pct: str) -> str:
                         f"still to be paid {gbp(row['committed_invoices_pence'])}")
         if row["committed_hmrc_pence"]:
             bits.append(f"PAYE and National Insurance still owed to HMRC {gbp(row['committed_hmrc_pence'])}")
+        if row["committed_wages_pence"]:
+            bits.append(f"{row['n_payslips']} payslip{'s' if row['n_payslips'] != 1 else ''} for work in the year "
+                        f"paid after {_long(end)} {gbp(row['committed_wages_pence'])}")
         s.append(f"Already committed: {gbp(row['committed_pence'])} ({'; '.join(bits)}).")
     surplus = row["surplus_pence"]
     if row["closing_balance_pence"] < 0:
@@ -238,10 +269,11 @@ def compute_year_end(con: duckdb.DuckDBPyConnection, fy: int, policy: Policy, *,
     value = lines.groupby("recipient_id")["value_pence"].sum()
     frame["annual_dp_value_pence"] = frame["recipient_id"].map(value).fillna(0).astype("int64")
     frame = frame.merge(closing_balances(con, fy, rids).astype({"recipient_id": object}), on="recipient_id", how="left")
-    frame = frame.merge(committed(con, fy).astype({"recipient_id": object}), on="recipient_id", how="left")
-    for c in ("committed_invoices_pence", "committed_hmrc_pence", "n_invoices"):
+    frame = frame.merge(committed(con, fy, policy.days("payslip_window_days")).astype({"recipient_id": object}),
+                        on="recipient_id", how="left")
+    for c in ("committed_invoices_pence", "committed_hmrc_pence", "n_invoices", "committed_wages_pence", "n_payslips"):
         frame[c] = frame[c].fillna(0).astype("int64")
-    frame["committed_pence"] = frame["committed_invoices_pence"] + frame["committed_hmrc_pence"]
+    frame["committed_pence"] = frame["committed_invoices_pence"] + frame["committed_hmrc_pence"] + frame["committed_wages_pence"]
     frame["surplus_pence"] = frame["closing_balance_pence"] - frame["committed_pence"]
     split = [split_surplus(int(s), int(v), pct) for s, v in zip(frame["surplus_pence"], frame["annual_dp_value_pence"])]
     frame["cap_pence"] = [x[0] for x in split]

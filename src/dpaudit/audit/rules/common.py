@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from dpaudit.audit.data import AuditData, cached_view, day_end_balances, dp_recipients, valid_plan_lines
+from dpaudit.core.dates import financial_year_bounds, financial_year_of
 from dpaudit.audit.categorise import categorise, keyword_regex
 from dpaudit.core.distinct import per_distinct
 from dpaudit.core.names import looks_like_person
@@ -13,15 +14,27 @@ SPEND_ORDER = ["SP-AFTER-END", "SP-PROHIBITED", "SP-TRANSFER-OUT", "SP-HOUSEHOLD
                "SP-SCHOOL-CONSENT", "SP-NOT-IN-PLAN"]
 
 
+@cached_view("fy_txns")
+def fy_txns(data: AuditData) -> pd.DataFrame:
+    """Categorised transactions of DP recipients from 1 April to the period end, with the
+    recipient's DP dates and status."""
+    t = categorise(data)
+    s = pd.Timestamp(financial_year_bounds(financial_year_of(data.start))[0])
+    e = pd.Timestamp(data.end)
+    r = dp_recipients(data)
+    p = t[(t["posted_date"] >= s) & (t["posted_date"] <= e) & t["recipient_id"].isin(r["recipient_id"])]
+    return p.merge(r[["recipient_id", "dp_start_date", "dp_end_date", "status"]], on="recipient_id", how="left")
+
+
+def _in_period(data: AuditData, frame: pd.DataFrame) -> pd.Series:
+    return frame["posted_date"] >= pd.Timestamp(data.start)
+
+
 @cached_view("period_txns")
 def period_txns(data: AuditData) -> pd.DataFrame:
     """Categorised transactions of DP recipients posted in the period."""
-    t = categorise(data)
-    s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
-    r = dp_recipients(data)
-    p = t[(t["posted_date"] >= s) & (t["posted_date"] <= e) & t["recipient_id"].isin(r["recipient_id"])].copy()
-    p = p.merge(r[["recipient_id", "dp_start_date", "dp_end_date", "status"]], on="recipient_id", how="left")
-    return p
+    p = fy_txns(data)
+    return p[_in_period(data, p)].reset_index(drop=True)
 
 
 @cached_view("covered")
@@ -37,12 +50,13 @@ def covered(data: AuditData) -> set[str]:
 
 
 @cached_view("wage_like")
-def wage_like_unknown(data: AuditData) -> pd.Series:
-    """Debits that look like wages (regular, round, a person's name) to no registered employee."""
+def wage_like_unknown(data: AuditData) -> set:
+    """txn_ids of debits that look like wages (regular, round, a person's name) to no registered
+    employee (and not to the family's own name)."""
     pol = data.policy
     t = categorise(data)
     d = t[(t["direction"] == "debit") & t["employee_id"].isna() & ~t["provider"].astype(bool) & ~t["f_hmrc"]
-          & ~t["f_cash"] & ~t["f_prohibited"] & ~t["f_household"] & ~t["f_bank_charge"]]
+          & ~t["f_cash"] & ~t["f_prohibited"] & ~t["f_household"] & ~t["f_bank_charge"] & ~t["f_family"]]
     d = d[(d["amount_pence"] % 100 == 0) & per_distinct(d["counterparty"], lambda v: v.map(looks_like_person)).astype(bool)]
     lookback = pd.Timedelta(days=pol.days("wage_lookback_days"))
     out = set()
@@ -55,23 +69,43 @@ def wage_like_unknown(data: AuditData) -> pd.Series:
                 n = int(((dates >= dt - lookback) & (dates <= dt + lookback)).sum())
                 if n >= pol.days("wage_min_occurrences"):
                     out.add(txn_id)
-    p = period_txns(data)
-    res = p["txn_id"].isin(out)
-    return res
+    return out
 
 
-@cached_view("verdict")
-def spend_verdict(data: AuditData) -> pd.Series:
-    """The one spending rule that wins for each period debit (rules.md precedence), or None."""
+def returned_to_sender(data: AuditData) -> set:
+    """txn_ids of debits to a person's name (no employee, provider or family name) of at least
+    ``transfer_return_min_amount`` that the same name paid back into the account within
+    ``transfer_return_days``: money lent out of the DP account (SP-TRANSFER-OUT)."""
     pol = data.policy
-    p = period_txns(data)
+    t = categorise(data)
+    minimum = pol.pence("transfer_return_min_amount")
+    d = t[(t["direction"] == "debit") & t["employee_id"].isna() & ~t["provider"].astype(bool) & (t["cp_norm"] != "")
+          & (-t["amount_pence"] >= minimum)]
+    d = d[per_distinct(d["cp_norm"], lambda v: v.map(looks_like_person)).astype(bool)]
+    c = t[(t["direction"] == "credit") & (t["cp_norm"] != "")]
+    if d.empty or c.empty:
+        return set()
+    m = d[["txn_id", "recipient_id", "cp_norm", "posted_date"]].merge(
+        c[["recipient_id", "cp_norm", "posted_date"]], on=["recipient_id", "cp_norm"], suffixes=("", "_back"))
+    gap = m["posted_date_back"] - m["posted_date"]
+    m = m[(gap >= pd.Timedelta(0)) & (gap <= pd.Timedelta(days=pol.days("transfer_return_days")))]
+    return set(m["txn_id"])
+
+
+def _verdicts(data: AuditData, p: pd.DataFrame) -> pd.Series:
+    """The one spending rule that wins for each debit of ``p`` (rules.md precedence), or None."""
+    pol = data.policy
     debit = (p["direction"] == "debit") & ~p["f_bank_charge"]
-    after_end = (p["dp_end_date"].notna() & (p["posted_date"] > p["dp_end_date"])) | (p["status"] == "stopped")
+    # recipients.csv is today's snapshot: an end date decides; "stopped" with no end date counts
+    # for the period audited only (rules.md SP-AFTER-END)
+    stopped_now = (p["status"] == "stopped") & p["dp_end_date"].isna() & _in_period(data, p)
+    after_end = (p["dp_end_date"].notna() & (p["posted_date"] > p["dp_end_date"])) | stopped_now
     agreed = p["employee_id"].notna() | p["provider"].astype(bool) | p["f_hmrc"]
     phrase = p["text"].str.contains(keyword_regex(pol.keywords("transfer")), na=False)
     ttype = p["txn_type"].fillna("").astype(str).str.upper().isin([x.upper() for x in pol.raw["keywords"]["transfer_types"]])
-    wage_like = wage_like_unknown(data)
-    transfer = (phrase | (ttype & p["category"].isna())) & ~agreed & ~wage_like
+    wage_like = p["txn_id"].isin(wage_like_unknown(data))
+    lent = p["txn_id"].isin(returned_to_sender(data))
+    transfer = ((phrase | (ttype & p["category"].isna()) | p["f_family"].astype(bool)) & ~wage_like | lent) & ~agreed
     lines = valid_plan_lines(data)
     hh_cat = pol.raw["keywords"]["household_category"]
     hh_lines = lines[lines["category"] == hh_cat] if not lines.empty else lines
@@ -89,10 +123,22 @@ def spend_verdict(data: AuditData) -> pd.Series:
         school = pd.Series(p.index.isin(m.loc[bad, "index"]), index=p.index)
     allowed_always = set(pol.raw["categories"]["always_allowed"])
     not_in_plan = p["category"].notna() & ~p["category"].isin(allowed_always) & p["line_id"].isna()
-    conds = [after_end, p["f_prohibited"], transfer, household, p["f_cash"], school, not_in_plan]
+    conds = [after_end, p["f_prohibited"] & ~agreed, transfer, household, p["f_cash"], school, not_in_plan]
     verdict = pd.Series(np.select([debit & c.astype(bool) for c in conds], SPEND_ORDER, default=""), index=p.index)
-    verdict = verdict.replace("", None)
-    return verdict
+    return verdict.replace("", None)
+
+
+@cached_view("fy_verdict")
+def fy_spend_verdict(data: AuditData) -> pd.Series:
+    """:func:`_verdicts` of every debit of :func:`fy_txns` (aligned with it)."""
+    return _verdicts(data, fy_txns(data))
+
+
+@cached_view("verdict")
+def spend_verdict(data: AuditData) -> pd.Series:
+    """The one spending rule that wins for each period debit (aligned with :func:`period_txns`)."""
+    p = fy_txns(data)
+    return fy_spend_verdict(data)[_in_period(data, p)].reset_index(drop=True)
 
 
 @cached_view("opening_balances")

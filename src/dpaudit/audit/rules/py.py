@@ -176,7 +176,7 @@ def below_min_wage(data: AuditData) -> pd.DataFrame:
 @rule("PY-UNKNOWN-PAYEE")
 def unknown_payee(data: AuditData) -> pd.DataFrame:
     p = period_txns(data)
-    x = p[wage_like_unknown(data).values]
+    x = p[p["txn_id"].isin(wage_like_unknown(data))]
     msg = ("Paid " + gbp_series(x["amount_pence"].abs()) + " to " + x["counterparty"].astype(str) + " on "
            + x["posted_date"].dt.strftime("%d/%m/%Y") + ": regular round payments to a person who is not a registered employee. "
            "Registering the employee (contract, payslips, insurance, DBS) or an invoice from a provider would clear this.")

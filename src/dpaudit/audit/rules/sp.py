@@ -7,7 +7,7 @@ from dpaudit.audit.data import AuditData, budget_to_date
 from dpaudit.core.dates import financial_year_bounds, financial_year_of
 from dpaudit.audit.match import match_evidence
 from dpaudit.core.money import gbp_series, pct_of
-from dpaudit.audit.rules.common import period_txns, spend_verdict
+from dpaudit.audit.rules.common import fy_spend_verdict, fy_txns, period_txns, spend_verdict
 from dpaudit.audit.rules.registry import rule, txn_findings
 
 
@@ -134,11 +134,13 @@ def over_budget(data: AuditData) -> pd.DataFrame:
 
 
 def line_spend_to_date(data: AuditData) -> pd.DataFrame:
-    """Debits assigned to each plan line from 1 April to the period end (pence, positive)."""
-    from dpaudit.audit.categorise import categorise
+    """Debits charged to each plan line from 1 April to the period end (pence, positive).
 
-    fy_start = pd.Timestamp(financial_year_bounds(financial_year_of(data.start))[0])
-    t = categorise(data)
-    spent = t[(t["direction"] == "debit") & (t["posted_date"] >= fy_start) & (t["posted_date"] <= pd.Timestamp(data.end))
-              & t["line_id"].notna()]
+    Only debits categorised to the line's category count; one that a spending rule flags (cash,
+    transfer, prohibited, household, not in plan, after end) counts toward repayment, never
+    against a line (rules.md "Budget to date")."""
+    t = fy_txns(data)
+    verdict = fy_spend_verdict(data)
+    flagged = verdict.isin(data.policy.raw["recommend"]["off_budget_rules"])
+    spent = t[(t["direction"] == "debit") & t["line_id"].notna() & ~flagged]
     return (-spent.groupby(["recipient_id", "line_id"])["amount_pence"].sum()).astype("int64").rename("spend_pence").reset_index()
