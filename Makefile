@@ -10,7 +10,7 @@ LOCK   := requirements.lock
 PIPTOOLS  := pip-tools==7.6.2
 LOCKFLAGS ?=
 
-.PHONY: install demo test bench crash-trials fuzz clean lock
+.PHONY: install demo test bench crash-trials fuzz render clean lock
 
 # Installs exactly the versions of $(LOCK) (every package of the resolved set, see docs/dependencies.md).
 $(STAMP): pyproject.toml $(LOCK)
@@ -56,6 +56,14 @@ crash-trials: $(STAMP)
 SECONDS ?= 120
 fuzz: $(STAMP)
 	$(BIN)/python scripts/fuzz_readers.py $(SECONDS)
+
+# the demo workbook and one letter of each kind printed to PDF by LibreOffice headless, with the page
+# count of each sheet and letter (not in CI; needs libreoffice-calc, libreoffice-writer, poppler-utils)
+render: $(STAMP)
+	@command -v soffice >/dev/null || { echo "installing LibreOffice (apt-get)"; \
+	  apt-get install -y -qq --no-install-recommends libreoffice-calc libreoffice-writer poppler-utils >/dev/null; }
+	@test -f $(REPORTS)/2026-02/exceptions.xlsx || $(MAKE) demo
+	$(BIN)/python scripts/render.py $(REPORTS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

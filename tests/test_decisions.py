@@ -290,12 +290,14 @@ def test_officer_and_date_columns_added_and_row_above_header(con, tmp_path: Path
     ws = wb["Exceptions"]
     ws.insert_rows(1)
     ws["A1"] = "Checked by the DP team, June 2025"
-    ws["P2"], ws["Q2"] = "officer", "decided_at"
+    free = ws.max_column + 1  # the officer's own columns, after the workbook's
+    ws.cell(row=2, column=free, value="officer")
+    ws.cell(row=2, column=free + 1, value="decided_at")
     for r in range(3, ws.max_row + 1):
         if ws.cell(row=r, column=15).value == "e1":
             ws.cell(row=r, column=13, value="dismiss")
-            ws.cell(row=r, column=16, value="kim.roe")
-            ws.cell(row=r, column=17, value=datetime(2025, 6, 4, 14, 5))
+            ws.cell(row=r, column=free, value="kim.roe")
+            ws.cell(row=r, column=free + 1, value=datetime(2025, 6, 4, 14, 5))
     wb.save(tmp_path / "o.xlsx")
     got = read_workbook_decisions(tmp_path / "o.xlsx").set_index("exception_id")
     assert got.loc["e1", "officer"] == "kim.roe" and got.loc["e1", "where"].endswith("row " + str(

@@ -89,16 +89,18 @@ def wb_path(tmp_path: Path) -> Path:
 def test_sheets_headers_and_table_setup(wb_path: Path) -> None:
     wb = load_workbook(wb_path)
     assert wb.sheetnames == list(SHEETS)
-    for name, cols in (("Exceptions", EXCEPTION_COLUMNS), ("Recommendations", RECOMMENDATION_COLUMNS),
-                       ("Reconciliation", RECONCILIATION_COLUMNS), ("Data quality", QUARANTINE_COLUMNS)):
+    for name, cols, freeze in (("Exceptions", EXCEPTION_COLUMNS, "D2"), ("Recommendations", RECOMMENDATION_COLUMNS, "D2"),
+                               ("Reconciliation", RECONCILIATION_COLUMNS, "C2"), ("Data quality", QUARANTINE_COLUMNS, "B2")):
         ws = wb[name]
-        assert headers(ws) == [c.header for c in cols]
-        assert ws.freeze_panes == "A2"
+        assert headers(ws)[: len(cols)] == [c.header for c in cols]
+        assert ws.freeze_panes == freeze  # the header row and the key columns stay in view
         assert ws.auto_filter.ref is not None and ws.auto_filter.ref.startswith("A1:")
         assert ws.column_dimensions["A"].width > 5
     ex = wb["Exceptions"]
-    assert ex.auto_filter.ref == "A1:O8"
+    assert ex.auto_filter.ref == "A1:R8"
     assert ex.column_dimensions["O"].hidden is True and headers(ex)[14] == "exception_id"
+    assert ex.column_dimensions["R"].hidden is True and headers(ex)[17] == "Transaction ref"
+    assert headers(ex)[:3] == ["Recipient", "Name", "Rule"]
     assert wb["Recommendations"].column_dimensions["L"].hidden is True
     assert headers(ex)[12:14] == ["decision", "note"]
 
@@ -106,8 +108,8 @@ def test_sheets_headers_and_table_setup(wb_path: Path) -> None:
 def test_money_dates_and_percent_formats(wb_path: Path) -> None:
     wb = load_workbook(wb_path)
     ex = wb["Exceptions"]
-    amount = [r[5] for r in ex.iter_rows(min_row=2)]
-    dates = [r[4] for r in ex.iter_rows(min_row=2)]
+    amount = [r[5] for r in ex.iter_rows(min_row=2, max_row=8)]
+    dates = [r[4] for r in ex.iter_rows(min_row=2, max_row=8)]
     assert all(c.number_format == GBP_FORMAT for c in amount if c.value is not None)
     assert sum(c.value is None for c in amount) == 1  # the review finding has no money at stake
     assert amount[0].value == pytest.approx(999.99)
@@ -120,13 +122,13 @@ def test_money_dates_and_percent_formats(wb_path: Path) -> None:
     assert next(rs.iter_rows(min_row=2, max_row=2))[7].number_format == DATE_FORMAT
 
 
-def test_sorted_by_severity_then_money(wb_path: Path) -> None:
-    rows = body(load_workbook(wb_path)["Exceptions"])
-    assert [r[14] for r in rows] == ["e7", "e2", "e4", "e3", "e1", "e6", "e5"]
+def test_grouped_by_recipient_then_severity_then_money(wb_path: Path) -> None:
+    rows = body(load_workbook(wb_path)["Exceptions"])[:7]
+    assert [r[14] for r in rows] == ["e7", "e2", "e1", "e4", "e3", "e6", "e5"]
     order = {"high": 0, "medium": 1, "low": 2, "info": 3}
-    keys = [(order[r[0]], -(r[5] or 0)) for r in rows]
+    keys = [(r[0], order[r[3]], -(r[5] or 0)) for r in rows]
     assert keys == sorted(keys)
-    recs = body(load_workbook(wb_path)["Recommendations"])
+    recs = body(load_workbook(wb_path)["Recommendations"])[:3]
     assert [r[2] for r in recs] == ["STOP", "REPAY", "NONE"]
     assert [r[11] for r in recs] == ["REC-2025-05-R002", "REC-2025-05-R001", "REC-2025-05-R003"]
 
@@ -164,9 +166,9 @@ def test_decision_drop_down(wb_path: Path) -> None:
 def test_severity_colours(wb_path: Path) -> None:
     ws = load_workbook(wb_path)["Exceptions"]
     ranges = {str(cf.sqref): cf.rules for cf in ws.conditional_formatting}
-    assert "A2:A8" in ranges
-    formulas = sorted(r.formula[0] for r in ranges["A2:A8"])
-    assert formulas == sorted(f'$A2="{s}"' for s in ("high", "medium", "low", "info"))
+    assert "D2:D8" in ranges
+    formulas = sorted(r.formula[0] for r in ranges["D2:D8"])
+    assert formulas == sorted(f'$D2="{s}"' for s in ("high", "medium", "low", "info"))
 
 
 def test_charts_present(wb_path: Path) -> None:
@@ -201,19 +203,19 @@ def test_formula_like_text_stays_text_after_save_and_reload(wb_path: Path, tmp_p
     wb = load_workbook(wb_path)
     assert not [c.coordinate for c in _all_cells(wb) if c.data_type == "f"]
     rows = {r[14].value: r for r in wb["Exceptions"].iter_rows(min_row=2)}
-    msg = rows["e2"][9]
+    msg = rows["e2"][7]
     assert msg.value == HYPERLINK and msg.data_type == "s" and msg.quotePrefix
     assert rows["e4"][6].value == "-MAJESTIC WINE" and rows["e4"][6].quotePrefix
-    assert rows["e4"][9].value.startswith("@") and rows["e4"][9].data_type == "s"
+    assert rows["e4"][7].value.startswith("@") and rows["e4"][7].data_type == "s"
     assert rows["e7"][6].value == "\tTAB PUB" and rows["e7"][6].quotePrefix
-    assert rows["e7"][9].value == "Spend at a pub\ufffd with a bell character."
+    assert rows["e7"][7].value == "Spend at a pub\ufffd with a bell character."
     # an officer opens and saves it again: still text
     again = tmp_path / "saved_again.xlsx"
     wb.save(again)
     wb2 = load_workbook(again)
     assert not [c.coordinate for c in _all_cells(wb2) if c.data_type == "f"]
     rows2 = {r[14].value: r for r in wb2["Exceptions"].iter_rows(min_row=2)}
-    assert rows2["e2"][9].value == HYPERLINK and rows2["e2"][9].data_type == "s"
+    assert rows2["e2"][7].value == HYPERLINK and rows2["e2"][7].data_type == "s"
     dq = body(wb2["Data quality"])
     assert ["=1+1"] == [r[6] for r in dq if r[6]]
 
@@ -224,7 +226,7 @@ def test_empty_month_writes(tmp_path: Path) -> None:
     p = write_workbook(tmp_path / "empty.xlsx", period="2025-05", run_time=RUN_TIME, policy_version="2025.1", **empty)
     wb = load_workbook(p)
     assert wb.sheetnames == list(SHEETS)
-    assert body(wb["Exceptions"]) == []
+    assert [r for r in body(wb["Exceptions"]) if r[14]] == []
     assert len(wb["Summary"]._charts) == 0
 
 
@@ -284,7 +286,7 @@ def test_any_outside_text_round_trips_as_text(tmp_path_factory, texts: list[str]
                        reconciliation=data["reconciliation"], quarantine=data["quarantine"])
     wb = load_workbook(p)
     assert not [c.coordinate for c in _all_cells(wb) if c.data_type == "f"]
-    got = {r[14].value: (r[9].value, r[6].value) for r in wb["Exceptions"].iter_rows(min_row=2)}
+    got = {r[14].value: (r[7].value, r[6].value) for r in wb["Exceptions"].iter_rows(min_row=2) if r[14].value}
     for eid, msg, cp in zip(f["exception_id"], f["message"], f["counterparty"]):
         want_msg, want_cp = clean_text(msg), clean_text(cp)
         # XML keeps text exactly, except that a lone CR is read back as LF and an empty text is no value

@@ -179,7 +179,7 @@ def _write_period_files(con, period: str, out: Path, policy: Policy, run_id: str
     from dpaudit.report import letters as letters_mod
     from dpaudit.report.manifest import write_manifest
     from dpaudit.report.summary_md import summary_markdown
-    from dpaudit.report.workbook import write_workbook
+    from dpaudit.report.workbook import workbook_lookups, write_workbook
 
     f = period_findings(con, period)
     recs = con.execute("SELECT * FROM recommendations WHERE period = ? ORDER BY recipient_id", [period]).df()
@@ -192,13 +192,14 @@ def _write_period_files(con, period: str, out: Path, policy: Policy, run_id: str
         csvs.write_recommendations_csv(out / "recommendations.csv", recs),
         csvs.write_reconciliation_csv(out / "reconciliation.csv", rec),
         write_workbook(out / "exceptions.xlsx", period=period, run_time=run_time, policy_version=policy.version,
-                       findings=f, recommendations=recs, reconciliation=rec, quarantine=q, decisions=decided),
+                       findings=f, recommendations=recs, reconciliation=rec, quarantine=q, decisions=decided,
+                       policy=policy, **workbook_lookups(con, period)),
     ]
     md = summary_markdown(period=period, run_time=run_time, policy_version=policy.version, findings=f,
                           recommendations=recs, quarantine=q)
     (out / "summary.md").write_text(md, encoding="utf-8")
     files.append(out / "summary.md")
-    files += letters_mod.write_accepted_letters(con, out / "letters", period, repay_days=policy.days("repay_days"))
+    files += letters_mod.write_accepted_letters(con, out / "letters", period, policy=policy)
     from dpaudit.decide.decisions import chain_head
 
     seq, head = chain_head(con)
@@ -435,7 +436,7 @@ def run_year_end(data_dir: Path | str, fy: int, *, reports_dir: Path | str | Non
     """Year end for FY ``fy`` (April to March) from what the monthly runs stored."""
     from dpaudit.decide.year_end import compute_year_end
     from dpaudit.report.csvs import write_year_end_csv
-    from dpaudit.report.letters import write_letters, year_end_letters
+    from dpaudit.report.letters import council_details, write_letters, year_end_letters
 
     financial_year_bounds(fy)
     data_dir = require_data_dir(data_dir)
@@ -455,7 +456,7 @@ def run_year_end(data_dir: Path | str, fy: int, *, reports_dir: Path | str | Non
         out.mkdir(parents=True, exist_ok=True)
         files = [write_year_end_csv(out / "year_end.csv", ye)]
         recipients = con.execute("SELECT * FROM recipients").df()
-        files += write_letters(out / "letters", year_end_letters(ye, recipients, fy=fy, letter_date=date.today(),
+        files += write_letters(out / "letters", year_end_letters(ye, recipients, fy=fy, council=council_details(policy),
                                                                   repay_days=policy.days("repay_days")))
         run.counts.update({"recipients": int(len(ye)),
                            "repayment_pence": int(ye["repayment_pence"].sum()) if len(ye) else 0,
