@@ -55,11 +55,11 @@ def key(row):
     rule = row["rule_id"]
     rid = row["recipient_id"]
     if rule == "AC-PAYMENT-MISSING":
-        return (rid, rule, pence(row.get("amount")))
+        return (rule, rid, pence(row.get("amount")))
     if rule in STATE:
-        k = (row["period"], rid, rule)
+        k = (rule, row["period"], rid)
         return k + ((row.get("line_id", ""),) if rule in LINE_KEYED else ())
-    return (rid, rule, iso(row.get("txn_date")), pence(row.get("amount")))
+    return (rule, rid, iso(row.get("txn_date")), pence(row.get("amount")), "txn")
 
 
 def amb_match(a, row):
@@ -115,12 +115,8 @@ def main(argv=None):
     e_msg = {}
     for r in e_rows:
         e_msg.setdefault(key(r), f"{r.get('counterparty', '')} | {r.get('message', '')}"[:160])
-    rules = sorted({k[2] if k[1] != "AC-PAYMENT-MISSING" and len(k) >= 3 and k[2].count("-") >= 1
-                    and k[2][:2] in FAMILIES else k[1] for k in list(T) + list(E)})
-
     def rule_of(k):
-        return k[2] if len(k) >= 3 and isinstance(k[2], str) and k[2][:3] in
-        ("DQ-", "EV-", "SP-", "AC-", "PY-", "RV-") and not k[2][:4].isdigit() else k[1]
+        return k[0]
 
     per = collections.defaultdict(lambda: [0, 0, 0])
     for k, n in T.items():
@@ -169,8 +165,8 @@ def main(argv=None):
     miss = T - E
     fp = E - T
     out["misses"], out["false_positives"] = {}, {}
-    loose_e = collections.Counter((k[0], k[1], k[2]) for k in E if len(k) == 4)
-    loose_t = collections.Counter((k[0], k[1], k[2]) for k in T if len(k) == 4)
+    loose_e = collections.Counter(k[:3] for k in E if k[-1] == "txn")
+    loose_t = collections.Counter(k[:3] for k in T if k[-1] == "txn")
     for rule in sorted(per):
         ms = [k for k in sorted(miss, key=str) if rule_of(k) == rule]
         fs = [k for k in sorted(fp, key=str) if rule_of(k) == rule]
@@ -181,11 +177,11 @@ def main(argv=None):
             continue
         print(f"\n-- {rule}: {sum(miss[k] for k in ms)} missed, {sum(fp[k] for k in fs)} false positive")
         for k in ms[:a.show]:
-            hint = " [engine has this date with another amount]" if len(k) == 4 and \
+            hint = " [engine has this date with another amount]" if k[-1] == "txn" and \
                 loose_e.get(k[:3]) else ""
             print(f"   MISS {k} x{miss[k]}: {t_note.get(k, '')}{hint}")
         for k in fs[:a.show]:
-            hint = " [truth has this date with another amount]" if len(k) == 4 and \
+            hint = " [truth has this date with another amount]" if k[-1] == "txn" and \
                 loose_t.get(k[:3]) else ""
             print(f"   FP   {k} x{fp[k]}: {e_msg.get(k, '')}{hint}")
 
