@@ -19,7 +19,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
-from rich.panel import Panel
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -40,6 +40,30 @@ REFERENCE_FILES = ("recipients", "support_plan_lines", "payment_schedule", "empl
 console = Console()
 err_console = Console(stderr=True)
 
+
+class _PlainHelp:
+    """Help that names what to type (FOLDER, YYYY-MM), never a Python type such as ``<list[str]>``:
+    every option has a metavar, flags (and --help) show none."""
+
+    def get_help_option(self, ctx):  # type: ignore[no-untyped-def]
+        opt = super().get_help_option(ctx)  # type: ignore[misc]
+        if opt is not None:
+            opt.metavar = ""
+        return opt
+
+
+class PlainCommand(_PlainHelp, typer.core.TyperCommand):
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        for param in self.params:  # an argument shows its metavar (FOLDER), not also its type (<path>)
+            if isinstance(param, typer.core.TyperArgument):
+                param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+
+
+class PlainGroup(_PlainHelp, typer.core.TyperGroup):
+    pass
+
+
 app = typer.Typer(
     name="dpaudit",
     help="Audit council direct-payment bank accounts against children's EHC and support plans.",
@@ -47,27 +71,55 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
+    cls=PlainGroup,
 )
 decisions_app = typer.Typer(help="Import officers' decisions and verify the decision log.", no_args_is_help=True,
-                            rich_markup_mode="markdown")
+                            rich_markup_mode="markdown", cls=PlainGroup)
 app.add_typer(decisions_app, name="decisions")
 
-DataOpt = Annotated[Path, typer.Option("--data", "-d", help="The council's data folder (reference/ and inbox/).")]
-ReportsOpt = Annotated[Optional[Path], typer.Option("--reports", "-r", help="Where reports go (default ./reports).")]
-DbOpt = Annotated[Optional[Path], typer.Option("--db", help="The DuckDB store (default DATA/dpaudit.duckdb).")]
-PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", help="Policy file (default DATA/policy.toml, else the "
-                                                                    "built-in policy).")]
-WaitOpt = Annotated[float, typer.Option("--wait", min=0, help="Seconds to wait for another run holding the "
-                                                              "database before giving up (default 0: stop at once).")]
-OfficerOpt = Annotated[Optional[str], typer.Option("--officer", help="Who prepares the run (default $DPAUDIT_OFFICER "
-                                                                     "or the login name).")]
+DataOpt = Annotated[Path, typer.Option("--data", "-d", metavar="FOLDER",
+                                       help="The council's data folder (reference/ and inbox/).")]
+ReportsOpt = Annotated[Optional[Path], typer.Option("--reports", "-r", metavar="FOLDER",
+                                                    help="Where reports go (default ./reports).")]
+DbOpt = Annotated[Optional[Path], typer.Option("--db", metavar="FILE", help="The DuckDB store (default "
+                                                                          "DATA/dpaudit.duckdb).")]
+PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", metavar="FILE", help="Policy file (default "
+                                                   "DATA/policy.toml, else the built-in policy).")]
+WaitOpt = Annotated[float, typer.Option("--wait", min=0, metavar="SECONDS", help="Seconds to wait for another run "
+                                        "holding the database before giving up (default 0: stop at once).")]
+OfficerOpt = Annotated[Optional[str], typer.Option("--officer", metavar="NAME", help="Who prepares the run (default "
+                                                   "$DPAUDIT_OFFICER or the login name).")]
+PeriodOpt = Annotated[str, typer.Option("--period", "-p", metavar="YYYY-MM", help="Month YYYY-MM.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="Print no progress and no summary, only "
+                                                                            "the result (errors still show).")]
 
 
 # --------------------------------------------------------------------------------------- errors
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``message`` as one red paragraph on stderr and return the Exit to raise."""
-    err_console.print(Panel(message, title="dpaudit stopped", border_style="red", style="red"))
+    """Print ``message`` on stderr as one line ("dpaudit stopped: ..."; a list of problems follows on
+    lines of its own) and return the Exit to raise."""
+    first, *rest = str(message).splitlines() or [""]
+    if len(rest) == 1 and rest[0].startswith("- "):  # one problem: said on the one line
+        first, rest = f"{first} {rest[0][2:]}", []
+    err_console.print(f"[bold red]dpaudit stopped:[/bold red] {escape(first)}", soft_wrap=True, highlight=False)
+    for line in rest:
+        err_console.print(f"  {escape(line)}", soft_wrap=True, highlight=False)
     return typer.Exit(code)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from dpaudit import __version__
+
+        console.print(f"dpaudit {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(version: Annotated[bool, typer.Option("--version", metavar="", callback=version_callback,
+                                                       is_eager=True, help="Print the version and exit.")] = False
+                 ) -> None:
+    """Audit council direct-payment bank accounts against children's EHC and support plans."""
 
 
 @contextlib.contextmanager
@@ -114,6 +166,22 @@ def expand_periods(period: list[str] | None, periods: str | None) -> list[str]:
     return sorted(dict.fromkeys(out))
 
 
+def require_inbox(data: Path, periods: list[str], policy: Path | None = None) -> None:
+    """A month to ingest needs its inbox folder: a missing one is most often a mistyped month or data
+    folder, so it stops with the folder named rather than auditing a month of nothing (after the
+    policy is checked, whose mistakes come first)."""
+    from dpaudit.pipeline import resolve_policy
+
+    if Path(data).is_dir():
+        resolve_policy(Path(data), policy)
+    for p in periods:
+        box = Path(data) / "inbox" / p
+        if Path(data).is_dir() and not box.is_dir():
+            raise FileNotFoundError(
+                f"there is no inbox folder for {p} ({box}); put the month's statements and evidence in "
+                f"{box}/RECIPIENT_ID/, or create the empty folder if nothing was received that month")
+
+
 def parse_fy(text: str) -> int:
     """``2025`` or ``FY2025`` -> 2025 (the year the financial year starts, 1 April)."""
     m = re.fullmatch(r"\s*(?:FY)?(\d{4})\s*", str(text), flags=re.IGNORECASE)
@@ -123,9 +191,9 @@ def parse_fy(text: str) -> int:
     return int(m.group(1))
 
 
-def stage_progress() -> Progress:
+def stage_progress(quiet: bool = False) -> Progress:
     return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeElapsedColumn(), console=err_console, transient=True)
+                    TimeElapsedColumn(), console=err_console, transient=True, disable=quiet)
 
 
 def summary_table(results: list, overview: dict) -> Table:
@@ -151,9 +219,9 @@ def summary_table(results: list, overview: dict) -> Table:
 
 
 # --------------------------------------------------------------------------------------- commands
-@app.command(epilog="Example:  dpaudit init ./council  (then put reference CSVs in ./council/reference and each "
+@app.command(cls=PlainCommand, epilog="Example:  dpaudit init ./council  (then put reference CSVs in ./council/reference and each "
                     "month's files in ./council/inbox/YYYY-MM/RECIPIENT_ID/)")
-def init(directory: Annotated[Path, typer.Argument(help="The data folder to create (may exist; nothing is "
+def init(directory: Annotated[Path, typer.Argument(metavar="FOLDER", help="The data folder to create (may exist; nothing is "
                                                          "overwritten).")]) -> None:
     """Create a data folder: reference/ with header-only CSVs, inbox/, profiles/ and policy.toml."""
     from dpaudit.ingest.schemas import SPECS
@@ -179,16 +247,21 @@ def init(directory: Annotated[Path, typer.Argument(help="The data folder to crea
                       f"[bold]dpaudit run --data {directory} --period YYYY-MM[/bold]")
 
 
-@app.command(epilog="Example:  dpaudit ingest --data ./council --period 2026-01")
-def ingest(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", help="Month YYYY-MM.")],
-           db: DbOpt = None, policy: PolicyOpt = None, wait: WaitOpt = 0.0) -> None:
+@app.command(cls=PlainCommand, epilog="Example:  dpaudit ingest --data ./council --period 2026-01")
+def ingest(data: DataOpt, period: PeriodOpt, db: DbOpt = None, policy: PolicyOpt = None, wait: WaitOpt = 0.0,
+           quiet: QuietOpt = False) -> None:
     """Load reference data, statements and evidence of one month into the store (no audit)."""
     from dpaudit.pipeline import run_period
 
     with domain_errors():
-        with stage_progress() as prog:
+        parse_period(period)
+        require_inbox(data, [period], policy)
+        with stage_progress(quiet) as prog:
             prog.add_task(f"ingest {period}", total=None)
             r = run_period(data, period, db_path=db, policy_path=policy, wait_seconds=wait, stages=("ingest",))
+        if quiet:
+            console.print(f"{period} ingested: " + ", ".join(f"{k} {v}" for k, v in r.counts.items()), highlight=False)
+            return
         t = Table(title=f"ingest {period}")
         t.add_column("count")
         t.add_column("value", justify="right")
@@ -197,15 +270,17 @@ def ingest(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", 
         console.print(t)
 
 
-@app.command(epilog="Example:  dpaudit audit --data ./council --period 2026-01   (then: dpaudit report ...)")
-def audit(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", help="Month YYYY-MM.")],
-          db: DbOpt = None, policy: PolicyOpt = None, officer: OfficerOpt = None, wait: WaitOpt = 0.0) -> None:
+@app.command(cls=PlainCommand, epilog="Example:  dpaudit audit --data ./council --period 2026-01   (then: dpaudit report ...)")
+def audit(data: DataOpt, period: PeriodOpt, db: DbOpt = None, policy: PolicyOpt = None, officer: OfficerOpt = None,
+          wait: WaitOpt = 0.0, quiet: QuietOpt = False) -> None:
     """Ingest, audit and recommend one month, storing findings but writing no reports."""
     from dpaudit.pipeline import run_period
 
     stages = ("ingest", "audit", "recommend")
     with domain_errors():
-        with stage_progress() as prog:
+        parse_period(period)
+        require_inbox(data, [period], policy)
+        with stage_progress(quiet) as prog:
             task = prog.add_task(f"{period}: ingest", total=len(stages))
 
             def say(stage: str) -> None:
@@ -220,36 +295,39 @@ def audit(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", h
                       + f". Write the reports with: dpaudit report --data {data} --period {period}")
 
 
-@app.command(epilog="Example:  dpaudit report --data ./council --period 2026-01 --reports ./reports")
-def report(data: DataOpt, period: Annotated[str, typer.Option("--period", "-p", help="Month YYYY-MM.")],
-           reports: ReportsOpt = None, db: DbOpt = None, policy: PolicyOpt = None, wait: WaitOpt = 0.0) -> None:
+@app.command(cls=PlainCommand, epilog="Example:  dpaudit report --data ./council --period 2026-01 --reports ./reports")
+def report(data: DataOpt, period: PeriodOpt, reports: ReportsOpt = None, db: DbOpt = None, policy: PolicyOpt = None,
+           wait: WaitOpt = 0.0, quiet: QuietOpt = False) -> None:
     """Write the month's reports (workbook, CSVs, summary, manifest, letters) from the store."""
     from dpaudit.pipeline import report_period
 
     with domain_errors():
-        with stage_progress() as prog:
+        with stage_progress(quiet) as prog:
             prog.add_task(f"report {period}", total=None)
             r = report_period(data, period, reports_dir=reports, db_path=db, policy_path=policy, wait_seconds=wait)
-        console.print(Markdown(r.summary_md))
+        if not quiet:
+            console.print(Markdown(r.summary_md))
         console.print(f"[green]{len(r.files)} report files written to[/green] {r.reports_dir}")
 
 
-@app.command(epilog="Examples:\n\n  dpaudit run --data ./council --period 2026-01\n\n"
+@app.command(cls=PlainCommand, epilog="Examples:\n\n  dpaudit run --data ./council --period 2026-01\n\n"
                     "  dpaudit run --data ./council --periods 2026-01..2026-03 --reports ./reports\n\n"
                     "  dpaudit run --data ./council --period 2026-01 --period 2026-02 --wait 600")
 def run(data: DataOpt,
-        period: Annotated[Optional[list[str]], typer.Option("--period", "-p", help="Month YYYY-MM (repeatable).")] = None,
-        periods: Annotated[Optional[str], typer.Option("--periods", help="A range of months, e.g. 2026-01..2026-03.")] = None,
+        period: Annotated[Optional[list[str]], typer.Option("--period", "-p", metavar="YYYY-MM",
+                                                            help="Month YYYY-MM (repeatable).")] = None,
+        periods: Annotated[Optional[str], typer.Option("--periods", metavar="YYYY-MM..YYYY-MM",
+                                                       help="A range of months, e.g. 2026-01..2026-03.")] = None,
         reports: ReportsOpt = None, db: DbOpt = None, policy: PolicyOpt = None, officer: OfficerOpt = None,
-        wait: WaitOpt = 0.0,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary markdown.")] = False) -> None:
+        wait: WaitOpt = 0.0, quiet: QuietOpt = False) -> None:
     """Run whole months: ingest, validate, audit, recommend and write the reports, in month order."""
     from dpaudit.pipeline import STAGES, period_overview, run_period, store_path
 
     results = []
     with domain_errors():
         todo = expand_periods(period, periods)
-        with stage_progress() as prog:
+        require_inbox(data, todo, policy)
+        with stage_progress(quiet) as prog:
             task = prog.add_task("starting", total=len(todo) * len(STAGES))
             for p in todo:
                 def say(stage: str, p: str = p) -> None:
@@ -265,16 +343,17 @@ def run(data: DataOpt,
         console.print(summary_table(results, period_overview(store_path(data, db), todo)))
 
 
-@app.command("year-end", epilog="Example:  dpaudit year-end --data ./council --fy 2025   (April 2025 to March 2026)")
-def year_end(data: DataOpt, fy: Annotated[str, typer.Option("--fy", help="Financial year by its starting year: 2025 "
-                                                                         "or FY2025 = 1 April 2025 to 31 March 2026.")],
-             reports: ReportsOpt = None, db: DbOpt = None, policy: PolicyOpt = None, wait: WaitOpt = 0.0) -> None:
+@app.command("year-end", cls=PlainCommand, epilog="Example:  dpaudit year-end --data ./council --fy 2025   (April 2025 to March 2026)")
+def year_end(data: DataOpt, fy: Annotated[str, typer.Option("--fy", metavar="YEAR", help="Financial year by its "
+                                                            "starting year: 2025 or FY2025 = 1 April 2025 to 31 March 2026.")],
+             reports: ReportsOpt = None, db: DbOpt = None, policy: PolicyOpt = None, wait: WaitOpt = 0.0,
+             quiet: QuietOpt = False) -> None:
     """Year end: annual DP value, closing balance, committed spend, carry-forward and repayment."""
     from dpaudit.pipeline import run_year_end
 
     year = parse_fy(fy)
     with domain_errors():
-        with stage_progress() as prog:
+        with stage_progress(quiet) as prog:
             prog.add_task(f"year end FY{year}", total=None)
             r = run_year_end(data, year, reports_dir=reports, db_path=db, policy_path=policy, wait_seconds=wait)
         t = Table(title=f"year end FY{year}")
@@ -287,10 +366,10 @@ def year_end(data: DataOpt, fy: Annotated[str, typer.Option("--fy", help="Financ
         console.print(t)
 
 
-@decisions_app.command("import", epilog="Examples:\n\n  dpaudit decisions import reports/2026-01/exceptions.xlsx "
+@decisions_app.command("import", cls=PlainCommand, epilog="Examples:\n\n  dpaudit decisions import reports/2026-01/exceptions.xlsx "
                                         "--data ./council --officer 'A. Turner'\n\n"
                                         "  dpaudit decisions import decisions.csv --data ./council")
-def decisions_import(path: Annotated[Path, typer.Argument(help="The returned exceptions.xlsx, or a CSV with "
+def decisions_import(path: Annotated[Path, typer.Argument(metavar="FILE", help="The returned exceptions.xlsx, or a CSV with "
                                                                "exception_id, decision, officer, decided_at, note.")],
                      data: DataOpt, officer: OfficerOpt = None, db: DbOpt = None, wait: WaitOpt = 0.0) -> None:
     """Record officers' decisions (accept / dismiss / query) in the append-only decision log."""
@@ -305,7 +384,7 @@ def decisions_import(path: Annotated[Path, typer.Argument(help="The returned exc
                        + "\n".join(f"- {p}" for p in check.problems))
 
 
-@decisions_app.command("verify", epilog="Example:  dpaudit decisions verify --data ./council --reports ./reports")
+@decisions_app.command("verify", cls=PlainCommand, epilog="Example:  dpaudit decisions verify --data ./council --reports ./reports")
 def decisions_verify(data: DataOpt, db: DbOpt = None, reports: ReportsOpt = None, wait: WaitOpt = 0.0) -> None:
     """Check the decision log's hash chain against every anchor (the store's, the anchor file beside
     it, and with --reports the manifests); exit 1 naming every edited, removed or moved row."""
@@ -319,11 +398,11 @@ def decisions_verify(data: DataOpt, db: DbOpt = None, reports: ReportsOpt = None
                       f"({res.head_hash[:12]})")
 
 
-@app.command(epilog="Example:  dpaudit purge --data ./council --before 2020-04-01")
-def purge(data: DataOpt, before: Annotated[str, typer.Option("--before", help="Delete what is dated before this "
+@app.command(cls=PlainCommand, epilog="Example:  dpaudit purge --data ./council --before 2020-04-01")
+def purge(data: DataOpt, before: Annotated[str, typer.Option("--before", metavar="DATE", help="Delete what is dated before this "
                                                                             "day (YYYY-MM-DD or DD/MM/YYYY).")],
           db: DbOpt = None, wait: WaitOpt = 0.0,
-          yes: Annotated[bool, typer.Option("--yes", help="Do it (without --yes only the counts are shown).")] = False
+          yes: Annotated[bool, typer.Option("--yes", metavar="", help="Do it (without --yes only the counts are shown).")] = False
           ) -> None:
     """Retention: delete transactions, evidence, findings and reports' data older than a date (reference
     data and the decision log are kept); the counts are recorded as a purge run."""
@@ -345,13 +424,13 @@ def purge(data: DataOpt, before: Annotated[str, typer.Option("--before", help="D
                       + ", ".join(f"{k} {v}" for k, v in removed.items() if v))
 
 
-@app.command(epilog="Example:  dpaudit synth --recipients 40 --months 3 --seed 7 --out ./synthetic --start 2025-04")
-def synth(recipients: Annotated[int, typer.Option("--recipients", "-n", min=1, help="How many children.")] = 50,
-          months: Annotated[int, typer.Option("--months", "-m", min=1, help="How many months.")] = 3,
-          seed: Annotated[int, typer.Option("--seed", "-s", help="Random seed (same seed, same files).")] = 1,
-          out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the council to.")] = Path("synthetic"),
-          start: Annotated[str, typer.Option("--start", help="First month YYYY-MM.")] = "2025-04",
-          anomaly_rate: Annotated[float, typer.Option("--anomaly-rate", min=0.0, max=1.0,
+@app.command(cls=PlainCommand, epilog="Example:  dpaudit synth --recipients 40 --months 3 --seed 7 --out ./synthetic --start 2025-04")
+def synth(recipients: Annotated[int, typer.Option("--recipients", "-n", min=1, metavar="NUMBER", help="How many children.")] = 50,
+          months: Annotated[int, typer.Option("--months", "-m", min=1, metavar="NUMBER", help="How many months.")] = 3,
+          seed: Annotated[int, typer.Option("--seed", "-s", metavar="NUMBER", help="Random seed (same seed, same files).")] = 1,
+          out: Annotated[Path, typer.Option("--out", "-o", metavar="FOLDER", help="Folder to write the council to.")] = Path("synthetic"),
+          start: Annotated[str, typer.Option("--start", metavar="YYYY-MM", help="First month YYYY-MM.")] = "2025-04",
+          anomaly_rate: Annotated[float, typer.Option("--anomaly-rate", min=0.0, max=1.0, metavar="SHARE",
                                                       help="Share of recipient-months with a planted anomaly.")] = 0.05,
           ) -> None:
     """Generate a deterministic synthetic council with planted anomalies and a ground_truth.csv."""
@@ -374,14 +453,14 @@ def synth(recipients: Annotated[int, typer.Option("--recipients", "-n", min=1, h
                       f"periods {s['periods'][0]}..{s['periods'][-1]}; truth in {out / 'ground_truth.csv'}")
 
 
-@app.command(epilog="Examples:\n\n  dpaudit bench            (1,000 and 5,000 recipients)\n\n"
+@app.command(cls=PlainCommand, epilog="Examples:\n\n  dpaudit bench            (1,000 and 5,000 recipients)\n\n"
                     "  dpaudit bench --sizes 1000 --profile")
-def bench(sizes: Annotated[str, typer.Option("--sizes", help="Comma-separated council sizes.")] = "1000,5000",
-          root: Annotated[Path, typer.Option("--root", help="Where councils are generated (reused when present).")]
+def bench(sizes: Annotated[str, typer.Option("--sizes", metavar="N,N", help="Comma-separated council sizes.")] = "1000,5000",
+          root: Annotated[Path, typer.Option("--root", metavar="FOLDER", help="Where councils are generated (reused when present).")]
           = Path("bench_data"),
-          doc: Annotated[Optional[Path], typer.Option("--doc", help="Markdown file to write the results to.")]
+          doc: Annotated[Optional[Path], typer.Option("--doc", metavar="FILE", help="Markdown file to write the results to.")]
           = Path("docs/benchmarks.md"),
-          profile: Annotated[bool, typer.Option("--profile", help="Also profile each run with cProfile and print "
+          profile: Annotated[bool, typer.Option("--profile", metavar="", help="Also profile each run with cProfile and print "
                                                                   "the top hotspots.")] = False) -> None:
     """Benchmark a monthly run and a year end against a plain DuckDB floor; write docs/benchmarks.md."""
     from dpaudit.synth.bench import run_bench
