@@ -40,7 +40,7 @@ def generate(out, n=40, seed=7, fy=2025):
              "carry_forward", "repayment"]
     write(os.path.join(tdir, "year_end.csv"),
           csv_text(ycols, [[y[c] for c in ycols] for y in truth.year_end]))
-    rcols = ["recipient_id", "period", "action", "amount", "ambiguous", "note"]
+    rcols = ["recipient_id", "period", "action", "amount", "ambiguous", "optional", "note"]
     write(os.path.join(tdir, "recommendations.csv"),
           csv_text(rcols, [[x[c] for c in rcols] for x in truth.recs]))
     write(os.path.join(tdir, "README.md"), readme(gen, recips, truth, n, seed, fy))

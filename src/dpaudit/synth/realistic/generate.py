@@ -137,7 +137,7 @@ class Gen:
                       start=start, end=None, status="active", stop_req=False,
                       officer=rng.choice(C.OFFICERS), fmt=fmt, tags=tags)
         if "notional_recipient" in tags:
-            r.mgmt, r.sort_code, r.account, r.start, r.fmt = "notional", "", "", None, "none"
+            r.mgmt, r.sort_code, r.account, r.fmt = "notional", "", "", "none"
             r.lines.append(Line(f"{rid}-L1", "therapy", "Speech and language therapy in school",
                                 420000, "hnb_topup_other", "notional", self.fy_start,
                                 self.fy_end, school=True, consent=date(2024, 9, 2),
@@ -252,6 +252,8 @@ class Gen:
         n = len(r.lines) + 1
         if vfrom is None and r.start and r.start > self.fy_start:
             vfrom = r.start
+        if r.end and mgmt == "direct_payment" and (vto is None or vto > r.end):
+            vto = r.end  # the council ends the DP lines with the DP
         stream = stream or ("social_care_respite" if category in
                             ("short_breaks", "personal_assistant", "agency_care")
                             else random.Random(f"{r.rid}{category}").choice(

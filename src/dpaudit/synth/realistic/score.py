@@ -241,7 +241,8 @@ def main(argv=None):
             continue
         e = er.get(k)
         if e is None:
-            missing_rec.append(k)
+            if r.get("optional") != "yes":
+                missing_rec.append(k)
             continue
         total += 1
         ea = e.get("action", "").upper()

@@ -419,9 +419,13 @@ class Truth:
             alt_action = "STOP" if stop else "REPAY" if repay_alt > 0 else "REVIEW" if review else "NONE"
             note = ";".join(grounds)
             amb = alt_action != action or p in getattr(r, "surplus_amb", set())
+            if r.end and month_of(r.end) == p:
+                amb = True  # is dp_end_date "passed" in the month it falls on its last day?
+            optional = not self.active(r, p)  # contract: one row per active recipient
             self.recs.append(dict(recipient_id=r.rid, period=p, action=action,
                                   amount=money(repay if action == "REPAY" else 0),
                                   ambiguous="yes" if amb else "",
+                                  optional="yes" if optional else "",
                                   note=note + (f" (alt grace reading: {alt_action} {money(repay_alt)})"
                                                if repay_alt != repay else "")))
 
@@ -457,6 +461,7 @@ class Truth:
     def run(self):
         for r in self.recips:
             if not r.is_dp:
+                self.amb(None, r, "RV-REVIEW-DUE", note="notional recipient: no DP to review")
                 continue
             self.txn_findings(r)
             self.state_findings(r)
