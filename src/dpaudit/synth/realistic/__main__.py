@@ -15,9 +15,15 @@ FINDING_COLS = ["period", "recipient_id", "rule_id", "txn_date", "amount", "coun
                 "line_id", "note"]
 
 
-def generate(out, n=40, seed=7, fy=2025):
+def generate(out, n=40, seed=7, fy=2025, unique_ids=False):
     gen = Gen(n, seed, fy)
     recips = gen.build()
+    if unique_ids:  # diagnostic: no receipt/invoice id is shared by two families
+        for r in recips:
+            for d in r.docs:
+                d.doc_id = f"{r.rid}-{d.doc_id}"
+            for x in r.txns:
+                x.desc = x.desc  # bank references keep the family's own numbering
     truth = Truth(gen, recips).run()
     if os.path.exists(out):
         for sub in ("reference", "inbox", "truth"):
@@ -111,6 +117,21 @@ INTERPRETATIONS = [
     "the credit back a refund from a payee (both marked ambiguous).",
     "An invoice dated after 24 March and unpaid at year end: EV-ORPHAN-RECEIPT (no debit "
     "within 7 days) and committed.",
+    "A stopped recipient's DP lines end on dp_end_date (the council ends them with the DP), "
+    "so the year's DP value is pro rata to it. Recommendation rows for months in which the "
+    "recipient is not active are optional (contract: one row per active recipient): a "
+    "missing row is not counted, a present row must say STOP. The month containing "
+    "dp_end_date is ambiguous for STOP.",
+    "Receipt/invoice numbers are unique within a family but families' numbers collide "
+    "(MBP-202504 premium receipts in every employer family, random R-/INV- numbers). Each "
+    "family's document counts for that family only. `--unique-ids` removes the collisions "
+    "(diagnostic).",
+    "EV matching: a debit is evidenced when a one-to-one assignment of the family's "
+    "documents (same supplier by any of its names, same amount, within 7 days) covers it; "
+    "twice-weekly sessions at one price with card debits posting 0-3 days late are all "
+    "evidenced, and are two supplies (no SP-DUPLICATE-PAYMENT).",
+    "PY-BELOW-MIN-WAGE amount = the wage debit (rules.md lists only mismatches as "
+    "differences); unsure - the shortfall is a defensible reading.",
     "A month with no statement (April for one family) gets DQ-STATEMENT-MISSING only; GAP and "
     "AC-PAYMENT-MISSING in it and the next month are ambiguous.",
     "Card debits post 0-3 days after the receipt date; receipts are filed in the folder of "
@@ -130,8 +151,11 @@ def main(argv=None):
     ap.add_argument("--recipients", type=int, default=40)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--fy", type=int, default=2025)
+    ap.add_argument("--unique-ids", action="store_true",
+                    help="diagnostic: prefix every receipt/invoice id with the recipient id, so "
+                         "no two families share a document id (real families' ids do collide)")
     a = ap.parse_args(argv)
-    gen, recips, truth = generate(a.out, a.recipients, a.seed, a.fy)
+    gen, recips, truth = generate(a.out, a.recipients, a.seed, a.fy, a.unique_ids)
     cnt = collections.Counter(f["rule_id"] for f in truth.findings)
     print(f"wrote {a.out}: {len(recips)} recipients, {len(truth.findings)} truth findings, "
           f"{len(truth.ambiguous)} ambiguous keys")

@@ -306,6 +306,9 @@ class Gen:
                           f"{C.ACTIVITIES[key][0]} services {m}", cat, month_of(pay_d),
                           period_start=date(y, mo, 1), period_end=month_end(date(y, mo, 1)),
                           hours=hours)
+                ids = {x.doc_id for x in r.docs}
+                while doc.doc_id in ids:
+                    doc.doc_id += "A"
                 r.docs.append(doc)
                 desc = alias if method == "DD" else f"{alias} {doc.doc_id}"
                 if method == "FPO" and rng.random() < 0.3:
@@ -335,6 +338,9 @@ class Gen:
                       date_fmt=rng.choice(["iso", "iso", "uk"]))
             if kind == "invoice":
                 doc.period_start = doc.period_end = d
+            ids = {x.doc_id for x in r.docs}
+            while doc.doc_id in ids:
+                doc.doc_id += "A"
             r.docs.append(doc)
             t = Txn(pay_d, -amt, desc, method, "spend", cat=cat, evid="doc", payee=name,
                     note=note or f"{name} session {d}", doc_ids=[doc.doc_id])
@@ -903,8 +909,10 @@ class Gen:
             x.note += " (its receipt row has a decimal comma and is rejected)"
             r.plants.append(f"DQ-ROW-REJECTED: receipt {doc.doc_id} amount '{doc.bad_amount}'; "
                             f"so {x.d} {x.payee} £{-x.amt / 100:.2f} is EV-NO-EVIDENCE")
-        if "refund" in t and spends:
-            x = rng.choice([s for s in spends if 3 < s.d.day < 20 and s.d.month not in (3,)])
+        cands = [s for s in r.txns if s.kind == "spend" and s.amt < 0 and s.typ == "CARD"
+                 and 3 < s.d.day < 20 and s.d.month != 3]
+        if "refund" in t and cands:
+            x = rng.choice(cands)
             self.credit(r, x.d + timedelta(days=4), -x.amt, f"{x.desc.split(' GB')[0]} REFUND",
                         "FPI", "refund", payee=x.payee, note="refund from a provider the family pays")
             r.plants.append(f"noise: refund {x.d + timedelta(days=4)} from {x.payee} £{-x.amt / 100:.2f}")
@@ -1103,6 +1111,16 @@ class Gen:
             r.dup_receipts = (f"{fy}-09", f"{fy}-10")
             r.plants.append(f"DQ-DUPLICATE-FILE x2: September statement and receipts.csv resent "
                             f"in the {fy}-10 folder")
+        # a family's own receipt/invoice numbers are unique within the family (other families'
+        # numbers may well be the same)
+        linked = {i for x in r.txns for i in x.doc_ids}
+        seen = {d.doc_id for d in r.docs if d.doc_id in linked}
+        for d in r.docs:
+            if d.doc_id in linked:
+                continue
+            while d.doc_id in seen:
+                d.doc_id += "B"
+            seen.add(d.doc_id)
         self.choose_opening(r, rng)
 
     def balances(self, r, opening):
