@@ -771,7 +771,8 @@ def _summary_sheet(wb: Workbook, *, period: str, run_time: datetime, policy_vers
         chart.x_axis.tickLblSkip = 1  # every rule named, none skipped
         chart.legend = None
         chart.height, chart.width = height, 17.5
-        ws.add_chart(chart, f"A{chart_row + 1}")
+        chart.anchor = _cells_anchor(chart_row, 0, 5, height)
+        ws.add_chart(chart)
     if rcp_last > rcp_header:
         chart2 = BarChart()
         chart2.type = "bar"
@@ -784,9 +785,19 @@ def _summary_sheet(wb: Workbook, *, period: str, run_time: datetime, policy_vers
         chart2.x_axis.tickLblSkip = 1
         chart2.legend = None
         chart2.height, chart2.width = height, 10.5
-        ws.add_chart(chart2, f"F{chart_row + 1}")
+        chart2.anchor = _cells_anchor(chart_row, 5, 8, height)
+        ws.add_chart(chart2)
     for r in rows:
         ws.append(r)
+
+
+def _cells_anchor(row: int, first_col: int, end_col: int, height_cm: float) -> Any:
+    """A chart held between cells (from column ``first_col`` to ``end_col``, 0-based, starting below
+    row ``row``), so every spreadsheet program sizes it the same; rows of the default 15 points."""
+    from openpyxl.drawing.spreadsheet_drawing import AnchorMarker, TwoCellAnchor
+
+    rows = max(int(round(height_cm / 0.529)), 1)
+    return TwoCellAnchor(_from=AnchorMarker(col=first_col, row=row), to=AnchorMarker(col=end_col, row=row + rows))
 
 
 def _catalogue_text() -> dict[str, str]:
