@@ -140,10 +140,33 @@ def test_summary_markdown() -> None:
                           findings=d["findings"], recommendations=d["recommendations"], quarantine=d["quarantine"])
     assert "# dpaudit run 2025-05" in md
     assert "- Findings: 7 (4 open) about 3 recipient(s)" in md
-    assert "- Money at stake (not dismissed): £1,214.98" in md
+    assert "- Money at stake (not dismissed; each payment once, however many rules flag it): £1,214.98" in md
+    assert "- Money to recover (recommended repayments): £1,164.99. Money at stake is every payment" in md
     assert "| SP-PROHIBITED | 3 | 0 | 0 | 0 | 3 | £1,149.99 |" in md
     assert "| R001 | 3 | £1,164.99 |" in md
     assert "| REPAY | 1 | £1,164.99 |" in md and "| STOP | 1 | £0.00 |" in md
     lines = md.splitlines()
     top = lines.index("| recipient | findings | money at stake |")
     assert [ln.split("|")[1].strip() for ln in lines[top + 2: top + 5]] == ["R001", "R002", "R003"]
+
+
+def test_money_at_stake_counts_each_payment_once() -> None:
+    """A household bill with no receipt is one payment under two rules: counted once in the total and
+    per recipient, under each rule in the rule table; a dismissed finding leaves the other standing."""
+    from dpaudit.report.summary_md import summary_figures
+
+    f = pd.DataFrame([
+        ("a", "R1", "SP-HOUSEHOLD", "high", 5000, "t1", "open"),
+        ("b", "R1", "EV-NO-EVIDENCE", "medium", 5000, "t1", "open"),
+        ("c", "R1", "EV-AMOUNT-MISMATCH", "medium", 700, "t2", "open"),
+        ("d", "R1", "SP-NOT-IN-PLAN", "medium", 2500, "t2", "open"),
+        ("e", "R1", "AC-SURPLUS", "medium", 10000, None, "open"),
+        ("f", "R2", "SP-CASH", "medium", 3000, "t1", "dismissed"),   # another recipient's t1
+        ("g", "R2", "EV-NO-EVIDENCE", "medium", 3000, "t1", "open"),
+    ], columns=["exception_id", "recipient_id", "rule_id", "severity", "amount_pence", "txn_ref", "status"])
+    fig = summary_figures(f)
+    assert fig.money_at_stake_pence == 5000 + 2500 + 10000 + 3000
+    per = dict(zip(fig.by_recipient["recipient_id"], fig.by_recipient["money_at_stake_pence"]))
+    assert per == {"R1": 17500, "R2": 3000}
+    rules = dict(zip(fig.by_rule["rule_id"], fig.by_rule["money_at_stake_pence"]))
+    assert rules["SP-HOUSEHOLD"] == 5000 and rules["EV-NO-EVIDENCE"] == 8000 and rules["SP-CASH"] == 0

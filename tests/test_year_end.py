@@ -293,3 +293,31 @@ def test_year_end_invariants_through_the_store(tmp_path_factory, closing, annual
     assert r.surplus_pence == closing - invoice
     assert r.carry_forward_pence + r.repayment_pence == max(0, r.surplus_pence)
     assert 0 <= r.carry_forward_pence and r.carry_forward_pence * 10 <= annual + 5
+
+
+def test_a_recipient_whose_payment_ended_is_not_told_money_carries_into_the_new_year(con):
+    load(con,
+         recipients=[recipient("A"), recipient("S", dp_end_date=date(2025, 12, 31), status="stopped")],
+         plan_lines=[line("A", "L1", 1_200_000), line("S", "L1", 1_200_000)],
+         reconciliation=[recon("A", "2026-03", 150_000), recon("S", "2026-03", 150_000)])
+    ye = year_end.compute_year_end(con, 2025, POLICY)
+    assert "carried forward into the new financial year" in row_of(ye, "A").reasons
+    s = row_of(ye, "S").reasons
+    assert "carried forward into the new financial year" not in s and "has ended" in s
+
+
+def test_march_wages_paid_in_april_and_march_paye_are_committed(con):
+    ps = {"recipient_id": "A", "employee_id": "E1", "period_start": date(2026, 3, 1), "period_end": date(2026, 3, 31),
+          "hours": "40", "gross_pence": 60_000, "tax_pence": 5_000, "employee_ni_pence": 3_000, "employer_ni_pence": 4_000,
+          "pension_employee_pence": 0, "pension_employer_pence": 0, "net_pence": 52_000, "file_sha256": "p", "row_no": 2}
+    load(con, recipients=[recipient("A")], plan_lines=[line("A", "L1", 1_200_000)],
+         reconciliation=[recon("A", "2026-03", 150_000)],
+         payslips=[{**ps, "pay_date": date(2026, 4, 2), "period": "2026-04"},
+                   {**ps, "pay_date": date(2026, 2, 27), "period": "2026-02", "period_start": date(2026, 2, 1),
+                    "period_end": date(2026, 2, 28), "employee_id": "E2"}])
+    ye = year_end.compute_year_end(con, 2025, POLICY)
+    r = row_of(ye, "A")
+    # April's pay for March work (net 520.00) is owed; February's, dated well before 31 March, is not;
+    # no HMRC record for March and no payslip dated in March: no PAYE from payslips either
+    assert int(r.committed_wages_pence) == 52_000 and int(r.committed_pence) == 52_000
+    assert "paid after 31 March 2026" in r.reasons

@@ -197,7 +197,11 @@ def stage_progress(quiet: bool = False) -> Progress:
 
 
 def summary_table(results: list, overview: dict) -> Table:
-    t = Table(title="dpaudit run summary", show_lines=False)
+    periods = [r.period for r in results]
+    span = (f"{periods[0]}" if len(periods) == 1 else
+            f"{len(periods)} months, {periods[0]} to {periods[-1]}, added together" if periods else "no period")
+    t = Table(title=f"dpaudit run summary ({span})", show_lines=False,
+              caption="Money at stake counts each payment once, however many rules flag it.")
     t.add_column("what")
     t.add_column("count", justify="right")
     t.add_column("money", justify="right")

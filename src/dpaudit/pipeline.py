@@ -134,13 +134,15 @@ def audit_period(con, period: str, policy: Policy, run_id: str) -> dict:
             "recipients_reconciled": int(len(rec))}
 
 
-def period_findings(con, period: str) -> pd.DataFrame:
+def period_findings(con, period: str, policy: Policy | None = None) -> pd.DataFrame:
+    """The period's findings, sorted, with each one's decision status (with ``policy``, a decision
+    carried from the previous period's same state counts: ``decisions.carried_decisions``)."""
     from dpaudit.decide.decisions import current_status
 
     f = con.execute(f"SELECT {', '.join(FINDING_COLUMNS)} FROM findings WHERE period = ?", [period]).df()
     f["amount_pence"] = f["amount_pence"].astype("Int64")
     f["txn_date"] = pd.to_datetime(f["txn_date"]).dt.date
-    status = current_status(con, list(f["exception_id"]))
+    status = current_status(con, list(f["exception_id"]), **(policy.carry() if policy is not None else {}))
     f["status"] = status["status"].values if len(status) else []
     return sort_findings(f) if not f.empty else f
 
@@ -181,12 +183,12 @@ def _write_period_files(con, period: str, out: Path, policy: Policy, run_id: str
     from dpaudit.report.summary_md import summary_markdown
     from dpaudit.report.workbook import workbook_lookups, write_workbook
 
-    f = period_findings(con, period)
+    f = period_findings(con, period, policy)
     recs = con.execute("SELECT * FROM recommendations WHERE period = ? ORDER BY recipient_id", [period]).df()
     rec = con.execute("SELECT * FROM reconciliation WHERE period = ? ORDER BY recipient_id", [period]).df()
     q = con.execute("SELECT path, kind, recipient_id, period, row_no, column_name, value_masked, reason FROM quarantine "
                     "WHERE period = ? OR period IS NULL ORDER BY path, row_no, column_name", [period]).df()
-    decided = current_status(con)
+    decided = current_status(con, **policy.carry())
     files = [
         csvs.write_exceptions_csv(out / "exceptions.csv", f),
         csvs.write_recommendations_csv(out / "recommendations.csv", recs),
@@ -342,7 +344,9 @@ def run_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | N
 def report_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | None = None,
                   db_path: Path | str | None = None, policy_path: Path | str | None = None,
                   wait_seconds: float = 0.0) -> RunResult:
-    """Write a month's reports again from the store (after officers' decisions, say)."""
+    """Recommend again and write a month's reports from the store (after officers' decisions, say)."""
+    from dpaudit.decide.recommend import recommend_period
+
     parse_period(period)
     data_dir = require_data_dir(data_dir)
     reports_dir = Path(reports_dir) if reports_dir else Path("reports")
@@ -352,6 +356,11 @@ def report_period(data_dir: Path | str, period: str, *, reports_dir: Path | str 
             raise FileNotFoundError(f"the store has no audit of {period} yet; run 'dpaudit audit --data {data_dir} "
                                     f"--period {period}' (or 'dpaudit run') first")
         with recorded_run(con, "report", period, policy) as run:
+            # recommendations again from the findings and the decision log as they are now: a finding
+            # dismissed since the run no longer counts toward a repayment or a letter
+            preparer = con.execute("SELECT min(prepared_by) FROM recommendations WHERE period = ?", [period]).fetchone()[0]
+            run.stage("recommend", recommend_period, con, period, policy, prepared_by=preparer or "dpaudit",
+                      run_id=run.run_id)
             files, md = run.stage("report", write_period_reports, con, period, reports_dir, policy, run.run_id,
                                   run.started, {})
     return RunResult(run.run_id, period, reports_dir / period, store_path(data_dir, db_path),
@@ -359,11 +368,23 @@ def report_period(data_dir: Path | str, period: str, *, reports_dir: Path | str 
 
 
 def period_overview(db_path: Path | str, periods: list[str]) -> dict:
-    """Findings by severity and recommendations by action (counts and pence) of some periods."""
+    """Findings by severity and recommendations by action (counts and pence) of some periods; the
+    money of each severity counts each payment once, under the highest severity that flags it."""
     marks = ", ".join("?" for _ in periods)
     with open_store(db_path, read_only=True) as con:
-        sev = con.execute(f"SELECT severity, count(*), coalesce(sum(amount_pence), 0) FROM findings "
-                          f"WHERE period IN ({marks}) GROUP BY severity", periods).fetchall()
+        # money: each payment once (its largest amount), under the highest severity that flags it
+        sev = con.execute(f"""
+            WITH f AS (
+                SELECT period, recipient_id, severity, coalesce(amount_pence, 0) AS amount_pence,
+                       coalesce(nullif(trim(txn_ref), ''), 'finding:' || exception_id) AS payment,
+                       CASE lower(severity) WHEN 'high' THEN 0 WHEN 'medium' THEN 1 WHEN 'low' THEN 2 ELSE 3 END AS rank
+                FROM findings WHERE period IN ({marks})),
+            pay AS (
+                SELECT arg_min(severity, rank) AS severity, max(amount_pence) AS amount_pence
+                FROM f GROUP BY period, recipient_id, payment),
+            n AS (SELECT severity, count(*) AS n FROM f GROUP BY severity),
+            m AS (SELECT severity, sum(amount_pence) AS money FROM pay GROUP BY severity)
+            SELECT n.severity, n.n, coalesce(m.money, 0) FROM n LEFT JOIN m USING (severity)""", periods).fetchall()
         act = con.execute(f"SELECT action, count(*), coalesce(sum(amount_pence), 0) FROM recommendations "
                           f"WHERE period IN ({marks}) GROUP BY action", periods).fetchall()
     return {"severity": {s: (int(n), int(p)) for s, n, p in sev}, "action": {a: (int(n), int(p)) for a, n, p in act}}
@@ -433,10 +454,14 @@ def recorded_log_heads(con) -> list[tuple[int, str]]:
 
 def run_year_end(data_dir: Path | str, fy: int, *, reports_dir: Path | str | None = None, db_path: Path | str | None = None,
                  policy_path: Path | str | None = None, wait_seconds: float = 0.0) -> RunResult:
-    """Year end for FY ``fy`` (April to March) from what the monthly runs stored."""
+    """Year end for FY ``fy`` (April to March) from what the monthly runs stored: ``year_end.csv``,
+    ``year_end.xlsx`` for officers' decisions, and a letter for each repayment an officer has
+    accepted (run it again after importing the returned workbook)."""
+    from dpaudit.decide.decisions import current_status, year_end_id
     from dpaudit.decide.year_end import compute_year_end
     from dpaudit.report.csvs import write_year_end_csv
     from dpaudit.report.letters import council_details, write_letters, year_end_letters
+    from dpaudit.report.workbook import write_year_end_workbook
 
     financial_year_bounds(fy)
     data_dir = require_data_dir(data_dir)
@@ -454,10 +479,17 @@ def run_year_end(data_dir: Path | str, fy: int, *, reports_dir: Path | str | Non
             recorded_run(con, "year_end", f"FY{fy}", policy) as run:
         ye = run.stage("year_end", compute_year_end, con, fy, policy, run_id=run.run_id)
         out.mkdir(parents=True, exist_ok=True)
-        files = [write_year_end_csv(out / "year_end.csv", ye)]
         recipients = con.execute("SELECT * FROM recipients").df()
-        files += write_letters(out / "letters", year_end_letters(ye, recipients, fy=fy, council=council_details(policy),
+        ids = [year_end_id(fy, rid) for rid in ye["recipient_id"]]
+        status = current_status(con, ids)  # an officer's own decisions only: a letter needs one
+        files = [write_year_end_csv(out / "year_end.csv", ye),
+                 write_year_end_workbook(out / "year_end.xlsx", ye, fy=fy, decisions=status, people=recipients)]
+        accepted = ye[(status["status"] == "accepted").to_numpy()]
+        for stale in (out / "letters").glob(f"FY{fy}_*"):  # a decision changed since: only accepted ones stay
+            stale.unlink()
+        files += write_letters(out / "letters", year_end_letters(accepted, recipients, fy=fy, council=council_details(policy),
                                                                   repay_days=policy.days("repay_days")))
+        run.counts["letters"] = int((accepted["repayment_pence"] > 0).sum()) if len(accepted) else 0
         run.counts.update({"recipients": int(len(ye)),
                            "repayment_pence": int(ye["repayment_pence"].sum()) if len(ye) else 0,
                            "carry_forward_pence": int(ye["carry_forward_pence"].sum()) if len(ye) else 0})

@@ -168,7 +168,8 @@ def categorise(data: AuditData) -> pd.DataFrame:
         for c in ("direction", "counterparty", "cp_norm", "text", "employee_id", "category", "cat_reason", "line_id",
                   "provider", "cp_merchant", "cp_canon", "f_prohibited", "f_household", "f_cash", "f_transfer",
                   "f_bank_charge", "f_hmrc", "f_council", "f_family"):
-            t[c] = pd.Series(dtype="object")
+            # flags are bool even when empty: indexing by an empty object column selects columns
+            t[c] = pd.Series(dtype="bool" if c.startswith("f_") or c == "provider" else "object")
         return t
     t["direction"] = np.where(t["amount_pence"] < 0, "debit", "credit")
     rules = name_rules(data)

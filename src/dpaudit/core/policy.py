@@ -74,6 +74,12 @@ class Policy:
     def category_keywords(self) -> dict[str, list[str]]:
         return {c: [k.lower() for k in ks] for c, ks in self.raw["keywords"]["category"].items()}
 
+    def carry(self) -> dict[str, list[str]]:
+        """Keyword arguments of ``decisions.current_status``: which decisions carry to the next period."""
+        rec = self.raw["recommend"]
+        return {"carry_rules": list(rec.get("carry_decision_rules", [])),
+                "carry_actions": list(rec.get("carry_decision_actions", []))}
+
     def funding_restriction(self, stream: str) -> str | None:
         return self.raw["funding_streams"].get(stream)
 

@@ -39,10 +39,16 @@ GENESIS_HASH = "0" * 64
 DECISION_VALUES = {"accept": "accept", "accepted": "accept", "dismiss": "dismiss", "dismissed": "dismiss",
                    "query": "query", "queried": "query"}
 STATUS_OF = {"accept": "accepted", "dismiss": "dismissed", "query": "queried"}
-WORKBOOK_SHEETS = ("Exceptions", "Recommendations")
+WORKBOOK_SHEETS = ("Exceptions", "Recommendations", "Year end")
 FRAME_COLUMNS = ["where", "exception_id", "decision", "officer", "decided_at", "note", "problem"]
 HASHED_FIELDS = ("seq", "exception_id", "decision", "officer", "decided_at", "note", "source")
 REC_PREFIX = "REC-"
+YE_PREFIX = "YE-FY"  # a recipient's year end: YE-FY<fy>-<recipient_id>
+
+
+def year_end_id(fy: int, recipient_id: str) -> str:
+    """The decision id of a recipient's year end (an officer accepts the repayment before a letter)."""
+    return f"{YE_PREFIX}{int(fy)}-{recipient_id}"
 
 
 class DecisionImportError(ValueError):
@@ -207,8 +213,9 @@ def read_workbook_decisions(path: Path | str) -> pd.DataFrame:
             by_lower = {n.strip().lower(): n for n in sheets}
             found = [by_lower[s.lower()] for s in WORKBOOK_SHEETS if s.lower() in by_lower]
             if not found:
-                raise DecisionImportError([f"{p.name} has neither an Exceptions nor a Recommendations sheet; import the "
-                                           f"exceptions.xlsx dpaudit wrote (sheets found: {', '.join(sheets)})."])
+                raise DecisionImportError([f"{p.name} has no Exceptions, Recommendations or Year end sheet; import the "
+                                           f"exceptions.xlsx or year_end.xlsx dpaudit wrote (sheets found: "
+                                           f"{', '.join(sheets)})."])
             shared = _shared_strings(zf)
             for sheet in found:
                 problems += _read_sheet(zf, sheets[sheet], sheet, shared, p.name, out)
@@ -365,19 +372,72 @@ def _latest(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "QUALIFY row_number() OVER (PARTITION BY exception_id ORDER BY seq DESC) = 1 ORDER BY exception_id").df()
 
 
-def current_status(con: duckdb.DuckDBPyConnection, ids: Iterable[str] | None = None) -> pd.DataFrame:
-    """Per exception_id the latest decision as a status (accepted/dismissed/queried).
+def carried_decisions(con: duckdb.DuckDBPyConnection, latest: pd.DataFrame, carry_rules: Iterable[str] = (),
+                      carry_actions: Iterable[str] = ()) -> pd.DataFrame:
+    """Decisions that carry to a finding no officer has decided yet: the same state raised again the
+    next period (same rule, recipient, plan line and counterparty: an over-budget line, a surplus,
+    wages paid without insurance), or the same recommendation action (``carry_actions``, e.g. an
+    accepted STOP), takes the decision of the previous period's finding (itself decided or carried),
+    as long as the state is raised in every period between.  Columns as :func:`_latest` plus
+    ``carried_from`` (the exception id whose decision it is)."""
+    rules, actions = sorted(set(carry_rules)), sorted(set(carry_actions))
+    cols = ["exception_id", "decision", "officer", "decided_at", "note", "carried_from"]
+    if latest.empty or (not rules and not actions):
+        return pd.DataFrame(columns=cols)
+    states = con.execute("""
+        SELECT exception_id, period, rule_id AS what, recipient_id, coalesce(line_id, '') AS line_id,
+               coalesce(counterparty, '') AS counterparty
+        FROM findings WHERE list_contains(?::VARCHAR[], rule_id)
+        UNION ALL
+        SELECT 'REC-' || period || '-' || recipient_id, period, 'REC:' || action, recipient_id, '', ''
+        FROM recommendations WHERE list_contains(?::VARCHAR[], action)
+        ORDER BY period, exception_id""", [rules, actions]).df()
+    if states.empty:
+        return pd.DataFrame(columns=cols)
+    from dpaudit.core.dates import next_period
+
+    key = ["what", "recipient_id", "line_id", "counterparty"]
+    known = latest.set_index("exception_id")
+    decided = {i: (i, known.loc[i]) for i in states["exception_id"] if i in known.index}
+    carried = []
+    by_period = {p: g for p, g in states.groupby("period", sort=True)}
+    for period in sorted(by_period):
+        g = by_period[period]
+        nxt = by_period.get(next_period(period))
+        if nxt is None:
+            continue
+        src = g[g["exception_id"].isin(decided)][key + ["exception_id"]]
+        m = nxt.merge(src.rename(columns={"exception_id": "from_id"}), on=key)
+        for eid, from_id in zip(m["exception_id"], m["from_id"]):
+            if eid in decided:
+                continue  # its own decision (or an earlier carry) stands
+            origin, row = decided[from_id]
+            decided[eid] = (origin, row)
+            carried.append({"exception_id": eid, "decision": row["decision"], "officer": row["officer"],
+                            "decided_at": row["decided_at"], "note": row["note"], "carried_from": origin})
+    return pd.DataFrame(carried, columns=cols)
+
+
+def current_status(con: duckdb.DuckDBPyConnection, ids: Iterable[str] | None = None, *,
+                   carry_rules: Iterable[str] = (), carry_actions: Iterable[str] = ()) -> pd.DataFrame:
+    """Per exception_id the latest decision as a status (accepted/dismissed/queried), with
+    ``carried_from`` naming the finding whose decision carried to it (:func:`carried_decisions`;
+    blank for an officer's own decision).
 
     With ``ids``, one row per id in that order, ``open`` (and blank officer/time/note) where no decision
     was logged; without, one row per decided id.
     """
-    latest = _latest(con)
+    latest = _latest(con).assign(carried_from=None)
+    carried = carried_decisions(con, latest, carry_rules, carry_actions)
+    if len(carried):
+        latest = pd.concat([latest, carried], ignore_index=True)
     out = pd.DataFrame({
         "exception_id": latest["exception_id"].astype(str),
         "status": latest["decision"].map(STATUS_OF).astype(object),
         "officer": latest["officer"].astype(object),
         "decided_at": latest["decided_at"],
         "note": latest["note"].astype(object),
+        "carried_from": latest["carried_from"].astype(object),
     })
     if ids is None:
         return out.reset_index(drop=True)
@@ -527,10 +587,12 @@ def import_decisions(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, *, kno
 
 # ------------------------------------------------------------------ ids the store knows
 def known_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Every exception_id in ``findings`` and every recommendation id ``REC-<period>-<recipient_id>``."""
+    """Every exception_id in ``findings``, every recommendation id ``REC-<period>-<recipient_id>`` and
+    every year-end id ``YE-FY<fy>-<recipient_id>``."""
     ids = {r[0] for r in con.execute("SELECT exception_id FROM findings").fetchall()}
     recs = con.execute("SELECT period, recipient_id FROM recommendations").fetchall()
-    return ids | {f"{REC_PREFIX}{p}-{rid}" for p, rid in recs}
+    ye = con.execute("SELECT fy, recipient_id FROM year_end").fetchall()
+    return ids | {f"{REC_PREFIX}{p}-{rid}" for p, rid in recs} | {year_end_id(fy, rid) for fy, rid in ye}
 
 
 def prepared_by_map(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

@@ -133,11 +133,19 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def load_findings(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """All findings with a ``dismissed`` flag from the latest decision, and a ``txn_key`` for dedupe."""
+def load_findings(con: duckdb.DuckDBPyConnection, policy: Policy | None = None) -> pd.DataFrame:
+    """All findings with a ``dismissed`` flag from the latest decision (with ``policy``, also a
+    dismissal carried from the previous period's same state, ``decisions.carried_decisions``), and a
+    ``txn_key`` for dedupe."""
     f = store.query_df(con, _FINDINGS_SQL)
     f["amount_pence"] = f["amount_pence"].astype("int64")
     f["dismissed"] = f["dismissed"].astype(bool)
+    if policy is not None and len(f):
+        from dpaudit.decide.decisions import current_status
+
+        st = current_status(con, **policy.carry())
+        carried = set(st.loc[st["carried_from"].notna() & (st["status"] == "dismissed"), "exception_id"])
+        f["dismissed"] = f["dismissed"] | f["exception_id"].astype(str).isin(carried)
     ref = f["txn_ref"].astype("string").str.strip()
     f["txn_key"] = ref.where(ref.notna() & (ref != ""), "finding:" + f["exception_id"].astype("string"))
     f["txn_date"] = pd.to_datetime(f["txn_date"])
@@ -262,7 +270,7 @@ def recommend_period(con: duckdb.DuckDBPyConnection, period: str, policy: Policy
         raise ValueError("prepared_by is empty: name the officer or process preparing the recommendations "
                          "(it is recorded so that a different officer decides them)")
     p_start, p_end = dates.parse_period(period)
-    f_all = load_findings(con)
+    f_all = load_findings(con, policy)
     f = f_all[~f_all["dismissed"]]
     cur = f[f["period"] == period]
 

@@ -243,6 +243,11 @@ def _reasons(row: dict, fy: int, part_year: list[str], pct: str) -> str:
     elif surplus <= 0:
         s.append(f"There is no surplus ({gbp(surplus)} after commitments), so nothing is carried forward or "
                  f"repaid (PBP 5.3).")
+    elif row.get("ended"):
+        s.append(f"The surplus is {gbp(surplus)}. The direct payment has ended, so there is no new financial "
+                 f"year to carry money into; the {pct}% of the annual value a continuing direct payment may keep "
+                 f"({gbp(row['carry_forward_pence'])}) is shown separately and the council will agree with you "
+                 f"what happens to it (PBP 5.3, 5.5).")
     else:
         s.append(f"The surplus is {gbp(surplus)}. Up to {pct}% of the annual value "
                  f"({gbp(row['cap_pence'])}) may be carried forward into the new financial year with the "
@@ -281,6 +286,10 @@ def compute_year_end(con: duckdb.DuckDBPyConnection, fy: int, policy: Policy, *,
     frame["repayment_pence"] = [x[2] for x in split]
     for c in ("closing_balance_pence", "surplus_pence", "carry_forward_pence", "repayment_pence"):
         frame[c] = frame[c].astype("int64")
+    ended = store.query_df(con, """SELECT recipient_id FROM recipients
+        WHERE dp_end_date <= ? OR (lower(trim(coalesce(status, ''))) = 'stopped' AND dp_end_date IS NULL)""",
+                           [dates.financial_year_bounds(fy)[1]])
+    frame["ended"] = frame["recipient_id"].isin(set(ended["recipient_id"]))
     part_year: dict[str, list[str]] = {}
     for r in lines[lines["days"] < lines["fy_days"]].itertuples(index=False):
         part_year.setdefault(str(r.recipient_id), []).append(f"line {r.line_id} for {r.days} of {r.fy_days} days")

@@ -1,8 +1,11 @@
 """The run's summary figures, and the markdown summary the flows publish and the CLI prints.
 
 :func:`summary_figures` is the one place the figures are computed; the workbook's Summary sheet
-shows the same numbers.  "Money at stake" is the sum of the findings' amounts, leaving out
-findings an officer dismissed (a dismissed finding never counts toward a repayment).
+shows the same numbers.  "Money at stake" is the money the period's findings are about, each
+payment counted once however many rules flag it (a household bill with no receipt is one payment,
+not two), leaving out findings an officer dismissed (a dismissed finding never counts toward a
+repayment).  Per rule, a payment counts under every rule that flags it, so the rules' figures may
+add up to more than the total.
 """
 from __future__ import annotations
 
@@ -15,6 +18,10 @@ from dpaudit.audit.findings import SEVERITY_ORDER
 from dpaudit.core.money import format_gbp
 
 SEVERITIES = list(SEVERITY_ORDER)
+# why the money to recover is less than the money at stake (shown wherever both appear)
+AT_STAKE_VS_RECOVER = ("Money at stake is every payment an open finding is about; the money to recover counts only "
+                       "misused spend, payments still without evidence once their grace period has ended, and "
+                       "funds held above the limit, so it is usually smaller.")
 ACTIONS = ["STOP", "REPAY", "REVIEW", "NONE"]
 
 
@@ -39,12 +46,27 @@ def _status(findings: pd.DataFrame) -> pd.Series:
     return findings["status"].astype("string").fillna("open").str.strip().str.lower().replace("", "open")
 
 
+def distinct_stake(findings: pd.DataFrame, stake: pd.Series) -> pd.Series:
+    """Each finding's share of the money at stake with every payment counted once: the findings
+    about one transaction (same recipient and ``txn_ref``) share the largest of their amounts (the
+    payment; a mismatch's difference is part of it), held by the first of them; a finding about no
+    transaction (a surplus, an over-budget line) keeps its own amount."""
+    ref = findings["txn_ref"].astype("string").fillna("").str.strip() if "txn_ref" in findings.columns else \
+        pd.Series("", index=findings.index, dtype="string")
+    key = findings["recipient_id"].astype(str) + "|" + ref.where(ref != "", "finding:" + pd.Series(
+        range(len(findings)), index=findings.index).astype(str))
+    biggest = stake.groupby(key).transform("max")
+    first = ~key.duplicated()
+    return biggest.where(first, 0).astype("int64")
+
+
 def summary_figures(findings: pd.DataFrame, recommendations: pd.DataFrame | None = None,
                     quarantine: pd.DataFrame | None = None) -> SummaryFigures:
     f = findings
     status = _status(f)
     amount = pd.array(f["amount_pence"], dtype="Int64").fillna(0).astype("int64") if len(f) else pd.Series([], dtype="int64")
     stake = pd.Series(amount, index=f.index).where(status != "dismissed", 0) if len(f) else pd.Series([], dtype="int64")
+    once = distinct_stake(f, stake) if len(f) else pd.Series([], dtype="int64")
 
     if len(f):
         tmp = pd.DataFrame({"rule_id": f["rule_id"].astype(str), "severity": f["severity"].astype(str),
@@ -58,8 +80,9 @@ def summary_figures(findings: pd.DataFrame, recommendations: pd.DataFrame | None
         money = tmp.groupby("rule_id")["stake"].sum()
         by_rule["money_at_stake_pence"] = by_rule["rule_id"].map(money).astype("int64")
         by_rule = by_rule.sort_values(["total", "rule_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
-        by_recipient = (tmp.groupby("recipient_id").agg(findings=("rule_id", "size"), money_at_stake_pence=("stake", "sum"))
-                        .reset_index())
+        by_recipient = tmp.groupby("recipient_id").agg(findings=("rule_id", "size")).reset_index()
+        by_recipient["money_at_stake_pence"] = by_recipient["recipient_id"].map(
+            once.groupby(tmp["recipient_id"]).sum()).fillna(0).astype("int64")
         by_recipient = by_recipient.sort_values(["money_at_stake_pence", "findings", "recipient_id"],
                                                 ascending=[False, False, True], kind="mergesort").reset_index(drop=True)
         by_status = (status.value_counts().rename_axis("status").reset_index(name="findings"))
@@ -87,7 +110,7 @@ def summary_figures(findings: pd.DataFrame, recommendations: pd.DataFrame | None
         n_findings=int(len(f)),
         n_open=int((status == "open").sum()) if len(f) else 0,
         n_recipients_with_findings=int(f["recipient_id"].nunique()) if len(f) else 0,
-        money_at_stake_pence=int(stake.sum()) if len(f) else 0,
+        money_at_stake_pence=int(once.sum()) if len(f) else 0,
         by_status=by_status,
         by_rule=by_rule,
         by_recipient=by_recipient,
@@ -112,10 +135,15 @@ def summary_markdown(*, period: str, run_time: datetime, policy_version: str, fi
         f"- Run time: {run_time.isoformat(sep=' ', timespec='seconds')}",
         f"- Policy version: {_md(policy_version)}",
         f"- Findings: {fig.n_findings} ({fig.n_open} open) about {fig.n_recipients_with_findings} recipient(s)",
-        f"- Money at stake (not dismissed): {format_gbp(fig.money_at_stake_pence)}",
+        f"- Money at stake (not dismissed; each payment once, however many rules flag it): "
+        f"{format_gbp(fig.money_at_stake_pence)}",
+        f"- Money to recover (recommended repayments): {format_gbp(int(fig.by_action['amount_pence'].sum()))}. "
+        f"{AT_STAKE_VS_RECOVER}",
         f"- Quarantined rows or files: {fig.n_quarantined}",
         "",
         "## Findings by rule",
+        "",
+        "A payment flagged by two rules counts under each of them here.",
         "",
         "| rule | high | medium | low | info | total | money at stake |",
         "|---|---:|---:|---:|---:|---:|---:|",

@@ -964,3 +964,64 @@ def write_workbook(path: Path | str, *, period: str, run_time: datetime, policy_
         if tmp.exists():
             tmp.unlink()
     return p
+
+
+# ---------------------------------------------------------------- the year-end workbook
+YEAR_END_SHEET = "Year end"
+YEAR_END_COLUMNS = [
+    Column("Recipient", 10), Column("Name", 15, wrap=True), Column("Annual DP value", 12, "money"),
+    Column("Balance 31 March", 12, "money"), Column("Committed", 11, "money"), Column("Surplus", 11, "money"),
+    Column("Carry forward", 11, "money"), Column("Repayment", 11, "money"), Column("Reasons", 70, wrap=True),
+    Column("Support officer", 12, wrap=True), Column("decision", 10), Column("note", 22, wrap=True),
+    Column("exception_id", 24, "id", hidden=True),
+]
+YEAR_END_FREEZE = "C2"  # Recipient, Name
+
+
+def write_year_end_workbook(path: Path | str, year_end: pd.DataFrame, *, fy: int, decisions: pd.DataFrame | None = None,
+                            people: pd.DataFrame | None = None) -> Path:
+    """``year_end.xlsx``: one row per recipient (annual value, balance, committed, surplus, carry
+    forward, repayment, reasons) with a decision drop-down, for officers to accept a repayment
+    before a letter is written (PBP 5.3, 5.4); totals below; prints like the monthly sheets."""
+    from dpaudit.decide.decisions import year_end_id
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(YEAR_END_SHEET)
+    r = year_end.sort_values(["repayment_pence", "recipient_id"], ascending=[False, True], kind="mergesort") \
+        .reset_index(drop=True) if len(year_end) else year_end
+    n = len(r)
+    _setup_table(ws, YEAR_END_COLUMNS, n, period=f"FY{fy}", freeze=YEAR_END_FREEZE)
+    c = _Cells(ws)
+    ids = [year_end_id(fy, str(x)) for x in _col(r, "recipient_id")]
+    dec, notes = _prefill(ids, [None] * n, decisions)
+    names, officers = _people(r, people)
+    values = {"Recipient": _col(r, "recipient_id"), "Name": names, "Reasons": _col(r, "reasons"),
+              "Support officer": officers, "decision": dec, "note": notes, "exception_id": ids}
+    money_of = {"Annual DP value": "annual_dp_value_pence", "Balance 31 March": "closing_balance_pence",
+                "Committed": "committed_pence", "Surplus": "surplus_pence", "Carry forward": "carry_forward_pence",
+                "Repayment": "repayment_pence"}
+    data = []
+    for col in YEAR_END_COLUMNS:
+        if col.header in money_of:
+            data.append([c.money(v or 0, alignment=col.align) for v in _col(r, money_of[col.header])])
+        else:
+            fill = _INPUT_FILL if col.header in ("decision", "note") else None
+            data.append(c.text_column(values[col.header], fill=fill, alignment=col.align))
+    _set_heights(ws, row_heights(YEAR_END_COLUMNS, values, n))
+    _decision_validation(ws, _letter(YEAR_END_COLUMNS, "decision"), n)
+    _write_columns(ws, YEAR_END_COLUMNS, data)
+    totals = {h: int(pd.array(r[k], dtype="Int64").fillna(0).sum()) if n else 0 for h, k in money_of.items()
+              if h not in ("Surplus",)}
+    ws.append([])
+    ws.append(_totals_row(c, YEAR_END_COLUMNS, {"Recipient": "Total", "Name": f"{n:,} recipients", **totals,
+                                                "Reasons": "accept a row's repayment to have its letter written"}))
+    tmp = p.with_name(f".{p.name}.tmp")
+    try:
+        wb.save(tmp)
+        tmp.replace(p)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return p
