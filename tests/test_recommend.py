@@ -279,8 +279,12 @@ def test_review_vs_none(con):
     assert (cash.action, cash.amount_pence, cash.grounds) == ("REVIEW", 0, "DQ-STATEMENT-GAP;SP-CASH")
     assert "Cash withdrawals that need receipts (SP-CASH): 1 finding, £40.00 at stake (PBP 5.2)." in cash.reasons
     assert cash.respond_by is None
-    for rid in ("LOW", "DIS", "GRACE", "OLDP"):
+    for rid in ("LOW", "DIS", "OLDP"):
         assert row_of(out, rid).action == "NONE", rid
+    # a payment without evidence still in its 28-day grace period is no repayment ground yet, but an
+    # open medium finding: a review with the family (docs/decisions.md 41)
+    grace = row_of(out, "GRACE")
+    assert (grace.action, grace.amount_pence, grace.grounds) == ("REVIEW", 0, "EV-NO-EVIDENCE")
     zero = row_of(out, "ZERO")  # a repayment ground with no money at stake is reviewed, not repaid
     assert (zero.action, zero.grounds) == ("REVIEW", "SP-NOT-IN-PLAN")
 

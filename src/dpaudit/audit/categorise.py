@@ -16,7 +16,8 @@ import pandas as pd
 
 from dpaudit.audit.data import AuditData, cached_view, valid_plan_lines, wage_payslip_pairs
 from dpaudit.core.distinct import Distinct, per_distinct
-from dpaudit.core.names import NameRules, looks_like_person, merchant_name, normalise_name, pairs_scoring
+from dpaudit.core.names import (NameRules, initial_form, looks_like_person, merchant_name, normalise_name,
+                                pairs_scoring)
 
 EMPLOYER_CATEGORY = "personal_assistant"
 # words that may stand beside a family name in a transfer to the family's own accounts
@@ -73,8 +74,8 @@ def without_family_names(t: pd.DataFrame, data: AuditData) -> pd.Series:
     fam = family_words(data)
     if fam.empty or t.empty:
         return t["text"]
-    pairs = t[["recipient_id", "text"]].drop_duplicates().reset_index(drop=True)
-    pairs = pairs[pairs["recipient_id"].isin(fam["recipient_id"])]
+    pairs = t[["recipient_id", "text"]].drop_duplicates()
+    pairs = pairs[pairs["recipient_id"].isin(fam["recipient_id"])].reset_index(drop=True)
     tok = _tokens(pairs, "text")
     tok["recipient_id"] = pairs["recipient_id"].to_numpy()[tok["_row"].to_numpy()] if len(tok) else []
     hit = tok.merge(fam[["recipient_id", "word"]], on=["recipient_id", "word"], how="left", indicator=True)
@@ -97,8 +98,8 @@ def family_payees(t: pd.DataFrame, data: AuditData) -> pd.Series:
     res = pd.Series(False, index=t.index)
     if fam.empty or t.empty:
         return res
-    pairs = t.loc[t["direction"] == "debit", ["recipient_id", "cp_norm"]].drop_duplicates().reset_index(drop=True)
-    pairs = pairs[pairs["recipient_id"].isin(fam["recipient_id"]) & (pairs["cp_norm"] != "")]
+    pairs = t.loc[t["direction"] == "debit", ["recipient_id", "cp_norm"]].drop_duplicates()
+    pairs = pairs[pairs["recipient_id"].isin(fam["recipient_id"]) & (pairs["cp_norm"] != "")].reset_index(drop=True)
     if pairs.empty:
         return res
     tok = _tokens(pairs, "cp_norm")
@@ -163,7 +164,9 @@ def _fuzzy_pairs(pairs: pd.DataFrame, cands: pd.DataFrame, on: list[str], thresh
 def categorise(data: AuditData) -> pd.DataFrame:
     """Return the transactions with categorisation columns (computed once per audit)."""
     pol = data.policy
-    t = data.txns.copy()
+    # a 0..n-1 index: the keyword tests below are computed before the merges (which renumber rows)
+    # and must line up with them (another account's statement leaves gaps in data.txns' index)
+    t = data.txns.reset_index(drop=True)
     if t.empty:
         for c in ("direction", "counterparty", "cp_norm", "text", "employee_id", "category", "cat_reason", "line_id",
                   "provider", "cp_merchant", "cp_canon", "f_prohibited", "f_household", "f_cash", "f_transfer",
@@ -278,6 +281,7 @@ def plan_provider_names(data: AuditData) -> pd.DataFrame:
     p["cand_norm"] = p["prov"].map(lambda x: merchant_name(normalise_name(x, rules), rules))
     p = p[p["cand_norm"] != ""]
     p["plan_key"] = p["cand_norm"]
+    p = _with_initial_forms(p)
     return p.rename(columns={"category": "prov_category", "line_id": "prov_line"})[cols].drop_duplicates(
         ["recipient_id", "cand_norm"])
 
@@ -295,7 +299,15 @@ def listed_provider_names(data: AuditData) -> pd.DataFrame:
     c = c.explode("alias")
     c["cand_norm"] = c["alias"].map(lambda x: merchant_name(normalise_name(x, rules), rules))
     c = c[c["cand_norm"] != ""].rename(columns={"category": "list_category", "name": "list_name"})
-    return c[cols].drop_duplicates("cand_norm")
+    return _with_initial_forms(c)[cols].drop_duplicates("cand_norm")
+
+
+def _with_initial_forms(cands: pd.DataFrame) -> pd.DataFrame:
+    """``cands`` plus, for each name that is a person's ("Priya Kaur", a self-employed tutor named
+    in the plan), the form a bank prints ("P KAUR")."""
+    short = cands["cand_norm"].map(initial_form)
+    extra = cands[short.notna()].assign(cand_norm=short[short.notna()])
+    return pd.concat([cands, extra], ignore_index=True)
 
 
 def canonical_names(frame: pd.DataFrame, data: AuditData, *, list_hit: pd.DataFrame | None = None,

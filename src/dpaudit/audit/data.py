@@ -110,7 +110,9 @@ def load_audit_data(con, period: str, policy: Policy) -> AuditData:
                                 [fy_start - timedelta(days=62), hi]), ["pay_date", "period_start", "period_end"]))
     hmrc = _pence(_dates(q("SELECT * FROM hmrc_payments ORDER BY recipient_id, tax_month, reference"), ["paid_date"]))
     txns = own_account_only(txns, recipients)
-    prior_matches = q("SELECT * FROM matches WHERE period <> ?", [period])
+    # with the family each matched transaction is of (evidence ids are numbered per family)
+    prior_matches = q("""SELECT m.*, t.recipient_id FROM matches m LEFT JOIN transactions t USING (txn_id)
+                         WHERE m.period <> ?""", [period])
     prior_findings = q("SELECT exception_id, period, rule_id, recipient_id, line_id FROM findings WHERE period < ?", [period])
     quarantine = q("""SELECT q_id, path, kind, recipient_id, period, row_no, column_name, value_masked, reason
                       FROM quarantine WHERE period = ? OR period IS NULL ORDER BY q_id""", [period])

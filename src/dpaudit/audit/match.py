@@ -21,14 +21,64 @@ MATCH_COLUMNS = ["period", "txn_id", "evidence_kind", "evidence_id", "matched_pe
 
 
 def greedy_one_to_one(cands: pd.DataFrame, left: str, right: str, order: list[str], ascending: list[bool]) -> pd.DataFrame:
-    """Pick pairs so that each left and each right is used once, best-ranked first (deterministic)."""
+    """Pick pairs so that each left and each right is used once: best-ranked first (deterministic),
+    then as many more as an exchange allows (:func:`_augment`): two taxi rides of one price a few days
+    apart, each receipt within the window of both payments, are both evidenced."""
     cands = cands.sort_values(order + [left, right], ascending=ascending + [True, True])
+    all_cands = cands
     chosen = []
     while not cands.empty:
         pick = cands.drop_duplicates(left).drop_duplicates(right)
         chosen.append(pick)
         cands = cands[~cands[left].isin(pick[left]) & ~cands[right].isin(pick[right])]
-    return pd.concat(chosen) if chosen else cands
+    picked = pd.concat(chosen) if chosen else cands
+    return _augment(all_cands, picked, left, right)
+
+
+def _augment(cands: pd.DataFrame, picked: pd.DataFrame, left: str, right: str) -> pd.DataFrame:
+    """Grow a one-to-one choice to a largest one: for each left with candidates but no pair, look
+    for a path that moves already-paired lefts to other candidates of theirs and frees one for it
+    (Kuhn's augmenting paths, candidates tried in ``cands``' rank order).  Only the few lefts the
+    ranked choice left out are searched from."""
+    if cands.empty:
+        return picked
+    open_left = set(cands[left]) - set(picked[left])
+    if not open_left:
+        return picked
+    rights_of_open = set(cands.loc[cands[left].isin(open_left), right])
+    # the part of the graph an augmenting path can reach: pairs sharing a right with an open left, and so on
+    reach_r, reach_l = set(rights_of_open), set(open_left)
+    while True:
+        more_l = set(cands.loc[cands[right].isin(reach_r), left]) - reach_l
+        more_r = set(cands.loc[cands[left].isin(more_l), right]) - reach_r
+        if not more_l and not more_r:
+            break
+        reach_l |= more_l
+        reach_r |= more_r
+    sub = cands[cands[left].isin(reach_l)]
+    adj: dict = {}
+    for lv, rv in zip(sub[left], sub[right]):
+        adj.setdefault(lv, []).append(rv)
+    mate_l = dict(zip(picked[left], picked[right]))
+    mate_r = dict(zip(picked[right], picked[left]))
+
+    def free_a_right(u, seen: set) -> bool:
+        for v in adj.get(u, ()):
+            if v in seen:
+                continue
+            seen.add(v)
+            if v not in mate_r or free_a_right(mate_r[v], seen):
+                mate_l[u], mate_r[v] = v, u
+                return True
+        return False
+
+    grown = False
+    for u in sorted(open_left, key=str):
+        grown |= free_a_right(u, set())
+    if not grown:
+        return picked
+    pairs = pd.DataFrame({left: list(mate_l), right: list(mate_l.values())})
+    return cands.merge(pairs, on=[left, right]).drop_duplicates([left, right])
 
 
 def candidate_pairs(debits: pd.DataFrame, docs: pd.DataFrame, days: int, threshold: float,
@@ -107,16 +157,29 @@ def period_debits(data: AuditData) -> pd.DataFrame:
     return t[(t["direction"] == "debit") & (t["posted_date"] >= s) & (t["posted_date"] <= e)]
 
 
+def evidence_key(frame: pd.DataFrame, column: str = "ev_id") -> pd.Series:
+    """A piece of evidence's key: the family and its id.  Families number their receipts and their
+    PAs' employee ids on their own ("R-1", "E1"): one family's receipt never evidences another's payment."""
+    return frame["recipient_id"].astype(str) + "|" + frame[column].astype(str)
+
+
+def used_evidence(data: AuditData) -> set:
+    """Keys of evidence already matched in other periods."""
+    pm = data.prior_matches
+    return set(evidence_key(pm, "evidence_id")) if not pm.empty else set()
+
+
 def documents(data: AuditData) -> pd.DataFrame:
-    """Receipts and invoices as one frame: ev_id, kind, recipient_id, doc_date, supplier, doc_pence."""
-    used = set(data.prior_matches["evidence_id"]) if not data.prior_matches.empty else set()
+    """Receipts and invoices as one frame: ev_id, ev_key, kind, recipient_id, doc_date, supplier, doc_pence."""
+    used = used_evidence(data)
     r = data.receipts.rename(columns={"date": "doc_date"}).assign(kind="receipt")
     r["ev_id"] = "receipt:" + r["receipt_id"].astype(str)
     i = data.invoices.rename(columns={"invoice_date": "doc_date"}).assign(kind="invoice")
     i["ev_id"] = "invoice:" + i["invoice_id"].astype(str)
     cols = ["ev_id", "kind", "recipient_id", "doc_date", "supplier", "amount_pence"]
     docs = pd.concat([r.reindex(columns=cols + ["category"]), i.reindex(columns=cols)], ignore_index=True)
-    docs = docs[~docs["ev_id"].isin(used)].copy()
+    docs["ev_key"] = evidence_key(docs)
+    docs = docs[~docs["ev_key"].isin(used)].copy()
     rules = name_rules(data)
     norm = per_distinct(docs["supplier"], lambda v: v.map(lambda x: normalise_name(x, rules)))
     # the supplier's canonical name, as categorise gives each payee (providers.csv, plan payees)
@@ -136,7 +199,7 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     window = pd.Timedelta(days=pol.days("match_window_days"))
     tol = pol.pence("amount_tolerance")
     threshold = float(pol.threshold("fuzzy_payee_threshold"))
-    used = set(data.prior_matches["evidence_id"]) if not data.prior_matches.empty else set()
+    used = used_evidence(data)
     deb = period_debits(data)[["txn_id", "recipient_id", "posted_date", "amount_pence", "cp_canon", "employee_id",
                                "f_hmrc", "f_bank_charge"]].rename(columns={"cp_canon": "cp_norm"})
     deb["need"] = -deb["amount_pence"].astype("int64")
@@ -145,22 +208,24 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     # 1. wages <-> payslips (employee, net pay, pay date)
     ps = data.payslips.copy()
     ps["ev_id"] = "payslip:" + ps["employee_id"].astype(str) + ":" + ps["pay_date"].dt.strftime("%Y-%m-%d")
-    ps = ps[~ps["ev_id"].isin(used)]
+    ps["ev_key"] = evidence_key(ps)
+    ps = ps[~ps["ev_key"].isin(used)]
     w = wage_payslip_pairs(deb[deb["employee_id"].notna()],
-                           ps[["recipient_id", "employee_id", "pay_date", "net_pence", "ev_id"]], pol)
+                           ps[["recipient_id", "employee_id", "pay_date", "net_pence", "ev_id", "ev_key"]], pol)
     if not w.empty:
-        w = greedy_one_to_one(w, "txn_id", "ev_id", ["gap"], [True])
+        w = greedy_one_to_one(w, "txn_id", "ev_key", ["gap"], [True])
         out.append(w.assign(evidence_kind="payslip", matched_pence=w["need"], method="payslip net and pay date"))
 
     # 2. HMRC payments
     hm = data.hmrc.copy()
     hm["ev_id"] = "hmrc:" + hm["tax_month"].astype(str) + ":" + hm["reference"].fillna("").astype(str)
-    hm = hm[~hm["ev_id"].isin(used) & hm["paid_date"].notna() & hm["amount_paid_pence"].notna()]
-    h = deb[deb["f_hmrc"]].merge(hm[["recipient_id", "paid_date", "amount_paid_pence", "ev_id"]], on="recipient_id")
+    hm["ev_key"] = evidence_key(hm)
+    hm = hm[~hm["ev_key"].isin(used) & hm["paid_date"].notna() & hm["amount_paid_pence"].notna()]
+    h = deb[deb["f_hmrc"]].merge(hm[["recipient_id", "paid_date", "amount_paid_pence", "ev_id", "ev_key"]], on="recipient_id")
     if not h.empty:
         h["gap"] = (h["posted_date"] - h["paid_date"]).abs()
         h = h[(h["gap"] <= window) & ((h["amount_paid_pence"].astype("int64") - h["need"]).abs() <= tol)]
-        h = greedy_one_to_one(h, "txn_id", "ev_id", ["gap"], [True])
+        h = greedy_one_to_one(h, "txn_id", "ev_key", ["gap"], [True])
         out.append(h.assign(evidence_kind="hmrc", matched_pence=h["need"], method="HMRC payment record"))
 
     done = set(pd.concat(out)["txn_id"]) if out else set()
@@ -171,33 +236,33 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     # candidates remain, the supplier's name (canonical: trading name and bank descriptor of one
     # provider agree) ranks them, then the gap in days
     c = candidate_pairs(rest[["txn_id", "recipient_id", "posted_date", "need", "cp_norm"]],
-                        docs[["ev_id", "kind", "recipient_id", "doc_date", "doc_pence", "sup_norm", "supplier"]],
+                        docs[["ev_id", "ev_key", "kind", "recipient_id", "doc_date", "doc_pence", "sup_norm", "supplier"]],
                         pol.days("match_window_days"), threshold, same_amount_tolerance=tol)
     if c.empty:
         c = pd.DataFrame(columns=list(rest.columns) + list(docs.columns) + ["gap", "score"])
     exact = c[(c["doc_pence"] - c["need"]).abs() <= tol].assign(named=lambda f: f["score"] >= threshold)
     cand = c[c["score"] >= threshold]  # the pairs whose names agree: several receipts, parts, mismatches
-    one = greedy_one_to_one(exact, "txn_id", "ev_id", ["named", "score", "gap"], [False, False, True]) \
+    one = greedy_one_to_one(exact, "txn_id", "ev_key", ["named", "score", "gap"], [False, False, True]) \
         if not exact.empty else exact
     if not one.empty:
         out.append(one.assign(evidence_kind=one["kind"], matched_pence=one["need"], method="amount, date and supplier"))
-    taken_t, taken_e = set(one["txn_id"]) if not one.empty else set(), set(one["ev_id"]) if not one.empty else set()
+    taken_t, taken_e = set(one["txn_id"]) if not one.empty else set(), set(one["ev_key"]) if not one.empty else set()
 
     # 4. one payment covering several receipts of the same supplier
     if not cand.empty:
         multi = cand[cand["doc_pence"] < cand["need"]]  # the cheap test first: cand is large
-        multi = multi[~multi["txn_id"].isin(taken_t) & ~multi["ev_id"].isin(taken_e)]
+        multi = multi[~multi["txn_id"].isin(taken_t) & ~multi["ev_key"].isin(taken_e)]
         # candidate_pairs returns the pairs ordered by txn_id, ev_id
         for txn_id, g in multi.groupby("txn_id", sort=True):
-            g = g[~g["ev_id"].isin(taken_e)]
+            g = g[~g["ev_key"].isin(taken_e)]
             if len(g) >= 2 and int(g["doc_pence"].sum()) == int(g["need"].iloc[0]):
                 out.append(g.assign(evidence_kind=g["kind"], matched_pence=g["doc_pence"],
                                     method="one payment for several receipts"))
                 taken_t.add(txn_id)
-                taken_e.update(g["ev_id"])
+                taken_e.update(g["ev_key"])
 
     # 5. an invoice paid in parts: several debits to the supplier add up to it
-    inv = docs[(docs["kind"] == "invoice") & ~docs["ev_id"].isin(taken_e)]
+    inv = docs[(docs["kind"] == "invoice") & ~docs["ev_key"].isin(taken_e)]
     if not inv.empty:
         d2 = rest[~rest["txn_id"].isin(taken_t)]
         p = inv.merge(d2, on="recipient_id")
@@ -205,25 +270,25 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
             p = p[(p["posted_date"] >= p["doc_date"] - window) & (p["posted_date"] <= p["doc_date"] + pd.Timedelta(days=31))].copy()
             p["score"] = pair_scores(p["cp_norm"], p["sup_norm"])
             p = p[(p["score"] >= threshold) & (p["need"] < p["doc_pence"])]
-            for ev_id, g in p.sort_values(["ev_id", "posted_date", "txn_id"]).groupby("ev_id", sort=True):
+            for ev_key, g in p.sort_values(["ev_key", "posted_date", "txn_id"]).groupby("ev_key", sort=True):
                 g = g[~g["txn_id"].isin(taken_t)]
                 if len(g) >= 2 and int(g["need"].sum()) == int(g["doc_pence"].iloc[0]):
                     out.append(g.assign(evidence_kind="invoice", matched_pence=g["need"], method="invoice paid in parts"))
                     taken_t.update(g["txn_id"])
-                    taken_e.add(ev_id)
+                    taken_e.add(ev_key)
 
     # 6. same supplier and date, different amount: partly evidenced, EV-AMOUNT-MISMATCH
-    mism = pd.DataFrame(columns=["txn_id", "ev_id", "debit_pence", "doc_pence", "kind", "doc_date", "supplier"])
+    mism = pd.DataFrame(columns=["txn_id", "ev_id", "ev_key", "debit_pence", "doc_pence", "kind", "doc_date", "supplier"])
     if not cand.empty:
         mm = cand[(cand["doc_pence"] - cand["need"]).abs() > tol]
-        mm = mm[~mm["txn_id"].isin(taken_t) & ~mm["ev_id"].isin(taken_e)].copy()
+        mm = mm[~mm["txn_id"].isin(taken_t) & ~mm["ev_key"].isin(taken_e)].copy()
         if not mm.empty:
             mm["diff"] = (mm["doc_pence"] - mm["need"]).abs()
-            mm = greedy_one_to_one(mm, "txn_id", "ev_id", ["diff", "gap"], [True, True])
+            mm = greedy_one_to_one(mm, "txn_id", "ev_key", ["diff", "gap"], [True, True])
             out.append(mm.assign(evidence_kind=mm["kind"], matched_pence=mm[["need", "doc_pence"]].min(axis=1).astype("int64"),
                                  method="supplier and date; amount differs"))
             mism = mm.rename(columns={"need": "debit_pence"})[
-                ["txn_id", "ev_id", "debit_pence", "doc_pence", "kind", "doc_date", "supplier"]]
+                ["txn_id", "ev_id", "ev_key", "debit_pence", "doc_pence", "kind", "doc_date", "supplier"]]
 
     # a bank charge is evidenced by the statement itself
     charges = deb[deb["f_bank_charge"] & ~deb["txn_id"].isin(set().union(*[set(o["txn_id"]) for o in out]) if out else set())]
@@ -252,5 +317,6 @@ def unmatched_documents(data: AuditData) -> pd.DataFrame:
     docs = documents(data)
     s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
     docs = docs[(docs["doc_date"] >= s) & (docs["doc_date"] <= e)]
-    taken = set(matches["evidence_id"])
-    return docs[~docs["ev_id"].isin(taken)]
+    m = matches.merge(period_debits(data)[["txn_id", "recipient_id"]], on="txn_id")
+    taken = set(evidence_key(m, "evidence_id"))
+    return docs[~docs["ev_key"].isin(taken)]

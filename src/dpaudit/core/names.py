@@ -84,6 +84,15 @@ def merchant_name(norm: str, rules: NameRules = NO_RULES) -> str:
     return t or norm
 
 
+def initial_form(norm: str) -> str | None:
+    """A person's name as banks print a payee: the first name as an initial ("priya kaur" ->
+    "p kaur"); None when ``norm`` is no person's name of two or more words."""
+    words = norm.split()
+    if len(words) < 2 or len(words[0]) < 2 or not looks_like_person(norm):
+        return None
+    return " ".join([words[0][0]] + words[1:])
+
+
 def similarity(a: str, b: str) -> float:
     """0-100 similarity of two normalised names (token set ratio: word order and extra words tolerated)."""
     if not a or not b:

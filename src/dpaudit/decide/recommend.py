@@ -303,6 +303,14 @@ def recommend_period(con: duckdb.DuckDBPyConnection, period: str, policy: Policy
     stop_after, stop_amount = int(policy.days("stop_after_months")), policy.pence("stop_amount")
 
     review = cur[cur["severity"].isin(["high", "medium"]) & ~cur["rule_id"].isin(repay_ground_rules)]
+    # a payment still without evidence whose grace period runs past this month is no repayment ground
+    # yet, but an open finding to review with the family (unless the payment is misused anyway)
+    pending = cur[(cur["rule_id"] == UNEVIDENCED_RULE) & cur["severity"].isin(["high", "medium"])
+                  & (cur["txn_date"] + grace > ts_end)]
+    if len(pending):
+        keys = pd.Series(list(zip(pending["recipient_id"], pending["txn_key"])), index=pending.index)
+        pending = pending[~keys.isin(misused_keys)]
+    review = pd.concat([review, pending])
     all_grace_end = f_all["txn_date"] + grace
     due_unev = (f_all["rule_id"] == UNEVIDENCED_RULE) & (all_grace_end >= ts_start) & (all_grace_end <= ts_end)
     raised_now = (f_all["period"] == period) & f_all["rule_id"].isin(repay_ground_rules - {UNEVIDENCED_RULE})

@@ -7,6 +7,7 @@ import pandas as pd
 from dpaudit.audit.data import AuditData, cached_view
 from dpaudit.audit.categorise import categorise
 from dpaudit.core.money import format_gbp, gbp_series, pct_of
+from dpaudit.core.names import pairs_scoring
 from dpaudit.audit.rules.common import balances, covered, dp_value_at_end, end_of_day_balances, period_txns
 from dpaudit.audit.rules.registry import rule, txn_findings
 
@@ -20,10 +21,13 @@ def council_credits(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     p = period_txns(data)
     win = pd.Timedelta(days=data.policy.days("payment_window_days"))
-    cr = p[p["direction"] == "credit"]
     s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
+    # a payment due at the end of a month may arrive early in the next (and one due early in a month
+    # may have come at the end of the last): credits and due dates a window either side take part
+    t = categorise(data)
+    cr = t[(t["direction"] == "credit") & (t["posted_date"] >= s - win) & (t["posted_date"] <= e + win)]
     sch = data.schedule
-    sch = sch[(sch["due_date"] >= s) & (sch["due_date"] <= e)].copy()
+    sch = sch[(sch["due_date"] >= s - 2 * win) & (sch["due_date"] <= e)].copy()
     sch["sched_id"] = sch["recipient_id"] + "|" + sch["due_date"].dt.strftime("%Y-%m-%d") + "|" + sch["reference"].fillna("")
     c = sch.merge(cr[["txn_id", "recipient_id", "posted_date", "amount_pence", "text", "f_council"]], on="recipient_id",
                   suffixes=("_due", ""))
@@ -39,7 +43,9 @@ def council_credits(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame]:
     matched = sch.merge(c[["sched_id", "txn_id", "posted_date", "amount_pence"]] if not c.empty else
                         pd.DataFrame(columns=["sched_id", "txn_id", "posted_date", "amount_pence"]),
                         on="sched_id", how="left", suffixes=("_due", ""))
-    credits = p[p["txn_id"].isin(matched["txn_id"].dropna()) | ((p["direction"] == "credit") & p["f_council"])]
+    matched = matched.assign(window_end=matched["due_date"] + win)
+    claimed = c["txn_id"] if not c.empty else pd.Series([], dtype=object)
+    credits = p[p["txn_id"].isin(claimed.dropna()) | ((p["direction"] == "credit") & p["f_council"])]
     return credits, matched
 
 
@@ -50,8 +56,13 @@ def non_council_credit(data: AuditData) -> pd.DataFrame:
     cr = p[(p["direction"] == "credit") & ~p["txn_id"].isin(council["txn_id"])]
     # a refund from a payee of the account (provider, employee, or someone it paid before) is fine
     t = categorise(data)
-    paid = t[t["direction"] == "debit"][["recipient_id", "cp_norm"]].drop_duplicates()
-    paid_before = cr.merge(paid, on=["recipient_id", "cp_norm"], how="left", indicator=True)["_merge"].eq("both").values
+    paid = t[t["direction"] == "debit"][["recipient_id", "cp_norm"]].drop_duplicates().rename(columns={"cp_norm": "paid_norm"})
+    # the same name as the bank writes it each way ("D KOWALSKI LOAN" paid, "D KOWALSKI" paying back)
+    names = cr[["recipient_id", "cp_norm"]].drop_duplicates().merge(paid, on="recipient_id")
+    names = pairs_scoring(names[names["cp_norm"] != ""], "cp_norm", "paid_norm",
+                          float(data.policy.threshold("fuzzy_payee_threshold")))
+    payees = set(zip(names["recipient_id"], names["cp_norm"]))
+    paid_before = pd.Series(list(zip(cr["recipient_id"], cr["cp_norm"])), index=cr.index).isin(payees).values
     refund = cr["provider"].astype(bool).values | cr["employee_id"].notna().values | paid_before
     cr = cr[~refund]
     msg = ("Received " + gbp_series(cr["amount_pence"]) + " from " + cr["counterparty"].astype(str) + " on "
@@ -66,8 +77,11 @@ def payment_missing(data: AuditData) -> pd.DataFrame:
     m = m[m["recipient_id"].isin(covered(data))]
     if m.empty:
         return pd.DataFrame()
-    missing = m["txn_id"].isna()
-    short = ~missing & (m["amount_pence"] != m["amount_pence_due"])
+    s, e = pd.Timestamp(data.start), pd.Timestamp(data.end)
+    # a payment that came short is judged in the month it was due; one that has not come, in the month
+    # its window ends (a payment due on 30 April may come on 5 May, which April's statements cannot show)
+    missing = m["txn_id"].isna() & (m["window_end"] >= s) & (m["window_end"] <= e)
+    short = m["txn_id"].notna() & (m["amount_pence"] != m["amount_pence_due"]) & (m["due_date"] >= s)
     m = m[missing | short].copy()
     if m.empty:
         return pd.DataFrame()

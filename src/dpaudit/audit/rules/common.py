@@ -4,11 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dpaudit.audit.data import AuditData, cached_view, day_end_balances, dp_recipients, valid_plan_lines
+from dpaudit.audit.data import (AuditData, cached_view, day_end_balances, dp_recipients, own_account_only,
+                                valid_plan_lines)
 from dpaudit.core.dates import financial_year_bounds, financial_year_of
 from dpaudit.audit.categorise import categorise, keyword_regex
 from dpaudit.core.distinct import per_distinct
-from dpaudit.core.names import looks_like_person
+from dpaudit.core.names import looks_like_person, pairs_scoring
 
 SPEND_ORDER = ["SP-AFTER-END", "SP-PROHIBITED", "SP-TRANSFER-OUT", "SP-HOUSEHOLD", "SP-CASH",
                "SP-SCHOOL-CONSENT", "SP-NOT-IN-PLAN"]
@@ -85,8 +86,13 @@ def returned_to_sender(data: AuditData) -> set:
     c = t[(t["direction"] == "credit") & (t["cp_norm"] != "")]
     if d.empty or c.empty:
         return set()
-    m = d[["txn_id", "recipient_id", "cp_norm", "posted_date"]].merge(
-        c[["recipient_id", "cp_norm", "posted_date"]], on=["recipient_id", "cp_norm"], suffixes=("", "_back"))
+    # the same name, as the bank writes it each way ("D KOWALSKI LOAN" out, "D KOWALSKI" back)
+    names = d[["recipient_id", "cp_norm"]].drop_duplicates().merge(
+        c[["recipient_id", "cp_norm"]].drop_duplicates().rename(columns={"cp_norm": "back_norm"}), on="recipient_id")
+    names = pairs_scoring(names, "cp_norm", "back_norm", float(pol.threshold("fuzzy_payee_threshold")))
+    m = d[["txn_id", "recipient_id", "cp_norm", "posted_date"]].merge(names, on=["recipient_id", "cp_norm"]).merge(
+        c[["recipient_id", "cp_norm", "posted_date"]].rename(columns={"cp_norm": "back_norm"}),
+        on=["recipient_id", "back_norm"], suffixes=("", "_back"))
     gap = m["posted_date_back"] - m["posted_date"]
     m = m[(gap >= pd.Timedelta(0)) & (gap <= pd.Timedelta(days=pol.days("transfer_return_days")))]
     return set(m["txn_id"])
@@ -154,7 +160,8 @@ def opening_balances(data: AuditData) -> pd.Series:
     p = period_txns(data)
     p = p[p["recipient_id"].isin(cov)]
     opening = pd.Series(dtype="int64")
-    st = data.statements
+    # another account's statement (DQ-WRONG-ACCOUNT) gives no balance of the DP account
+    st = own_account_only(data.statements, data.recipients)
     if not st.empty:
         first = st[st["recipient_id"].isin(cov) & (st["start_date"] <= e) & (st["end_date"] >= s)]
         first = first.sort_values(["recipient_id", "start_date", "file_sha256", "stmt_index"]).drop_duplicates("recipient_id")

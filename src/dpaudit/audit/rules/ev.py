@@ -50,7 +50,7 @@ def amount_mismatch(data: AuditData) -> pd.DataFrame:
 def orphan_receipt(data: AuditData) -> pd.DataFrame:
     docs = unmatched_documents(data)
     _, mism, _ = match_evidence(data)
-    docs = docs[~docs["ev_id"].isin(mism["ev_id"]) & docs["recipient_id"].isin(covered(data))]
+    docs = docs[~docs["ev_key"].isin(mism["ev_key"]) & docs["recipient_id"].isin(covered(data))]
     if docs.empty:
         return pd.DataFrame()
     label = docs["kind"].astype(str) + " " + docs["ev_id"].str.split(":", n=1).str[1]

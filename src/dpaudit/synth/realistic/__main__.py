@@ -130,8 +130,8 @@ INTERPRETATIONS = [
     "documents (same supplier by any of its names, same amount, within 7 days) covers it; "
     "twice-weekly sessions at one price with card debits posting 0-3 days late are all "
     "evidenced, and are two supplies (no SP-DUPLICATE-PAYMENT).",
-    "PY-BELOW-MIN-WAGE amount = the wage debit (rules.md lists only mismatches as "
-    "differences); unsure - the shortfall is a defensible reading.",
+    "PY-BELOW-MIN-WAGE amount = the shortfall (hours x minimum rate - gross, half-up to 1p), "
+    "as docs/decisions.md 46 reads the spec's silence.",
     "A month with no statement (April for one family) gets DQ-STATEMENT-MISSING only; GAP and "
     "AC-PAYMENT-MISSING in it and the next month are ambiguous.",
     "Card debits post 0-3 days after the receipt date; receipts are filed in the folder of "

@@ -3,6 +3,8 @@ arithmetic of shared/spec/rules.md (defaults) and the documented choices of docs
 Nothing here reads the engine."""
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from datetime import date, timedelta
 
 from .model import add_months, half_up_div, month_end, month_of, money
@@ -146,7 +148,10 @@ class Truth:
                                note=f"{e.name} paid with no EL cover")
                     if slip is not None and not x.payslip_missing:
                         if slip["gross"] * 100 < min_wage(e.dob, x.d) * slip["hours"] * 100:
-                            self.f(p, r, "PY-BELOW-MIN-WAGE", x.d, amt, x.desc,
+                            # money at stake: the shortfall the assistant is owed (docs/decisions.md 46)
+                            owed = (Decimal(min_wage(e.dob, x.d)) * Decimal(str(slip["hours"])) - slip["gross"])
+                            short = int(owed.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+                            self.f(p, r, "PY-BELOW-MIN-WAGE", x.d, short, x.desc,
                                    note=f"{e.name} {slip['gross'] / slip['hours'] / 100:.2f}/h, "
                                         f"age {age_on(e.dob, x.d)}, minimum "
                                         f"{min_wage(e.dob, x.d) / 100:.2f}")
