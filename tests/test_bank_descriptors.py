@@ -163,3 +163,32 @@ def test_spend_of_the_line_s_own_category_still_goes_over_budget(c):
     c.receipt("R001", "RC1", "2025-05-20", "Stockport Leisure", "900.00")
     f = c.audit("2025-05")
     assert rules_of(f, "SP-OVER-BUDGET")["line_id"].tolist() == ["L1"]
+
+
+def test_a_bookmaker_named_like_the_family_is_still_a_bookmaker(tmp_path):
+    c = Council(tmp_path / "t.duckdb")
+    c.recipient("R001", holder="Gary Hill", child="Coral Hill").line("R001", "L1", "day_activities", "2400.00")
+    c.txn("R001", "2025-05-07", "-20.00", "WILLIAM HILL 2231 STOCKPORT GB", ttype="POS")
+    c.txn("R001", "2025-05-08", "-25.00", "WILLIAM HILL", ttype="POS")
+    c.txn("R001", "2025-05-09", "-10.00", "CORAL RACING LTD STOCKPORT", ttype="POS")
+    c.txn("R001", "2025-05-10", "-60.00", "G HILL", ttype="DEBIT")
+    f = c.audit("2025-05")
+    assert counterparties(f, "SP-PROHIBITED") == ["CORAL RACING LTD STOCKPORT", "WILLIAM HILL",
+                                                  "WILLIAM HILL 2231 STOCKPORT GB"]
+    assert counterparties(f, "SP-TRANSFER-OUT") == ["G HILL"]
+
+
+def test_categories_stay_with_their_rows_when_another_account_s_statement_is_dropped(tmp_path):
+    """A statement of the family's own account leaves gaps in the transactions' numbering; every
+    payment to one tutor is still categorised the same way."""
+    c = Council(tmp_path / "t.duckdb")
+    c.recipient("R001").line("R001", "L1", "education_support", "2400.00").line("R001", "L2", "bank_charges", "60.00")
+    for day in range(1, 29, 3):
+        c.txn("R001", f"2025-05-{day:02d}", "-5.00", "PERSONAL SHOP", account="99999999")
+        c.txn("R001", f"2025-05-{day:02d}", "-30.00", "P KAUR TUITION", ttype="DEBIT")
+    c.txn("R001", "2025-05-28", "-6.50", "MONTHLY ACCOUNT FEE", ttype="FEE")
+    c.audit("2025-05")
+    t = c.last_data.cache["categorised"]
+    tutor = t[t["counterparty"] == "P KAUR TUITION"]
+    assert len(tutor) == 10 and set(tutor["category"]) == {"education_support"}
+    assert t.loc[t["counterparty"] == "MONTHLY ACCOUNT FEE", "category"].tolist() == ["bank_charges"]

@@ -68,13 +68,20 @@ def _tokens(pairs: pd.DataFrame, col: str) -> pd.DataFrame:
 
 
 def without_family_names(t: pd.DataFrame, data: AuditData) -> pd.Series:
-    """Each row's ``text`` without the words of the family's own names: keywords are tested on
-    merchant text, never on personal names (a holder called Coral Bowling paying "CORAL BOWLING
-    SAVINGS" is a transfer, not gambling or a bowling alley)."""
+    """Each row's ``text`` without the words of the family's own names where the payee is a person
+    (the family or anyone else): keywords are tested on merchant text, never on personal names (a
+    holder called Coral Bowling paying "CORAL BOWLING SAVINGS" is a transfer, not gambling or a
+    bowling alley); a company's name keeps its words ("CORAL RACING LTD" is a bookmaker whoever
+    holds the account)."""
     fam = family_words(data)
     if fam.empty or t.empty:
         return t["text"]
-    pairs = t[["recipient_id", "text"]].drop_duplicates()
+    # judged on the name as the bank wrote it: "CORAL RACING LTD" is a company, though its
+    # normalised form ("coral racing") reads like a person's name
+    raw = t["counterparty"].fillna("").astype(str).str.lower()
+    person = (family_payees(t, data) | per_distinct(raw, lambda v: v.map(looks_like_person)).astype(bool)) \
+        & ~t["cp_norm"].isin(brand_names(data))
+    pairs = t.loc[person, ["recipient_id", "text"]].drop_duplicates()
     pairs = pairs[pairs["recipient_id"].isin(fam["recipient_id"])].reset_index(drop=True)
     tok = _tokens(pairs, "text")
     tok["recipient_id"] = pairs["recipient_id"].to_numpy()[tok["_row"].to_numpy()] if len(tok) else []
@@ -87,7 +94,14 @@ def without_family_names(t: pd.DataFrame, data: AuditData) -> pd.Series:
     rebuilt = keep.groupby("_row")["token"].agg(" ".join).reindex(named, fill_value="")
     changed = pairs.loc[named, ["recipient_id", "text"]].assign(kw_text=rebuilt.to_numpy())
     m = t[["recipient_id", "text"]].merge(changed, on=["recipient_id", "text"], how="left")
-    return pd.Series(m["kw_text"].where(m["kw_text"].notna(), m["text"]).to_numpy(), index=t.index)
+    kw = pd.Series(m["kw_text"].to_numpy(), index=t.index)
+    return kw.where(person & kw.notna(), t["text"])
+
+
+def brand_names(data: AuditData) -> set[str]:
+    """The policy's prohibited and household names of two or more words ("william hill", "british
+    gas"): a payee that is exactly one of them is that brand, whoever in the family shares a word of it."""
+    return {" ".join(w.split()) for key in ("prohibited", "household") for w in data.policy.keywords(key) if " " in w}
 
 
 def family_payees(t: pd.DataFrame, data: AuditData) -> pd.Series:
@@ -110,8 +124,14 @@ def family_payees(t: pd.DataFrame, data: AuditData) -> pd.Series:
     # a word that is neither the family's, an own-account word nor an initial
     tok["other"] = ~family & ~tok["word"].isin(_OWN_ACCOUNT_WORDS) & (tok["word"].str.len() > 1)
     g = tok.groupby("_row").agg(surname=("surname", "any"), other=("other", "sum"))
-    person = pairs["cp_norm"].map(looks_like_person)
-    own = g["surname"] & ((g["other"] == 0) | person.reindex(g.index).astype(bool))
+    # a person's name as the bank wrote it: "WILLIAM HILL 2231 STOCKPORT GB" (a bookmaker's shop
+    # number and town) is no person, whoever in the family is called Hill
+    raw = t.loc[t["direction"] == "debit", ["recipient_id", "cp_norm", "counterparty"]].drop_duplicates(
+        ["recipient_id", "cp_norm"])
+    raw = pairs.merge(raw, on=["recipient_id", "cp_norm"], how="left")["counterparty"].fillna("").astype(str).str.lower()
+    person = raw.map(looks_like_person)
+    own = g["surname"] & ((g["other"] == 0) | person.reindex(g.index).astype(bool)) \
+        & ~pairs["cp_norm"].isin(brand_names(data)).reindex(g.index).astype(bool)
     flagged = pairs.loc[own[own].index, ["recipient_id", "cp_norm"]].assign(_fam=True)
     m = t[["recipient_id", "cp_norm"]].merge(flagged, on=["recipient_id", "cp_norm"], how="left")
     return pd.Series((m["_fam"].fillna(False).astype(bool) & (t["direction"] == "debit").to_numpy()).to_numpy(), index=t.index)

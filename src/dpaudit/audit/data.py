@@ -55,11 +55,14 @@ class AuditData:
     # (period NULL): q_id, path, kind, recipient_id, period, row_no, column_name, value_masked, reason
     quarantine: pd.DataFrame
     # one row per path of the period's inbox whose content was already read from another path:
-    # path, recipient_id, first_path
+    # path, recipient_id, first_path, sha256, first_recipient (whose folder the first path is in)
     duplicate_files: pd.DataFrame
     # one row per recipient whose CSV/XLSX statements have a transaction dated in the period (such
     # an export covers its whole calendar month): recipient_id
     csv_covered: pd.DataFrame
+    # recipients whose previous month was audited (a reconciliation row): an overdraft running on
+    # from it was reported then
+    audited_before: frozenset = frozenset()
     cache: dict = field(default_factory=dict)  # memo of the derived views (``cached_view``), nothing else
 
 
@@ -116,15 +119,19 @@ def load_audit_data(con, period: str, policy: Policy) -> AuditData:
     prior_findings = q("SELECT exception_id, period, rule_id, recipient_id, line_id FROM findings WHERE period < ?", [period])
     quarantine = q("""SELECT q_id, path, kind, recipient_id, period, row_no, column_name, value_masked, reason
                       FROM quarantine WHERE period = ? OR period IS NULL ORDER BY q_id""", [period])
-    duplicate_files = q("""SELECT path, recipient_id, dup_of AS first_path FROM file_paths
-                           WHERE period = ? AND dup_of IS NOT NULL ORDER BY path""", [period])
+    duplicate_files = q("""SELECT p.path, p.recipient_id, p.dup_of AS first_path, p.sha256,
+                                  (SELECT any_value(f.recipient_id) FROM file_paths f WHERE f.path = p.dup_of) AS first_recipient
+                           FROM file_paths p WHERE p.period = ? AND p.dup_of IS NOT NULL ORDER BY p.path""", [period])
     csv_covered = q("""SELECT DISTINCT t.recipient_id FROM transactions t JOIN statements s
                          ON s.file_sha256 = t.file_sha256 AND s.stmt_index = t.stmt_index
                        WHERE s.source_format IN ('csv', 'xlsx') AND t.posted_date BETWEEN ? AND ?
                        ORDER BY t.recipient_id""", [start, end])
+    previous = f"{start - timedelta(days=1):%Y-%m}"
+    audited_before = frozenset(r[0] for r in con.execute(
+        "SELECT DISTINCT recipient_id FROM reconciliation WHERE period = ?", [previous]).fetchall())
     return AuditData(period, start, end, policy, recipients, plan_lines, schedule, employees, insurance, providers,
                      txns, statements, receipts, invoices, payslips, hmrc, prior_matches, prior_findings,
-                     quarantine, duplicate_files, csv_covered)
+                     quarantine, duplicate_files, csv_covered, audited_before)
 
 
 def own_account_only(txns: pd.DataFrame, recipients: pd.DataFrame) -> pd.DataFrame:

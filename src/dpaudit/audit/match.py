@@ -188,6 +188,31 @@ def documents(data: AuditData) -> pd.DataFrame:
     return docs.drop(columns=["amount_pence"])
 
 
+def _prefer_groups(one: pd.DataFrame, exact: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame:
+    """A payment that several receipts of its supplier add up to exactly (a £16.40 taxi ride on
+    receipts of £7.83 and £8.57) gives up the single receipt it was paired with when another payment,
+    left without evidence, could take that receipt; the receipts that add up then evidence it (step 4)."""
+    if one.empty or cand.empty:
+        return one
+    taken_t, taken_e = set(one["txn_id"]), set(one["ev_key"])
+    small = cand[(cand["doc_pence"] < cand["need"]) & ~cand["ev_key"].isin(taken_e)]
+    waiting = exact[~exact["txn_id"].isin(taken_t)]
+    if small.empty or waiting.empty:
+        return one
+    sums = small.groupby("txn_id").agg(total=("doc_pence", "sum"), n=("ev_key", "size"), need=("need", "first"))
+    groupable = set(sums[(sums["n"] >= 2) & (sums["total"] == sums["need"])].index)
+    for txn_id in sorted(groupable & taken_t):
+        held = one.loc[one["txn_id"] == txn_id, "ev_key"].iloc[0]
+        takers = waiting[(waiting["ev_key"] == held) & ~waiting["txn_id"].isin(taken_t)]
+        if takers.empty:
+            continue
+        taker = takers.sort_values(["named", "score", "gap", "txn_id"], ascending=[False, False, True, True]).head(1)
+        one = pd.concat([one[one["txn_id"] != txn_id], taker])
+        taken_t.discard(txn_id)
+        taken_t.add(taker["txn_id"].iloc[0])
+    return one
+
+
 @cached_view("matches")
 def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Return (matches, mismatches, debit_status).
@@ -244,6 +269,7 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     cand = c[c["score"] >= threshold]  # the pairs whose names agree: several receipts, parts, mismatches
     one = greedy_one_to_one(exact, "txn_id", "ev_key", ["named", "score", "gap"], [False, False, True]) \
         if not exact.empty else exact
+    one = _prefer_groups(one, exact, cand)
     if not one.empty:
         out.append(one.assign(evidence_kind=one["kind"], matched_pence=one["need"], method="amount, date and supplier"))
     taken_t, taken_e = set(one["txn_id"]) if not one.empty else set(), set(one["ev_key"]) if not one.empty else set()

@@ -101,15 +101,21 @@ def payment_missing(data: AuditData) -> pd.DataFrame:
 
 @rule("AC-OVERDRAWN")
 def overdrawn(data: AuditData) -> pd.DataFrame:
-    """Once per episode of negative end-of-day balance (an episode running on from last month is not raised again)."""
+    """Once per episode of negative end-of-day balance (an episode running on from an audited last month
+    is not raised again; in the first month audited, an overdraft already there is raised)."""
     b = balances(data)
     eod = end_of_day_balances(data)
     neg_ids = set(eod.loc[eod["eod_pence"] < 0, "recipient_id"])
     rows = []
+    neg_ids |= set(b.loc[b["opening_pence"] < 0, "recipient_id"])
     for r in b[b["recipient_id"].isin(neg_ids)].itertuples():
-        days = eod[eod["recipient_id"] == r.recipient_id]
+        # the month opens with the opening balance (overdrawn from the 1st if it is negative)
+        days = pd.concat([pd.DataFrame({"posted_date": [pd.Timestamp(data.start)], "eod_pence": [r.opening_pence]}),
+                          eod[eod["recipient_id"] == r.recipient_id][["posted_date", "eod_pence"]]], ignore_index=True)
         neg = (days["eod_pence"] < 0).to_numpy()
-        starts = neg & ~np.concatenate([[r.opening_pence < 0], neg[:-1]])  # a new episode begins
+        # a new episode begins (one running on from last month was reported then, if it was audited)
+        running_on = r.opening_pence < 0 and r.recipient_id in data.audited_before
+        starts = neg & ~np.concatenate([[running_on], neg[:-1]])
         episode = np.cumsum(starts)
         for k in sorted(set(episode[neg])):
             if k == 0:

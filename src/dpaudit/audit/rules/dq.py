@@ -51,6 +51,9 @@ def row_rejected(data: AuditData) -> pd.DataFrame:
 @rule("DQ-DUPLICATE-FILE")
 def duplicate_file(data: AuditData) -> pd.DataFrame:
     d = data.duplicate_files
+    # judged within one recipient (rules.md): the same bytes in another family's folder are that
+    # family's file too (a statement of another account there is DQ-WRONG-ACCOUNT for it)
+    d = d[d["first_recipient"].isna() | (d["first_recipient"] == d["recipient_id"])]
     if d.empty:
         return pd.DataFrame()
     return pd.DataFrame({"recipient_id": d["recipient_id"], "key": d["path"],
@@ -176,8 +179,18 @@ def wrong_account(data: AuditData) -> pd.DataFrame:
     st = data.statements
     if st.empty or data.recipients.empty:
         return pd.DataFrame()
-    m = st[st["period"] == data.period].merge(data.recipients[["recipient_id", "sort_code", "account_number"]],
-                                               on="recipient_id", suffixes=("", "_reg"))
+    own = st[st["period"] == data.period]
+    # a statement whose bytes were first read from another family's folder is, in this family's
+    # folder, this family's statement too
+    d = data.duplicate_files
+    d = d[d["first_recipient"].notna() & (d["first_recipient"] != d["recipient_id"])]
+    if not d.empty:
+        copies = st.merge(d[["sha256", "recipient_id", "path"]].rename(columns={"sha256": "file_sha256"}),
+                          on="file_sha256", suffixes=("_first", ""))
+        copies = copies.drop(columns=["recipient_id_first", "path_first"])
+        own = pd.concat([own, copies[own.columns]], ignore_index=True)
+    m = own.merge(data.recipients[["recipient_id", "sort_code", "account_number"]],
+                  on="recipient_id", suffixes=("", "_reg"))
     rows = []
     for r in m.sort_values(["path", "stmt_index"]).itertuples(index=False):
         if same_account(r.sort_code, r.account_number, r.sort_code_reg, r.account_number_reg) is False:

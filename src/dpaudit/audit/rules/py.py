@@ -58,8 +58,16 @@ def net_mismatch(data: AuditData) -> pd.DataFrame:
     near = _payslips_near(data, w)
     frames = []
     if not near.empty:
+        # a payslip another payment matched is that payment's; of the rest, the one dated nearest
+        matches, _, _ = match_evidence(data)
+        paid = matches[matches["evidence_kind"] == "payslip"]["evidence_id"]
+        ev = "payslip:" + near["employee_id"].astype(str) + ":" + near["pay_date"].dt.strftime("%Y-%m-%d")
+        taken = set(matches.loc[paid.index].merge(data.txns[["txn_id", "recipient_id"]], on="txn_id")
+                    .pipe(lambda f: zip(f["recipient_id"], f["evidence_id"])))
+        near = near[~pd.Series(list(zip(near["recipient_id"], ev)), index=near.index).isin(taken)].copy()
         near["diff"] = (near["net_pence"].astype("int64") + near["amount_pence"].astype("int64")).abs()
-        near = near.sort_values(["txn_id", "diff", "pay_date"]).drop_duplicates("txn_id")
+        near["gap"] = (near["posted_date"] - near["pay_date"]).abs()
+        near = near.sort_values(["txn_id", "gap", "diff", "pay_date"]).drop_duplicates("txn_id")
         x = w.merge(near[["txn_id", "net_pence", "diff", "pay_date"]], on="txn_id")
         msg = ("Paid " + gbp_series(x["amount_pence"].abs()) + " to " + x["name"].astype(str) + " on "
                + x["posted_date"].dt.strftime("%d/%m/%Y") + " but the payslip dated " + x["pay_date"].dt.strftime("%d/%m/%Y")

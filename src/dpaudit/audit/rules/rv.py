@@ -13,13 +13,16 @@ def review_due(data: AuditData) -> pd.DataFrame:
     first = data.policy.days("review_first_months")
     every = data.policy.days("review_every_months")
     r = dp_recipients(data)
-    r = r[r["status"] != "stopped"]
+    # recipients.csv is today's snapshot: a payment stopped with an end date had its reviews up to that
+    # date; one stopped with no end date has none in the period audited
+    r = r[(r["status"] != "stopped") | r["dp_end_date"].notna()]
     rows = []
     for rec in r.itertuples():
         start = rec.dp_start_date.date()
+        end = data.end if pd.isna(rec.dp_end_date) else min(data.end, rec.dp_end_date.date())
         due = add_months(start, first)
         n = 0
-        while due <= data.end:
+        while due <= end:
             if due >= data.start:
                 rows.append({"recipient_id": rec.recipient_id, "key": f"{due:%Y-%m-%d}", "txn_date": pd.Timestamp(due),
                              "message": f"A review of the direct payment is due on {due:%d/%m/%Y} ("

@@ -246,7 +246,7 @@ class Gen:
         for ln in r.lines:
             if ln.category == category and ln.mgmt == mgmt and not ln.invalid and not invalid:
                 for p in providers or []:
-                    if p not in ln.providers and ln.providers:
+                    if p not in ln.providers:  # a line with no named payee gets this one named
                         ln.providers.append(p)
                 return ln
         n = len(r.lines) + 1

@@ -238,7 +238,9 @@ class Truth:
                 self.f(p, r, "DQ-WRONG-ACCOUNT", note="family's personal account statement")
             if r.dup_statement and r.dup_statement[1] == p:
                 self.f(p, r, "DQ-DUPLICATE-FILE", note="September statement sent again")
-            if r.dup_receipts and r.dup_receipts[1] == p:
+            if r.dup_receipts and r.dup_receipts[1] == p and any(
+                    d.folder == r.dup_receipts[0] and d.kind == "receipt" for d in r.docs):
+                # the writer resends September's receipts.csv only when September had one
                 self.f(p, r, "DQ-DUPLICATE-FILE", note="September receipts.csv sent again")
             self.budget(r, p)
             self.contingency(r, p, eod)
