@@ -10,7 +10,7 @@ LOCK   := requirements.lock
 PIPTOOLS  := pip-tools==7.6.2
 LOCKFLAGS ?=
 
-.PHONY: install demo test bench crash-trials fuzz render clean lock
+.PHONY: install demo test bench accuracy crash-trials fuzz render clean lock
 
 # Installs exactly the versions of $(LOCK) (every package of the resolved set, see docs/dependencies.md).
 $(STAMP): pyproject.toml $(LOCK)
@@ -46,6 +46,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/dpaudit bench
+
+# recall/precision on independently written councils (dpaudit.synth.realistic) -> docs/accuracy.md (not in CI)
+accuracy: $(STAMP)
+	$(BIN)/python scripts/accuracy.py
 
 # kill -9 at random named checkpoints, then re-run and compare with an uninterrupted run (not in CI)
 N ?= 20

@@ -83,7 +83,7 @@ class Council:
 
     def statement(self, rid, start, end, opening, closing=None, account="01234567"):
         self.rows["statements"].append(dict(file_sha256=hashlib.sha256(f"{rid}{start}{account}".encode()).hexdigest(),
-                                            stmt_index=0, recipient_id=rid, period=start[:7], source_format="csv",
+                                            stmt_index=0, recipient_id=rid, period=start[:7], source_format="ofx1",
                                             profile="canonical", bank_id="", sort_code="400004", account_number=account,
                                             currency="GBP", start_date=_d(start), end_date=_d(end),
                                             opening_balance_pence=parse_pence(opening),

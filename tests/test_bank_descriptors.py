@@ -192,3 +192,27 @@ def test_categories_stay_with_their_rows_when_another_account_s_statement_is_dro
     tutor = t[t["counterparty"] == "P KAUR TUITION"]
     assert len(tutor) == 10 and set(tutor["category"]) == {"education_support"}
     assert t.loc[t["counterparty"] == "MONTHLY ACCOUNT FEE", "category"].tolist() == ["bank_charges"]
+
+
+def test_hmrc_paying_back_paye_is_a_refund_not_other_income(c):
+    c.txn("R001", "2025-05-06", "-120.00", "HMRC PAYE 123PA00045678", ttype="DD")
+    c.txn("R001", "2025-05-19", "76.71", "HMRC CUMBERNAULD", ttype="CREDIT")
+    c.txn("R001", "2025-05-20", "50.00", "GRANDMA JOAN", ttype="CREDIT")
+    f = c.audit("2025-05")
+    assert counterparties(f, "AC-NON-COUNCIL-CREDIT") == ["GRANDMA JOAN"]
+
+
+def test_a_payment_due_at_the_month_end_is_judged_when_its_window_has_passed(tmp_path):
+    """Due on 30 April, paid on 1 May: April's statement cannot show it, so April raises nothing and
+    May finds it paid; one due on 30 May that never comes is raised in June."""
+    c = Council(tmp_path / "t.duckdb")
+    c.recipient("R001").line("R001", "L1", "day_activities", "2400.00")
+    c.schedule("R001", "2025-04-30", "500.00", "SMBC DP R001-4").schedule("R001", "2025-05-30", "500.00", "SMBC DP R001-5")
+    for p, last in (("2025-04", "30"), ("2025-05", "31"), ("2025-06", "30")):
+        c.statement("R001", f"{p}-01", f"{p}-{last}", "0.00")
+    c.txn("R001", "2025-05-01", "500.00", "STOCKPORT MBC", desc="SMBC DP R001-4", ttype="CREDIT")
+    assert rules_of(c.audit("2025-04"), "AC-PAYMENT-MISSING").empty
+    may = c.audit("2025-05")
+    assert rules_of(may, "AC-PAYMENT-MISSING").empty and rules_of(may, "AC-NON-COUNCIL-CREDIT").empty
+    june = rules_of(c.audit("2025-06"), "AC-PAYMENT-MISSING")
+    assert june["txn_date"].astype(str).tolist() == ["2025-05-30"] and june["amount_pence"].tolist() == [50000]

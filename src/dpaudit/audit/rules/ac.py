@@ -9,6 +9,7 @@ from dpaudit.audit.categorise import categorise
 from dpaudit.core.money import format_gbp, gbp_series, pct_of
 from dpaudit.core.names import pairs_scoring
 from dpaudit.audit.rules.common import balances, covered, dp_value_at_end, end_of_day_balances, period_txns
+from dpaudit.audit.rules.dq import uncovered_days
 from dpaudit.audit.rules.registry import rule, txn_findings
 
 
@@ -63,7 +64,10 @@ def non_council_credit(data: AuditData) -> pd.DataFrame:
                           float(data.policy.threshold("fuzzy_payee_threshold")))
     payees = set(zip(names["recipient_id"], names["cp_norm"]))
     paid_before = pd.Series(list(zip(cr["recipient_id"], cr["cp_norm"])), index=cr.index).isin(payees).values
-    refund = cr["provider"].astype(bool).values | cr["employee_id"].notna().values | paid_before
+    # HMRC paying back PAYE to an account that pays HMRC ("HMRC CUMBERNAULD") is a refund too
+    pays_hmrc = set(t.loc[(t["direction"] == "debit") & t["f_hmrc"].astype(bool), "recipient_id"])
+    hmrc_back = (cr["f_hmrc"].astype(bool) & cr["recipient_id"].isin(pays_hmrc)).values
+    refund = cr["provider"].astype(bool).values | cr["employee_id"].notna().values | paid_before | hmrc_back
     cr = cr[~refund]
     msg = ("Received " + gbp_series(cr["amount_pence"]) + " from " + cr["counterparty"].astype(str) + " on "
            + cr["posted_date"].dt.strftime("%d/%m/%Y") + ", which is neither a scheduled council payment nor a refund from "
@@ -81,6 +85,11 @@ def payment_missing(data: AuditData) -> pd.DataFrame:
     # a payment that came short is judged in the month it was due; one that has not come, in the month
     # its window ends (a payment due on 30 April may come on 5 May, which April's statements cannot show)
     missing = m["txn_id"].isna() & (m["window_end"] >= s) & (m["window_end"] <= e)
+    # a payment may have come on a day no statement shows: that is DQ-STATEMENT-GAP's to report
+    gaps = uncovered_days(data)
+    unseen = pd.Series([any(d in gaps.get(rid, ()) for d in pd.date_range(due, end).date)
+                        for rid, due, end in zip(m["recipient_id"], m["due_date"], m["window_end"])], index=m.index, dtype=bool)
+    missing &= ~unseen
     short = m["txn_id"].notna() & (m["amount_pence"] != m["amount_pence_due"]) & (m["due_date"] >= s)
     m = m[missing | short].copy()
     if m.empty:

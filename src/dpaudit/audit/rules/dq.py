@@ -106,6 +106,13 @@ def _coverage_gaps(data: AuditData) -> list[tuple[str, object, date, date, list[
     return out
 
 
+def uncovered_days(data: AuditData) -> dict[str, set[date]]:
+    """Days of the period no statement covers, per recipient whose statements must cover it."""
+    if "uncovered_days" not in data.cache:
+        data.cache["uncovered_days"] = {rid: set(missing) for rid, _, _, _, missing, _ in _coverage_gaps(data)}
+    return data.cache["uncovered_days"]
+
+
 @rule("DQ-STATEMENT-MISSING")
 def statement_missing(data: AuditData) -> pd.DataFrame:
     rows = [{"recipient_id": rid, "key": f"{data.period}|missing",
