@@ -144,6 +144,14 @@ def _has(text: Distinct, words: list[str]) -> pd.Series:
     return text.apply(lambda v: v.str.contains(rx, na=False).astype(bool))  # each distinct text once
 
 
+def _which(text: Distinct, words: list[str]) -> pd.Series:
+    """The keyword of ``words`` each text holds (the longest, as the regex tries them), or NA."""
+    rx = keyword_regex(words)
+    if rx is None:
+        return pd.Series(pd.NA, index=text.index, dtype="object")
+    return text.apply(lambda v: v.str.extract(f"({rx.pattern})", expand=False).astype("object"))
+
+
 def _split_names(s: pd.Series) -> pd.Series:
     return s.fillna("").astype(str).str.split(";")
 
@@ -189,7 +197,7 @@ def categorise(data: AuditData) -> pd.DataFrame:
     t = data.txns.reset_index(drop=True)
     if t.empty:
         for c in ("direction", "counterparty", "cp_norm", "text", "employee_id", "category", "cat_reason", "line_id",
-                  "provider", "cp_merchant", "cp_canon", "f_prohibited", "f_household", "f_cash", "f_transfer",
+                  "provider", "cp_merchant", "cp_canon", "kw_prohibited", "kw_household", "f_prohibited", "f_household", "f_cash", "f_transfer",
                   "f_bank_charge", "f_hmrc", "f_council", "f_family"):
             # flags are bool even when empty: indexing by an empty object column selects columns
             t[c] = pd.Series(dtype="bool" if c.startswith("f_") or c == "provider" else "object")
@@ -208,11 +216,14 @@ def categorise(data: AuditData) -> pd.DataFrame:
     mcc = t["mcc"].fillna("").astype(str)
     kw = pol.keywords
     debit = t["direction"] == "debit"
-    t["f_prohibited"] = _has(merchant_text, kw("prohibited")) | mcc.isin(pol.raw["keywords"]["prohibited_mcc"])
+    # the word that fired, kept for the finding's message (an officer can check it)
+    t["kw_prohibited"] = _which(merchant_text, kw("prohibited"))
+    t["kw_household"] = _which(merchant_text, kw("household"))
+    t["f_prohibited"] = t["kw_prohibited"].notna() | mcc.isin(pol.raw["keywords"]["prohibited_mcc"])
     t["f_council"] = _has(text, kw("council"))
     # a debit to the council itself (council tax, rent) is a household bill: only credits from
     # the council are DP income (rules.md SP-HOUSEHOLD)
-    t["f_household"] = _has(merchant_text, kw("household")) | mcc.isin(pol.raw["keywords"]["household_mcc"]) \
+    t["f_household"] = t["kw_household"].notna() | mcc.isin(pol.raw["keywords"]["household_mcc"]) \
         | (debit & t["f_council"])
     t["f_cash"] = _has(text, kw("cash")) | ttype.isin([x.upper() for x in pol.raw["keywords"]["cash_types"]])
     t["f_transfer"] = _has(text, kw("transfer")) | ttype.isin([x.upper() for x in pol.raw["keywords"]["transfer_types"]])
@@ -275,7 +286,8 @@ def categorise(data: AuditData) -> pd.DataFrame:
     put(debit & t["list_category"].notna() & t["list_category"].isin(pol.raw["categories"]["allowed"]),
         t["list_category"], "known provider " + t["list_name"].fillna("").astype(str))
     for category, words in pol.category_keywords().items():
-        put(debit & _has(merchant_text, words), category, f"keyword for {category}")
+        word = _which(merchant_text, words)
+        put(debit & word.notna(), category, "'" + word.fillna("").astype(str) + "' in the payee's name")
     own = debit & t["f_family"]  # the family's own accounts are no plan category, whatever the words
     cat[own] = pd.NA
     why[own] = "a payment to the family's own name"

@@ -73,6 +73,7 @@ def wage_like_unknown(data: AuditData) -> set:
     return out
 
 
+@cached_view("lent")
 def returned_to_sender(data: AuditData) -> set:
     """txn_ids of debits to a person's name (no employee, provider or family name) of at least
     ``transfer_return_min_amount`` that the same name paid back into the account within

@@ -7,7 +7,7 @@ from dpaudit.audit.data import AuditData, budget_to_date
 from dpaudit.core.dates import financial_year_bounds, financial_year_of
 from dpaudit.audit.match import match_evidence
 from dpaudit.core.money import gbp_series, pct_of
-from dpaudit.audit.rules.common import fy_spend_verdict, fy_txns, period_txns, spend_verdict
+from dpaudit.audit.rules.common import fy_spend_verdict, fy_txns, period_txns, returned_to_sender, spend_verdict
 from dpaudit.audit.rules.registry import rule, txn_findings
 
 
@@ -38,9 +38,10 @@ def after_end(data: AuditData) -> pd.DataFrame:
 @rule("SP-PROHIBITED")
 def prohibited(data: AuditData) -> pd.DataFrame:
     r = _verdict_rows(data, "SP-PROHIBITED")
-    how = r["mcc"].fillna("").astype(str)
-    how = ("merchant category " + how).where(how.isin(data.policy.raw["keywords"]["prohibited_mcc"]), "payee or description")
-    msg = (_spent(r) + "; the " + how + " shows alcohol, gambling or adult activity, which a personal budget may not buy. "
+    mcc = r["mcc"].fillna("").astype(str)
+    how = ("the merchant category " + mcc).where(mcc.isin(data.policy.raw["keywords"]["prohibited_mcc"]),
+                                                 "'" + r["kw_prohibited"].fillna("").astype(str) + "' in the payee's name")
+    msg = (_spent(r) + "; " + how + " shows alcohol, gambling or adult activity, which a personal budget may not buy. "
            "A receipt showing an item in the support plan would clear this.")
     return txn_findings(r, msg)
 
@@ -48,8 +49,13 @@ def prohibited(data: AuditData) -> pd.DataFrame:
 @rule("SP-TRANSFER-OUT")
 def transfer_out(data: AuditData) -> pd.DataFrame:
     r = _verdict_rows(data, "SP-TRANSFER-OUT")
+    lent = r["txn_id"].isin(returned_to_sender(data))
+    why = pd.Series("the bank shows it as a transfer", index=r.index)
+    why = why.where(~r["f_transfer"].astype(bool), "the description reads as a transfer to another account")
+    why = why.where(~r["f_family"].astype(bool), "the payee carries the family's own name")
+    why = why.where(~lent, "the same name paid it back soon after (money lent out of the account)")
     msg = ("Transferred " + _money(r) + " to " + r["counterparty"].astype(str) + " on " + r["posted_date"].dt.strftime("%d/%m/%Y")
-           + ", which is not an agreed payee of the plan. The DP account may only pay for agreed support; "
+           + " (" + why + "), which is not an agreed payee of the plan. The DP account may only pay for agreed support; "
            "an invoice or receipt from an agreed provider for this amount would clear this.")
     return txn_findings(r, msg)
 
@@ -57,8 +63,15 @@ def transfer_out(data: AuditData) -> pd.DataFrame:
 @rule("SP-HOUSEHOLD")
 def household(data: AuditData) -> pd.DataFrame:
     r = _verdict_rows(data, "SP-HOUSEHOLD")
-    msg = (_spent(r) + ", a household bill or general household purchase, which the plan does not agree. A plan line agreeing it, "
-           "or a receipt showing items that directly benefit the child as set out in the plan, would clear this.")
+    mcc = r["mcc"].fillna("").astype(str)
+    word = r["kw_household"].fillna("").astype(str)
+    how = pd.Series("a payment to the council itself (a bill such as council tax or rent; only the council's payments in "
+                    "are the budget)", index=r.index)
+    how = how.where(word == "", "'" + word + "' in the payee's name")
+    how = how.where(~mcc.isin(data.policy.raw["keywords"]["household_mcc"]), "the merchant category " + mcc)
+    msg = (_spent(r) + ", a household bill or general household purchase (" + how + "), which the plan does not agree. "
+           "A plan line agreeing it, or a receipt showing items that directly benefit the child as set out in the plan, "
+           "would clear this.")
     return txn_findings(r, msg)
 
 
