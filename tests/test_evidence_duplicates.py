@@ -133,3 +133,24 @@ def test_a_statement_of_garbage_rows_is_rejected_whole_as_one_finding(tmp_path):
     rows = q(tmp_path, "SELECT row_no, reason FROM quarantine")
     assert len(rows) == 1 and rows[0][0] is None and "60 of its 61 rows could not be read" in rows[0][1]
     assert q(tmp_path, "SELECT count(*) FROM transactions") == [(0,)]
+
+
+def test_a_statement_in_a_sibling_s_folder_is_that_sibling_s_wrong_account(tmp_path):
+    """A family sends R00001's bank statement to R00002's folder as well: for R00002 it is a statement
+    of another account (DQ-WRONG-ACCOUNT), not a duplicate of R00001's file (rules.md: a duplicate is
+    judged within one recipient); R00001 audits as before."""
+    import shutil
+
+    from dpaudit.pipeline import run_period
+
+    sample = Path(__file__).resolve().parents[1] / "sample_data"
+    data = tmp_path / "data"
+    shutil.copytree(sample, data)
+    statement = data / "inbox" / "2026-01" / "R00001" / "statement_2026-01.ofx"
+    shutil.copy(statement, data / "inbox" / "2026-01" / "R00002" / "statement_2026-01.ofx")
+    run_period(data, "2026-01", reports_dir=tmp_path / "r", db_path=tmp_path / "db.duckdb", officer="Prep")
+    with open_store(tmp_path / "db.duckdb") as con:
+        rows = con.execute("SELECT recipient_id, rule_id, message FROM findings WHERE rule_id IN "
+                           "('DQ-WRONG-ACCOUNT', 'DQ-DUPLICATE-FILE') ORDER BY 1, 2").fetchall()
+    assert [(r, rule) for r, rule, _ in rows] == [("R00002", "DQ-WRONG-ACCOUNT")]
+    assert "inbox/2026-01/R00002/statement_2026-01.ofx" in rows[0][2]
