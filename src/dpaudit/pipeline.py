@@ -189,6 +189,15 @@ def _write_period_files(con, period: str, out: Path, policy: Policy, run_id: str
     q = con.execute("SELECT path, kind, recipient_id, period, row_no, column_name, value_masked, reason FROM quarantine "
                     "WHERE period = ? OR period IS NULL ORDER BY path, row_no, column_name", [period]).df()
     decided = current_status(con, **policy.carry())
+    # a recommendation decided in an earlier month (an accepted STOP) is shown, not pre-filled: a
+    # decision typed here would be a new one and write the letter again
+    carried_rec = decided["carried_from"].notna() & decided["exception_id"].str.startswith("REC-")
+    if carried_rec.any():
+        decided = decided.copy()
+        decided.loc[carried_rec, "note"] = ("Already " + decided.loc[carried_rec, "status"].astype(str) + " for "
+                                            + decided.loc[carried_rec, "carried_from"].str[4:11] + " by "
+                                            + decided.loc[carried_rec, "officer"].astype(str) + "; no new decision needed.")
+        decided.loc[carried_rec, "status"] = None
     files = [
         csvs.write_exceptions_csv(out / "exceptions.csv", f),
         csvs.write_recommendations_csv(out / "recommendations.csv", recs),

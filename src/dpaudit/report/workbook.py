@@ -60,6 +60,10 @@ STATUS_TO_DECISION = {"accepted": "accept", "dismissed": "dismiss", "queried": "
                       "accept": "accept", "dismiss": "dismiss", "query": "query"}
 SHEETS = ("Summary", "Exceptions", "Recommendations", "Reconciliation", "Data quality", "How to use")
 TOP_RECIPIENTS = 20
+# under the key figures, in lines short enough to print within the sheet's width
+AT_STAKE_NOTE = ("Money at stake counts each payment once, however many rules flag it.",
+                 "The money to recover counts only misused spend, payments still without evidence",
+                 "after their grace period, and funds held above the limit, so it is usually smaller.")
 TOTALS_ROWS = 2  # a blank row, then the totals row, below a table's data rows
 
 _HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -715,6 +719,9 @@ def _summary_sheet(wb: Workbook, *, period: str, run_time: datetime, policy_vers
     add(c.text("Open findings (no decision yet)", font=_BOLD), fig.n_open)
     add(c.text("Recipients with findings", font=_BOLD), fig.n_recipients_with_findings)
     add(c.text("Money at stake (not dismissed)", font=_BOLD), c.money(fig.money_at_stake_pence, font=_BOLD))
+    add(c.text("Money to recover (recommended)", font=_BOLD), c.money(int(fig.by_action["amount_pence"].sum()), font=_BOLD))
+    for line in AT_STAKE_NOTE:
+        add(c.text(line, font=_ITALIC))
     add(c.text("Quarantined rows or files", font=_BOLD), fig.n_quarantined)
     for note in overflow:
         add(c.text("Not all rows fit", font=_BOLD), c.text(note))
