@@ -106,3 +106,22 @@ def test_a_dismissed_finding_leaves_the_repayment_when_recommended_again(tmp_pat
         decide(con, [(f.loc[f["rule_id"] == "SP-PROHIBITED", "exception_id"].iloc[0], "dismiss")])
         recommend_period(con, "2025-05", POLICY, prepared_by="auditor.a")
         assert amount() == [("REPAY", 3000)]
+
+
+def test_the_next_month_s_workbook_shows_the_accepted_stop_without_deciding_it_again(tmp_path):
+    from datetime import datetime
+
+    from openpyxl import load_workbook
+
+    from dpaudit.pipeline import write_period_reports
+
+    with open_store(tmp_path / "t.duckdb") as con:
+        audit_all(council(tmp_path, status="stopped"), con)
+        decide(con, [("REC-2025-05-R001", "accept")])
+        write_period_reports(con, "2025-06", tmp_path / "r", POLICY, "run-r", datetime(2025, 7, 2, 9, 0), {})
+    ws = load_workbook(tmp_path / "r" / "2025-06" / "exceptions.xlsx")["Recommendations"]
+    head = [c.value for c in ws[1]]
+    row = next(r for r in ws.iter_rows(min_row=2, values_only=True) if r[head.index("exception_id")] == "REC-2025-06-R001")
+    assert row[head.index("Action")] == "STOP" and row[head.index("decision")] in (None, "")
+    assert row[head.index("note")].startswith("Already accepted for 2025-05 by officer.b")
+    assert not list((tmp_path / "r" / "2025-06").glob("letters/*")), "no second STOP letter"
