@@ -31,14 +31,17 @@ lock:
 	rc=$$?; rm -rf $$tool; exit $$rc
 
 # The whole job on sample_data/: three months (Jan-Mar 2026), an officer's decisions on February
-# (which give the REPAY and STOP letters) and the FY2025 year end.
+# (which give the REPAY and STOP letters), the FY2025 year end, and the officer's year-end decisions
+# (a letter only for the repayment accepted).
 demo: $(STAMP)
 	rm -f $(REPORTS)/demo.duckdb $(REPORTS)/demo.duckdb.wal
 	$(BIN)/dpaudit run --data sample_data --periods 2026-01..2026-03 --reports $(REPORTS) --db $(REPORTS)/demo.duckdb --officer "Demo Preparer"
 	$(BIN)/dpaudit decisions import sample_data/officer_decisions.csv --data sample_data --db $(REPORTS)/demo.duckdb
 	$(BIN)/dpaudit report --data sample_data --period 2026-02 --reports $(REPORTS) --db $(REPORTS)/demo.duckdb
 	$(BIN)/dpaudit year-end --data sample_data --fy 2025 --reports $(REPORTS) --db $(REPORTS)/demo.duckdb
-	@echo "Reports are in $(REPORTS)/2026-01 .. $(REPORTS)/2026-03 (letters in $(REPORTS)/2026-02/letters) and $(REPORTS)/FY2025"
+	$(BIN)/dpaudit decisions import sample_data/year_end_decisions.csv --data sample_data --db $(REPORTS)/demo.duckdb
+	$(BIN)/dpaudit year-end --data sample_data --fy 2025 --reports $(REPORTS) --db $(REPORTS)/demo.duckdb -q
+	@echo "Reports are in $(REPORTS)/2026-01 .. $(REPORTS)/2026-03 (letters in $(REPORTS)/2026-02/letters) and $(REPORTS)/FY2025 (letters in $(REPORTS)/FY2025/letters)"
 
 # Any pytest failure fails, including exit 5 ("no tests collected"): CI must never pass on no tests.
 test: $(STAMP)

@@ -70,6 +70,11 @@ def test_letters_follow_accepted_repayments_only(council, tmp_path):
     text = (out / "letters" / letters[0]).read_text()
     amount = ye.loc[ye["recipient_id"] == yes, "repayment"].iloc[0]
     assert f"£{amount:,.2f}" in text
+    # dated the day the officer accepted it, not 31 March nor the machine's clock at the re-run
+    from dpaudit.store import open_store
+    with open_store(db, read_only=True) as con:
+        when = con.execute("SELECT max(decided_at) FROM decisions WHERE exception_id = ?", [f"YE-FY2025-{yes}"]).fetchone()[0]
+    assert f"Date: {when.day} {when:%B %Y}" in text
 
     # the officer changes their mind: the letter goes
     again = tmp_path / "again.csv"

@@ -496,8 +496,11 @@ def run_year_end(data_dir: Path | str, fy: int, *, reports_dir: Path | str | Non
         accepted = ye[(status["status"] == "accepted").to_numpy()]
         for stale in (out / "letters").glob(f"FY{fy}_*"):  # a decision changed since: only accepted ones stay
             stale.unlink()
+        decided_on = {rid: pd.Timestamp(when).date() for rid, when, ok in
+                      zip(ye["recipient_id"], status["decided_at"], status["status"] == "accepted") if ok and pd.notna(when)}
         files += write_letters(out / "letters", year_end_letters(accepted, recipients, fy=fy, council=council_details(policy),
-                                                                  repay_days=policy.days("repay_days")))
+                                                                  repay_days=policy.days("repay_days"),
+                                                                  decided_on=decided_on))
         run.counts["letters"] = int((accepted["repayment_pence"] > 0).sum()) if len(accepted) else 0
         run.counts.update({"recipients": int(len(ye)),
                            "repayment_pence": int(ye["repayment_pence"].sum()) if len(ye) else 0,

@@ -579,14 +579,15 @@ def write_accepted_letters(con: Any, out_dir: Path | str, period: str, *, policy
 
 def year_end_letters(year_end: pd.DataFrame, recipients: pd.DataFrame, *, fy: int, letter_date: date | None = None,
                      council_name: str | None = None, repay_days: int = 28,
-                     council: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+                     council: dict[str, Any] | None = None,
+                     decided_on: dict[str, date] | None = None) -> list[dict[str, Any]]:
     """Letter details for every recipient with a year-end repayment (PBP 5.3, 5.4), for :func:`write_letters`.
 
-    Dated the last day of the financial year (31 March) unless ``letter_date`` is given, so a year
-    end run twice writes the same letters; respond by ``repay_days`` after the letter date."""
+    Dated the day the officer accepted the repayment (``decided_on``), else ``letter_date``, else the
+    last day of the financial year (31 March), so a year end run twice writes the same letters;
+    respond by ``repay_days`` after the letter date."""
     ppl = recipients.drop_duplicates("recipient_id")
     people = ppl.set_index(ppl["recipient_id"].astype(str))
-    dated = letter_date or date(fy + 1, 3, 31)
     out = []
     for r in year_end.sort_values("recipient_id", kind="mergesort").itertuples(index=False):
         amount = 0 if pd.isna(r.repayment_pence) else int(r.repayment_pence)
@@ -596,6 +597,8 @@ def year_end_letters(year_end: pd.DataFrame, recipients: pd.DataFrame, *, fy: in
         if rid not in people.index:
             raise LetterError(f"recipient {rid} must repay at year end but is not in recipients.csv")
         person = people.loc[rid]
+        # dated the day an officer accepted the repayment (a letter follows a decision), else 31 March
+        dated = (decided_on or {}).get(rid) or letter_date or date(fy + 1, 3, 31)
         reasons = split_reasons(r.reasons) or [
             f"At 31 March {fy + 1} the account held more than the 10% of the year's direct payment that may be "
             f"carried forward (PBP 5.3)."]
