@@ -323,14 +323,21 @@ def run(data: DataOpt,
         periods: Annotated[Optional[str], typer.Option("--periods", metavar="YYYY-MM..YYYY-MM",
                                                        help="A range of months, e.g. 2026-01..2026-03.")] = None,
         reports: ReportsOpt = None, db: DbOpt = None, policy: PolicyOpt = None, officer: OfficerOpt = None,
-        wait: WaitOpt = 0.0, quiet: QuietOpt = False) -> None:
+        wait: WaitOpt = 0.0, quiet: QuietOpt = False,
+        dask: Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS",
+                                                    help="Read the files and audit shards of recipients on a Dask "
+                                                         "cluster: a scheduler address (tcp://host:8786), or 'local' "
+                                                         "for worker processes on this machine. Its workers must see "
+                                                         "the data folder at the same path.")] = None) -> None:
     """Run whole months: ingest, validate, audit, recommend and write the reports, in month order."""
+    from dpaudit.ingest.workers import DaskPool
     from dpaudit.pipeline import STAGES, period_overview, run_period, store_path
 
     results = []
-    with domain_errors():
+    with domain_errors(), contextlib.ExitStack() as stack:
         todo = expand_periods(period, periods)
         require_inbox(data, todo, policy)
+        pool = stack.enter_context(DaskPool(dask)) if dask is not None else None
         with stage_progress(quiet) as prog:
             task = prog.add_task("starting", total=len(todo) * len(STAGES))
             for p in todo:
@@ -339,7 +346,7 @@ def run(data: DataOpt,
                                 completed=todo.index(p) * len(STAGES) + STAGES.index(stage)
                                 if stage in STAGES else None)
                 results.append(run_period(data, p, reports_dir=reports, db_path=db, policy_path=policy,
-                                          officer=officer, wait_seconds=wait, progress=say))
+                                          officer=officer, wait_seconds=wait, progress=say, pool=pool))
                 prog.update(task, completed=(todo.index(p) + 1) * len(STAGES))
         if not quiet:
             for r in results:

@@ -29,11 +29,9 @@ from dpaudit.core.mask import mask_text
 from dpaudit.audit.findings import FINDING_COLUMNS, sort_findings
 from dpaudit.ingest.inbox import known_recipients, record_not_read, scan_inbox
 from dpaudit.ingest.reference import load_reference
-from dpaudit.audit.match import MATCH_COLUMNS, match_evidence
+from dpaudit.audit.match import MATCH_COLUMNS
 from dpaudit.core.policy import Policy, load_policy
-from dpaudit.audit.reconcile import reconcile
 from dpaudit.audit.rules import run_rules
-from dpaudit.audit.rules.common import period_txns
 from dpaudit.store import insert_df, now_utc, open_store, set_holder, transaction
 
 Progress = Callable[[str], None]
@@ -118,11 +116,27 @@ def audit_findings(con, period: str, policy: Policy, only: list[str] | None = No
     return data, sort_findings(run_rules(data, only=only))
 
 
-def audit_period(con, period: str, policy: Policy, run_id: str) -> dict:
-    """Categorise, match, run every rule and reconcile; store findings, matches, reconciliation."""
-    data, findings = audit_findings(con, period, policy)
-    matches, _, _ = match_evidence(data)
-    rec = reconcile(data)
+def audited(data: AuditData, pool: Any = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
+    """Findings (sorted), matches, reconciliation and the number of period transactions of a month.
+
+    With ``pool`` (``submit(fn, chunks)``: worker processes, or the flow's task runner on a Dask
+    cluster) and enough recipients, the month is audited in shards of recipients on the pool and
+    the shards merged (``audit.shard``): the result is the same as in one process."""
+    from dpaudit.audit import shard
+
+    n_workers = int(getattr(pool, "shards", getattr(pool, "n", 1)) or 1) if pool is not None else 1
+    n = min(n_workers, len(data.recipients) // shard.MIN_SHARD_RECIPIENTS)
+    if n <= 1:
+        return shard.merge_shards([shard.audit_shard(data)])
+    parts = shard.split(data, n)
+    return shard.merge_shards([r for chunk in pool.submit(shard.audit_chunk, [[p] for p in parts]) for r in chunk])
+
+
+def audit_period(con, period: str, policy: Policy, run_id: str, pool: Any = None) -> dict:
+    """Categorise, match, run every rule and reconcile (on ``pool`` in shards of recipients, see
+    :func:`audited`); store findings, matches, reconciliation."""
+    data = load_audit_data(con, period, policy)
+    findings, matches, rec, n_txns = audited(data, pool)
     with transaction(con):
         con.execute("DELETE FROM findings WHERE period = ?", [period])
         con.execute("DELETE FROM matches WHERE period = ?", [period])
@@ -130,8 +144,7 @@ def audit_period(con, period: str, policy: Policy, run_id: str) -> dict:
         insert_df(con, "findings", findings.assign(run_id=run_id))
         insert_df(con, "matches", matches[MATCH_COLUMNS], on_conflict="APPEND")
         insert_df(con, "reconciliation", rec)
-    return {"findings": int(len(findings)), "transactions_audited": int(len(period_txns(data))),
-            "recipients_reconciled": int(len(rec))}
+    return {"findings": int(len(findings)), "transactions_audited": n_txns, "recipients_reconciled": int(len(rec))}
 
 
 def period_findings(con, period: str, policy: Policy | None = None) -> pd.DataFrame:
@@ -322,6 +335,7 @@ def run_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | N
     ``stage_runner`` runs each stage (the Prefect flow makes each a task); ``pool`` reads the
     month's files (worker processes by default; the flow passes its task runner)."""
     from dpaudit.decide.recommend import recommend_period
+    from dpaudit.ingest.workers import Workers
 
     parse_period(period)
     data_dir = require_data_dir(data_dir)
@@ -338,7 +352,9 @@ def run_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | N
         if "ingest" in stages:
             run.counts.update(run.stage("ingest", ingest_period, con, data_dir, period, policy, pool))
         if "audit" in stages:
-            run.counts.update(run.stage("audit", audit_period, con, period, policy, run.run_id))
+            with contextlib.ExitStack() as stack:
+                audit_pool = pool or stack.enter_context(Workers())
+                run.counts.update(run.stage("audit", audit_period, con, period, policy, run.run_id, audit_pool))
         if "recommend" in stages:
             recs = run.stage("recommend", recommend_period, con, period, policy,
                              prepared_by=officer_name(officer), run_id=run.run_id)

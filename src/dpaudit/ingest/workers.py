@@ -123,3 +123,39 @@ def require_visible(paths: Iterable[Path]) -> None:
             f"(pid {os.getpid()} on {socket.gethostname()}; first: {missing[0]}). The data folder must be at "
             f"the same absolute path wherever files are read (each Dask or Prefect worker); nothing was "
             f"quarantined for this. Fix the mount or path and run again.")
+
+
+class DaskPool:
+    """The same ``submit`` on a Dask cluster: a month's files are read, and its audit shards
+    (``audit.shard``) audited, on the cluster's workers; results come back in chunk order.
+
+    ``address`` is a scheduler (``tcp://host:8786``), or ``local`` for a cluster of ``n_workers``
+    worker processes on this machine.  The workers must see the data folder at the same path (a
+    shared disk): :func:`require_visible` stops a run whose workers cannot."""
+
+    def __init__(self, address: str = "local", n_workers: int | None = None) -> None:
+        from distributed import Client, LocalCluster
+
+        self._cluster = None
+        if address in ("", "local"):
+            self._cluster = LocalCluster(n_workers=n_workers or workers(), threads_per_worker=1, processes=True,
+                                         dashboard_address=None)
+            self._client = Client(self._cluster)
+        else:
+            self._client = Client(address)
+        self.n = max(1, len(self._client.scheduler_info().get("workers", {})))
+
+    def __enter__(self) -> DaskPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def submit(self, fn: Callable[..., Any], chunks: Iterable[Any], *args: Any, parallel: bool = True) -> Iterator[Any]:
+        chunks = list(chunks)
+        if not chunks:
+            return iter(())
+        futures = self._client.map(fn, chunks, *[[a] * len(chunks) for a in args], pure=False)
+        return (f.result() for f in futures)

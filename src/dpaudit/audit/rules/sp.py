@@ -4,7 +4,6 @@ from __future__ import annotations
 import pandas as pd
 
 from dpaudit.audit.data import AuditData, budget_to_date
-from dpaudit.core.dates import financial_year_bounds, financial_year_of
 from dpaudit.audit.match import match_evidence
 from dpaudit.core.money import gbp_series, pct_of
 from dpaudit.audit.rules.common import fy_spend_verdict, fy_txns, period_txns, returned_to_sender, spend_verdict

@@ -1,0 +1,90 @@
+"""The audit of one month in shards of recipients, for worker processes or a Dask cluster.
+
+Every rule is a pure function of :class:`~dpaudit.audit.data.AuditData` and judges one recipient
+at a time, so a month can be split by recipient: each shard holds its recipients' rows of every
+table (and the history each rule reads: the financial year's transactions, earlier matches and
+findings, last month's reconciliation) plus what all share (the policy, providers.csv).  A shard is
+audited wherever it is sent (:func:`audit_shard`); :func:`merge_shards` puts the results together
+in the order the single-process audit gives, so the stored findings, matches and reconciliation
+are the same to the byte.
+
+Recipients whose folders share a file (a statement sent to two siblings) go to one shard: the
+wrong-account check of the copy reads the first reader's statement.
+"""
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from typing import Any
+
+import pandas as pd
+
+from dpaudit.audit.data import AuditData
+
+# the AuditData frames that hold a recipient_id column (the rest are shared by all shards)
+SHARED = {"providers"}
+MIN_SHARD_RECIPIENTS = 200  # fewer recipients per shard and moving the data costs more than it saves
+
+
+def shard_of(data: AuditData, n: int) -> dict[str, int]:
+    """Recipient -> shard (0..n-1): round robin over the recipients in id order, a recipient whose
+    folder holds a copy of another's file following that one's shard."""
+    ids = sorted(set(data.recipients["recipient_id"].astype(str))
+                 | set(data.txns["recipient_id"].dropna().astype(str)))
+    out = {rid: i % n for i, rid in enumerate(ids)}
+    d = data.duplicate_files
+    if len(d):
+        for rid, first in zip(d["recipient_id"].astype(str), d["first_recipient"]):
+            if isinstance(first, str) and first in out:
+                out[rid] = out[first]
+    return out
+
+
+def split(data: AuditData, n: int) -> list[AuditData]:
+    """``data`` as ``n`` shards of recipients (fewer when there are too few recipients to share)."""
+    where = shard_of(data, max(1, n))
+    n = min(n, max(1, len(where)))
+    if n <= 1:
+        return [data]
+    shards = []
+    for k in range(n):
+        parts: dict[str, Any] = {}
+        for f in fields(AuditData):
+            value = getattr(data, f.name)
+            if isinstance(value, pd.DataFrame) and f.name not in SHARED and "recipient_id" in value.columns:
+                rid = value["recipient_id"]
+                # rows of no recipient (reference rows' quarantine) go to the first shard only
+                mine = rid.map(lambda r: where.get(str(r), 0) if isinstance(r, str) else 0) == k
+                parts[f.name] = value[mine.to_numpy()].reset_index(drop=True)
+            elif f.name == "audited_before":
+                parts[f.name] = frozenset(r for r in value if where.get(r, 0) == k)
+        shards.append(replace(data, **parts, cache={}))
+    return shards
+
+
+def audit_shard(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
+    """Findings (finalised), matches, reconciliation and the number of period transactions of one
+    shard (or of a whole month)."""
+    from dpaudit.audit.match import MATCH_COLUMNS, match_evidence
+    from dpaudit.audit.reconcile import reconcile
+    from dpaudit.audit.rules import run_rules
+    from dpaudit.audit.rules.common import period_txns
+
+    findings = run_rules(data)
+    matches, _, _ = match_evidence(data)
+    return findings, matches[MATCH_COLUMNS], reconcile(data), int(len(period_txns(data)))
+
+
+def audit_chunk(chunk: list[AuditData]) -> list[tuple]:
+    """:func:`audit_shard` of each shard of a chunk (the unit a worker pool is handed)."""
+    return [audit_shard(s) for s in chunk]
+
+
+def merge_shards(results: list[tuple]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
+    """The shards' results as one month's, in the single-process order."""
+    from dpaudit.audit.findings import sort_findings
+
+    findings = pd.concat([r[0] for r in results], ignore_index=True).drop_duplicates("exception_id")
+    matches = pd.concat([r[1] for r in results], ignore_index=True)
+    matches = matches.sort_values(["txn_id", "evidence_id"], kind="mergesort").reset_index(drop=True)
+    rec = pd.concat([r[2] for r in results], ignore_index=True).sort_values("recipient_id", kind="mergesort")
+    return sort_findings(findings), matches, rec.reset_index(drop=True), sum(r[3] for r in results)
