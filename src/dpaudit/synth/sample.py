@@ -427,6 +427,13 @@ REC-2026-02-R00006,accept,A. Finance,2026-03-09T10:20:00,Recover the unevidenced
 REC-2026-02-R00008,query,A. Finance,2026-03-09T10:25:00,Ask the family whether the balance is committed to planned respite
 """
 
+# the officer's year-end decisions (make demo imports them, then writes the accepted repayment's letter)
+YEAR_END_DECISIONS = """exception_id,decision,officer,decided_at,note
+YE-FY2025-R00007,accept,A. Finance,2026-04-14T09:30:00,Surplus above the 10% carry-forward: recover
+YE-FY2025-R00008,query,A. Finance,2026-04-14T09:35:00,February's query about planned respite is still open: ask before recovering
+YE-FY2025-R00012,dismiss,A. Finance,2026-04-14T09:40:00,Started in March: too small to recover
+"""
+
 
 def build_sample(out_dir: Path) -> None:
     """Write the sample council to ``out_dir`` (replacing what the builder owns there)."""
@@ -450,6 +457,7 @@ def build_sample(out_dir: Path) -> None:
     w.writerows(rows)
     _write(out / "expected_findings.csv", buf.getvalue().encode("utf-8"))
     _write(out / "officer_decisions.csv", OFFICER_DECISIONS.encode("utf-8"))
+    _write(out / "year_end_decisions.csv", YEAR_END_DECISIONS.encode("utf-8"))
     stories = {sc.profile.rid: sc.story for sc in scs}
     formats = {sc.profile.rid: sc.profile.fmt for sc in scs}
     _write(out / "README.md", _readme(sims, stories, formats).encode("utf-8"))
