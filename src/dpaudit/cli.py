@@ -464,9 +464,9 @@ def synth(recipients: Annotated[int, typer.Option("--recipients", "-n", min=1, m
                       f"periods {s['periods'][0]}..{s['periods'][-1]}; truth in {out / 'ground_truth.csv'}")
 
 
-@app.command(cls=PlainCommand, epilog="Examples:\n\n  dpaudit bench            (1,000 and 5,000 recipients)\n\n"
+@app.command(cls=PlainCommand, epilog="Examples:\n\n  dpaudit bench            (2,000, 5,000 and 20,000 recipients: hledger at 2,000 and 5,000, Dask at 5,000 and 20,000)\n\n"
                     "  dpaudit bench --sizes 1000 --profile")
-def bench(sizes: Annotated[str, typer.Option("--sizes", metavar="N,N", help="Comma-separated council sizes.")] = "1000,5000",
+def bench(sizes: Annotated[str, typer.Option("--sizes", metavar="N,N", help="Comma-separated council sizes.")] = "2000,5000,20000",
           root: Annotated[Path, typer.Option("--root", metavar="FOLDER", help="Where councils are generated (reused when present).")]
           = Path("bench_data"),
           doc: Annotated[Optional[Path], typer.Option("--doc", metavar="FILE", help="Markdown file to write the results to.")]
