@@ -475,19 +475,21 @@ def build_letters(recommendations: pd.DataFrame, statuses: pd.DataFrame, recipie
         grounds = [(g, STOP_CLAUSE if g.startswith("STOP-") else clause_of.get(g)) for g in rules]
         sentences = letter_reasons(r.reasons) or split_reasons(r.reasons)
         amount = 0 if r.amount_pence is None or pd.isna(r.amount_pence) else int(r.amount_pence)
-        letter = {
-            "recipient_id": rid, "child_name": person.get("child_name"), "account_holder": person.get("account_holder"),
-            "support_officer": person.get("support_officer") or "your direct payments officer", "action": action,
-            "amount_pence": amount, "reasons": _with_payments(sentences, rules, payments.get(rid, {})),
-            "grounds": grounds, "clauses": _listify(r.clauses), "respond_by": respond_by, "period": str(r.period),
-            "letter_date": dated,
-        }
-        if council is not None:
-            letter["council"] = council
-        if council_name:
-            letter["council_name"] = council_name
-        out.append(letter)
+        out.append(_letter(rid, person, council, council_name, action=action, amount_pence=amount,
+                           reasons=_with_payments(sentences, rules, payments.get(rid, {})), grounds=grounds,
+                           clauses=_listify(r.clauses), respond_by=respond_by, period=str(r.period), letter_date=dated))
     return out
+
+
+def _letter(rid: str, person: Any, council: dict[str, Any] | None, council_name: str | None, **fields: Any) -> dict[str, Any]:
+    """A letter's details: who it is to (from recipients.csv), the council's, and ``fields``."""
+    letter = {"recipient_id": rid, "child_name": person.get("child_name"), "account_holder": person.get("account_holder"),
+              "support_officer": person.get("support_officer") or "your direct payments officer", **fields}
+    if council is not None:
+        letter["council"] = council
+    if council_name:
+        letter["council_name"] = council_name
+    return letter
 
 
 def letter_payments(con: Any, period: str, policy: Any, recipient_ids: list[str] | None = None
@@ -602,17 +604,8 @@ def year_end_letters(year_end: pd.DataFrame, recipients: pd.DataFrame, *, fy: in
         reasons = split_reasons(r.reasons) or [
             f"At 31 March {fy + 1} the account held more than the 10% of the year's direct payment that may be "
             f"carried forward (PBP 5.3)."]
-        letter = {
-            "recipient_id": rid, "child_name": person.get("child_name"), "account_holder": person.get("account_holder"),
-            "support_officer": person.get("support_officer") or "your direct payments officer", "action": "REPAY",
-            "amount_pence": amount, "reasons": reasons, "grounds": [(YEAR_END_GROUND, "PBP 5.3, 5.4")],
-            "clauses": ["PBP 5.3", "PBP 5.4"], "respond_by": dated + timedelta(days=repay_days),
-            "period": f"FY{fy}", "period_label": f"the financial year April {fy} to March {fy + 1}",
-            "letter_date": dated,
-        }
-        if council is not None:
-            letter["council"] = council
-        if council_name:
-            letter["council_name"] = council_name
-        out.append(letter)
+        out.append(_letter(rid, person, council, council_name, action="REPAY", amount_pence=amount, reasons=reasons,
+                           grounds=[(YEAR_END_GROUND, "PBP 5.3, 5.4")], clauses=["PBP 5.3", "PBP 5.4"],
+                           respond_by=dated + timedelta(days=repay_days), period=f"FY{fy}",
+                           period_label=f"the financial year April {fy} to March {fy + 1}", letter_date=dated))
     return out
