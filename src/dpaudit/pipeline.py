@@ -125,7 +125,7 @@ def audited(data: AuditData, pool: Any = None) -> tuple[pd.DataFrame, pd.DataFra
     from dpaudit.audit import shard
 
     n_workers = int(getattr(pool, "shards", getattr(pool, "n", 1)) or 1) if pool is not None else 1
-    n = min(n_workers, len(data.recipients) // shard.MIN_SHARD_RECIPIENTS)
+    n = shard.shard_count(len(data.recipients), n_workers)
     if n <= 1:
         return shard.merge_shards([shard.audit_shard(data)])
     parts = shard.split(data, n)

@@ -23,6 +23,15 @@ from dpaudit.audit.data import AuditData
 # the AuditData frames that hold a recipient_id column (the rest are shared by all shards)
 SHARED = {"providers"}
 MIN_SHARD_RECIPIENTS = 200  # fewer recipients per shard and moving the data costs more than it saves
+MAX_SHARD_RECIPIENTS = 1000  # more, and a worker holds a large part of the month at once (memory)
+
+
+def shard_count(n_recipients: int, n_workers: int) -> int:
+    """How many shards: one per worker when each gets at least MIN_SHARD_RECIPIENTS, and as many more
+    as keep each within MAX_SHARD_RECIPIENTS (a worker then audits several, one after another)."""
+    if n_workers <= 1 or n_recipients < 2 * MIN_SHARD_RECIPIENTS:
+        return 1
+    return max(min(n_workers, n_recipients // MIN_SHARD_RECIPIENTS), -(-n_recipients // MAX_SHARD_RECIPIENTS))
 
 
 def shard_of(data: AuditData, n: int) -> dict[str, int]:

@@ -221,6 +221,9 @@ def step_floor(council: Path) -> dict:
     import duckdb
 
     inbox = council / "inbox" / PERIOD
+    # DuckDB opens every CSV of the glob: a council of 20,000 recipients needs more than 1,024 files
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     t0 = time.perf_counter()
     layouts = _statement_layouts(inbox)
     sql = FLOOR_SQL.format(**{k: repr(v) for k, v in layouts.items()}, receipts=str(inbox / "*" / "receipts.csv"))
