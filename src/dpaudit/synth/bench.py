@@ -41,6 +41,7 @@ TARGETS = {
 }
 HLEDGER_SIZES = (2000, 5000)   # dpaudit against hledger's bare `print` of the same statement rows (issue 17)
 DASK_SIZES = (5000, 20000)     # the month again on a LocalCluster of 2 worker processes
+FLOOR_GROUP = 4000             # recipients whose files the floor reads in one query (open-file limit)
 
 
 # ------------------------------------------------------------------------------------- child steps
@@ -211,7 +212,7 @@ txns AS (SELECT * FROM canon UNION ALL SELECT * FROM lloyds UNION ALL SELECT * F
 receipts AS (
     SELECT regexp_extract(filename, '/(R[0-9]+)/', 1) AS rid,
            TRY_CAST(replace(replace(amount, '£', ''), ',', '') AS DECIMAL(18, 2)) AS amt
-    FROM read_csv('{receipts}', filename = true, all_varchar = true, header = true, union_by_name = true))
+    FROM read_csv({receipts}, filename = true, all_varchar = true, header = true, union_by_name = true))
 SELECT count(*) AS txns, count(r.rid) AS matched
 FROM txns t LEFT JOIN (SELECT DISTINCT rid, amt FROM receipts) r ON r.rid = t.rid AND r.amt = -t.amt
 """
@@ -221,15 +222,25 @@ def step_floor(council: Path) -> dict:
     import duckdb
 
     inbox = council / "inbox" / PERIOD
-    # DuckDB opens every CSV of the glob: a council of 20,000 recipients needs more than 1,024 files
+    # DuckDB holds every file of a read_csv open: a council of 20,000 recipients is read in groups of
+    # recipients (a recipient's statements and receipts in one group, so the join is the same)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     t0 = time.perf_counter()
     layouts = _statement_layouts(inbox)
-    sql = FLOOR_SQL.format(**{k: repr(v) for k, v in layouts.items()}, receipts=str(inbox / "*" / "receipts.csv"))
+    receipts = sorted(str(f) for f in inbox.glob("*/receipts.csv"))
+    folders = sorted({Path(f).parent.name for v in layouts.values() for f in v} | {Path(f).parent.name for f in receipts})
+    txns = matched = 0
     con = duckdb.connect()
     try:
-        txns, matched = con.execute(sql).fetchall()[0]
+        for i in range(0, len(folders), FLOOR_GROUP):
+            group = set(folders[i:i + FLOOR_GROUP])
+            part = {k: [f for f in v if Path(f).parent.name in group] for k, v in layouts.items()}
+            rec = [f for f in receipts if Path(f).parent.name in group]
+            if not rec or not all(part.values()):
+                continue  # every group of a generated council has all three layouts and receipts
+            t, m = con.execute(FLOOR_SQL.format(**{k: repr(v) for k, v in part.items()}, receipts=repr(rec))).fetchall()[0]
+            txns, matched = txns + t, matched + m
     finally:
         con.close()
     wall = time.perf_counter() - t0
