@@ -50,8 +50,56 @@ def _peak_rss_mb() -> float:
 
 
 def _worker_rss_mb() -> float:
-    """Peak RSS of the largest worker process (``dpaudit.ingest.workers``) this step started."""
+    """Peak RSS of the largest child process this step waited for (hledger).  Not for worker
+    processes started by spawn: Linux carries the forking parent's peak over the exec, so a worker
+    would show the main process's size (:class:`ChildPeak` samples them instead)."""
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+
+
+class ChildPeak:
+    """The largest peak RSS (``VmHWM``, which an exec resets) of any descendant process while the
+    ``with`` block runs, sampled every ``interval`` seconds from /proc: the worker processes."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        import threading
+
+        self.interval, self.peak_kb, self._stop = interval, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _children(self) -> list[int]:
+        kids, todo = [], [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                try:
+                    found = [int(c) for c in task.read_text().split()]
+                except OSError:
+                    continue
+                kids += found
+                todo += found
+        return kids
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            for pid in self._children():
+                try:
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmHWM:"):
+                            self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+                except OSError:
+                    pass
+
+    def __enter__(self) -> "ChildPeak":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def mb(self) -> float:
+        return self.peak_kb / 1024.0
 
 
 def _hotspots(prof: cProfile.Profile, n: int = 15) -> dict[str, list[tuple[str, float, float]]]:
@@ -93,11 +141,12 @@ def step_month(council: Path, db: Path, reports: Path, profile: bool) -> dict:
     from dpaudit.ingest.workers import workers
     from dpaudit.pipeline import run_period
 
-    r, wall, hot = _profiled(lambda: run_period(council, PERIOD, reports_dir=reports, db_path=db, officer="bench"),
-                             profile)
+    with ChildPeak() as kids:
+        r, wall, hot = _profiled(lambda: run_period(council, PERIOD, reports_dir=reports, db_path=db, officer="bench"),
+                                 profile)
     return {"wall_s": wall, "stages": r.timings, "transactions": int(r.counts.get("txns_read", 0)),
             "audited": int(r.counts.get("transactions_audited", 0)), "findings": int(r.counts.get("findings", 0)),
-            "rss_mb": _peak_rss_mb(), "worker_rss_mb": _worker_rss_mb(), "workers": workers(), "hotspots": hot}
+            "rss_mb": _peak_rss_mb(), "worker_rss_mb": kids.mb, "workers": workers(), "hotspots": hot}
 
 
 def step_month_dask(council: Path, db: Path, reports: Path, profile: bool) -> dict:
@@ -371,8 +420,9 @@ def render_markdown(results: list[dict], env: dict) -> str:
              f"`dpaudit synth` (seed {SEED}, one month {PERIOD}, anomaly rate {ANOMALY_RATE}); the synthetic",
              f"generator wrote {per_recipient} bank transactions per recipient-month (issue 8 asks for ~60).  The year end",
              f"is FY{FY} computed from what the monthly run stored (one month of transactions).  Each step runs in its",
-             "own process; peak RSS is that process's `ru_maxrss`; the month also starts file-reading worker processes",
-             "(`dpaudit.ingest.workers`, one per CPU) whose largest peak RSS is given separately.  The DuckDB floor reads the month's CSV statements",
+             "own process; peak RSS is that process's `ru_maxrss`; the month also starts worker processes that read the files",
+             "and audit shards of recipients (`dpaudit.ingest.workers`, one per CPU); the largest worker's peak RSS",
+             "(`VmHWM`, sampled from /proc while the month runs) is given separately.  The DuckDB floor reads the month's CSV statements",
              "(canonical, Lloyds and Nationwide layouts; OFX files cannot be read by `read_csv`) and joins them to the",
              "receipts in one query; *scaled floor* = floor time × all transactions / CSV transactions.  Councils",
              "under `bench_data/` are reused as they are: delete the folder after changing the generator.", "",
