@@ -351,7 +351,7 @@ def run(data: DataOpt,
         if not quiet:
             for r in results:
                 console.print(Markdown(r.summary_md))
-        console.print(summary_table(results, period_overview(store_path(data, db), todo)))
+        console.print(summary_table(results, period_overview(store_path(data, db), todo, wait_seconds=wait)))
 
 
 @app.command("year-end", cls=PlainCommand, epilog="Example:  dpaudit year-end --data ./council --fy 2025   (April 2025 to March 2026)")

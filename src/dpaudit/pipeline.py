@@ -392,11 +392,12 @@ def report_period(data_dir: Path | str, period: str, *, reports_dir: Path | str 
                      run.counts, run.timings, md, files)
 
 
-def period_overview(db_path: Path | str, periods: list[str]) -> dict:
+def period_overview(db_path: Path | str, periods: list[str], wait_seconds: float = 0.0) -> dict:
     """Findings by severity and recommendations by action (counts and pence) of some periods; the
     money of each severity counts each payment once, under the highest severity that flags it."""
     marks = ", ".join("?" for _ in periods)
-    with open_store(db_path, read_only=True) as con:
+    # another run may have taken the store as soon as this one let it go: wait for it as the run did
+    with open_store(db_path, read_only=True, wait_seconds=wait_seconds) as con:
         # money: each payment once (its largest amount), under the highest severity that flags it
         sev = con.execute(f"""
             WITH f AS (
