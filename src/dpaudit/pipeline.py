@@ -124,7 +124,7 @@ def audited(data: AuditData, pool: Any = None) -> tuple[pd.DataFrame, pd.DataFra
     the shards merged (``audit.shard``): the result is the same as in one process."""
     from dpaudit.audit import shard
 
-    n_workers = int(getattr(pool, "shards", getattr(pool, "n", 1)) or 1) if pool is not None else 1
+    n_workers = int(getattr(pool, "n", 1) or 1) if pool is not None else 1
     n = shard.shard_count(len(data.recipients), n_workers)
     if n <= 1:
         return shard.merge_shards([shard.audit_shard(data)])

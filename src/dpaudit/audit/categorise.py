@@ -67,19 +67,19 @@ def _tokens(pairs: pd.DataFrame, col: str) -> pd.DataFrame:
     return out
 
 
-def without_family_names(t: pd.DataFrame, data: AuditData) -> pd.Series:
+def without_family_names(t: pd.DataFrame, data: AuditData, family: pd.Series) -> pd.Series:
     """Each row's ``text`` without the words of the family's own names where the payee is a person
     (the family or anyone else): keywords are tested on merchant text, never on personal names (a
     holder called Coral Bowling paying "CORAL BOWLING SAVINGS" is a transfer, not gambling or a
     bowling alley); a company's name keeps its words ("CORAL RACING LTD" is a bookmaker whoever
-    holds the account)."""
+    holds the account).  ``family``: the rows whose payee is the family's own name (:func:`family_payees`)."""
     fam = family_words(data)
     if fam.empty or t.empty:
         return t["text"]
     # judged on the name as the bank wrote it: "CORAL RACING LTD" is a company, though its
     # normalised form ("coral racing") reads like a person's name
     raw = t["counterparty"].fillna("").astype(str).str.lower()
-    person = (family_payees(t, data) | per_distinct(raw, lambda v: v.map(looks_like_person)).astype(bool)) \
+    person = (family | per_distinct(raw, lambda v: v.map(looks_like_person)).astype(bool)) \
         & ~t["cp_norm"].isin(brand_names(data))
     pairs = t.loc[person, ["recipient_id", "text"]].drop_duplicates()
     pairs = pairs[pairs["recipient_id"].isin(fam["recipient_id"])].reset_index(drop=True)
@@ -211,7 +211,8 @@ def categorise(data: AuditData) -> pd.DataFrame:
     t["cp_norm"] = per_distinct(t["counterparty"], lambda v: v.map(lambda x: normalise_name(x, rules)))
     t["cp_merchant"] = per_distinct(t["cp_norm"], lambda v: v.map(lambda x: merchant_name(x, rules)))
     text = Distinct(t["text"])
-    merchant_text = Distinct(without_family_names(t, data))
+    t["f_family"] = family_payees(t, data)  # before employees and providers are known; narrowed below
+    merchant_text = Distinct(without_family_names(t, data, t["f_family"]))
     ttype = t["txn_type"].fillna("").astype(str).str.upper()
     mcc = t["mcc"].fillna("").astype(str)
     kw = pol.keywords
@@ -264,7 +265,7 @@ def categorise(data: AuditData) -> pd.DataFrame:
     # the name the payee is known by, whichever of its names the bank shows: the providers.csv
     # entry's name, else the plan line's agreed payee, else the descriptor without its town
     t["cp_canon"] = canonical_names(t, data, list_hit=list_hit, plan_hit=plan_hit)
-    t["f_family"] = family_payees(t, data) & t["employee_id"].isna() & ~t["provider"]
+    t["f_family"] = t["f_family"].astype(bool) & t["employee_id"].isna() & ~t["provider"]
 
     # category with its reason, in order of trust
     cat = pd.Series(pd.NA, index=t.index, dtype="object")

@@ -163,6 +163,11 @@ def evidence_key(frame: pd.DataFrame, column: str = "ev_id") -> pd.Series:
     return frame["recipient_id"].astype(str) + "|" + frame[column].astype(str)
 
 
+def payslip_evidence_id(payslips: pd.DataFrame) -> pd.Series:
+    """A payslip's evidence id: ``payslip:<employee_id>:<pay date>`` (within its family, :func:`evidence_key`)."""
+    return "payslip:" + payslips["employee_id"].astype(str) + ":" + payslips["pay_date"].dt.strftime("%Y-%m-%d")
+
+
 def used_evidence(data: AuditData) -> set:
     """Keys of evidence already matched in other periods."""
     pm = data.prior_matches
@@ -232,7 +237,7 @@ def match_evidence(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
 
     # 1. wages <-> payslips (employee, net pay, pay date)
     ps = data.payslips.copy()
-    ps["ev_id"] = "payslip:" + ps["employee_id"].astype(str) + ":" + ps["pay_date"].dt.strftime("%Y-%m-%d")
+    ps["ev_id"] = payslip_evidence_id(ps)
     ps["ev_key"] = evidence_key(ps)
     ps = ps[~ps["ev_key"].isin(used)]
     w = wage_payslip_pairs(deb[deb["employee_id"].notna()],

@@ -7,8 +7,8 @@ import pandas as pd
 from dpaudit.audit.data import AuditData, cached_view
 from dpaudit.audit.categorise import categorise
 from dpaudit.core.money import format_gbp, gbp_series, pct_of
-from dpaudit.core.names import pairs_scoring
-from dpaudit.audit.rules.common import balances, covered, dp_value_at_end, end_of_day_balances, period_txns
+from dpaudit.audit.rules.common import (balances, covered, dp_value_at_end, end_of_day_balances, paid_back_names,
+                                       period_txns)
 from dpaudit.audit.rules.dq import uncovered_days
 from dpaudit.audit.rules.registry import rule, txn_findings
 
@@ -57,12 +57,8 @@ def non_council_credit(data: AuditData) -> pd.DataFrame:
     cr = p[(p["direction"] == "credit") & ~p["txn_id"].isin(council["txn_id"])]
     # a refund from a payee of the account (provider, employee, or someone it paid before) is fine
     t = categorise(data)
-    paid = t[t["direction"] == "debit"][["recipient_id", "cp_norm"]].drop_duplicates().rename(columns={"cp_norm": "paid_norm"})
-    # the same name as the bank writes it each way ("D KOWALSKI LOAN" paid, "D KOWALSKI" paying back)
-    names = cr[["recipient_id", "cp_norm"]].drop_duplicates().merge(paid, on="recipient_id")
-    names = pairs_scoring(names[names["cp_norm"] != ""], "cp_norm", "paid_norm",
-                          float(data.policy.threshold("fuzzy_payee_threshold")))
-    payees = set(zip(names["recipient_id"], names["cp_norm"]))
+    names = paid_back_names(data)  # the same payee, however the bank writes the name each way
+    payees = set(zip(names["recipient_id"], names["back_norm"]))
     paid_before = pd.Series(list(zip(cr["recipient_id"], cr["cp_norm"])), index=cr.index).isin(payees).values
     # HMRC paying back PAYE to an account that pays HMRC ("HMRC CUMBERNAULD") is a refund too
     pays_hmrc = set(t.loc[(t["direction"] == "debit") & t["f_hmrc"].astype(bool), "recipient_id"])

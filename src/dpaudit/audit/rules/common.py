@@ -73,11 +73,25 @@ def wage_like_unknown(data: AuditData) -> set:
     return out
 
 
+@cached_view("paid_back_names")
+def paid_back_names(data: AuditData) -> pd.DataFrame:
+    """``recipient_id, paid_norm, back_norm``: a name the account paid and a name that paid into it
+    that are the same payee as the bank writes it each way ("D KOWALSKI LOAN" out, "D KOWALSKI"
+    back), names compared with ``fuzzy_payee_threshold``."""
+    t = categorise(data)
+    named = t[t["cp_norm"] != ""]
+    paid = named.loc[named["direction"] == "debit", ["recipient_id", "cp_norm"]].drop_duplicates()
+    back = named.loc[named["direction"] == "credit", ["recipient_id", "cp_norm"]].drop_duplicates()
+    names = paid.rename(columns={"cp_norm": "paid_norm"}).merge(back.rename(columns={"cp_norm": "back_norm"}),
+                                                                on="recipient_id")
+    return pairs_scoring(names, "paid_norm", "back_norm", float(data.policy.threshold("fuzzy_payee_threshold")))
+
+
 @cached_view("lent")
 def returned_to_sender(data: AuditData) -> set:
     """txn_ids of debits to a person's name (no employee, provider or family name) of at least
-    ``transfer_return_min_amount`` that the same name paid back into the account within
-    ``transfer_return_days``: money lent out of the DP account (SP-TRANSFER-OUT)."""
+    ``transfer_return_min_amount`` that the same name (:func:`paid_back_names`) paid back into the
+    account within ``transfer_return_days``: money lent out of the DP account (SP-TRANSFER-OUT)."""
     pol = data.policy
     t = categorise(data)
     minimum = pol.pence("transfer_return_min_amount")
@@ -87,10 +101,7 @@ def returned_to_sender(data: AuditData) -> set:
     c = t[(t["direction"] == "credit") & (t["cp_norm"] != "")]
     if d.empty or c.empty:
         return set()
-    # the same name, as the bank writes it each way ("D KOWALSKI LOAN" out, "D KOWALSKI" back)
-    names = d[["recipient_id", "cp_norm"]].drop_duplicates().merge(
-        c[["recipient_id", "cp_norm"]].drop_duplicates().rename(columns={"cp_norm": "back_norm"}), on="recipient_id")
-    names = pairs_scoring(names, "cp_norm", "back_norm", float(pol.threshold("fuzzy_payee_threshold")))
+    names = paid_back_names(data).rename(columns={"paid_norm": "cp_norm"})
     m = d[["txn_id", "recipient_id", "cp_norm", "posted_date"]].merge(names, on=["recipient_id", "cp_norm"]).merge(
         c[["recipient_id", "cp_norm", "posted_date"]].rename(columns={"cp_norm": "back_norm"}),
         on=["recipient_id", "back_norm"], suffixes=("", "_back"))

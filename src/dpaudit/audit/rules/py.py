@@ -7,7 +7,7 @@ import pandas as pd
 
 from dpaudit.audit.data import AuditData
 from dpaudit.core.dates import age_on, next_period, parse_period
-from dpaudit.audit.match import match_evidence
+from dpaudit.audit.match import evidence_key, match_evidence, payslip_evidence_id
 from dpaudit.core.money import format_gbp, gbp_series, round_half_up_pence
 from dpaudit.ingest.schemas import payslip_arithmetic_ok
 from dpaudit.audit.rules.common import period_txns, wage_like_unknown
@@ -60,11 +60,9 @@ def net_mismatch(data: AuditData) -> pd.DataFrame:
     if not near.empty:
         # a payslip another payment matched is that payment's; of the rest, the one dated nearest
         matches, _, _ = match_evidence(data)
-        paid = matches[matches["evidence_kind"] == "payslip"]["evidence_id"]
-        ev = "payslip:" + near["employee_id"].astype(str) + ":" + near["pay_date"].dt.strftime("%Y-%m-%d")
-        taken = set(matches.loc[paid.index].merge(data.txns[["txn_id", "recipient_id"]], on="txn_id")
-                    .pipe(lambda f: zip(f["recipient_id"], f["evidence_id"])))
-        near = near[~pd.Series(list(zip(near["recipient_id"], ev)), index=near.index).isin(taken)].copy()
+        paid = matches[matches["evidence_kind"] == "payslip"].merge(data.txns[["txn_id", "recipient_id"]], on="txn_id")
+        taken = set(evidence_key(paid, "evidence_id"))
+        near = near[~evidence_key(near.assign(ev_id=payslip_evidence_id(near))).isin(taken)].copy()
         near["diff"] = (near["net_pence"].astype("int64") + near["amount_pence"].astype("int64")).abs()
         near["gap"] = (near["posted_date"] - near["pay_date"]).abs()
         near = near.sort_values(["txn_id", "gap", "diff", "pay_date"]).drop_duplicates("txn_id")
