@@ -29,10 +29,12 @@ from dpaudit.core.money import format_gbp
 from dpaudit.core.policy import PolicyError
 from dpaudit.ingest.readers.tabular import UnreadableFile
 from dpaudit.ingest.workers import InputNotVisible
+from dpaudit.ingest.remote import RemoteDataError
 from dpaudit.store import StoreLocked
 
 DOMAIN_ERRORS: tuple[type[BaseException], ...] = (
-    PolicyError, StoreLocked, FileNotFoundError, DecisionImportError, DateError, UnreadableFile, InputNotVisible)
+    PolicyError, StoreLocked, FileNotFoundError, DecisionImportError, DateError, UnreadableFile, InputNotVisible,
+    RemoteDataError)
 SEVERITIES = ("high", "medium", "low", "info")
 ACTIONS = ("STOP", "REPAY", "REVIEW", "NONE")
 REFERENCE_FILES = ("recipients", "support_plan_lines", "payment_schedule", "employees", "insurance", "providers")
@@ -77,8 +79,9 @@ decisions_app = typer.Typer(help="Import officers' decisions and verify the deci
                             rich_markup_mode="markdown", cls=PlainGroup)
 app.add_typer(decisions_app, name="decisions")
 
-DataOpt = Annotated[Path, typer.Option("--data", "-d", metavar="FOLDER",
-                                       help="The council's data folder (reference/ and inbox/).")]
+DataOpt = Annotated[str, typer.Option("--data", "-d", metavar="FOLDER|URL",
+                                      help="The council's data folder (reference/ and inbox/): a local folder, or "
+                                           "an fsspec URL such as s3://bucket/council (mirrored locally first).")]
 ReportsOpt = Annotated[Optional[Path], typer.Option("--reports", "-r", metavar="FOLDER",
                                                     help="Where reports go (default ./reports).")]
 DbOpt = Annotated[Optional[Path], typer.Option("--db", metavar="FILE", help="The DuckDB store (default "
@@ -141,6 +144,20 @@ def domain_errors() -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------------------- helpers
+def data_folder(data: str, periods: list[str] = ()) -> Path:
+    """The folder a command reads: ``--data`` itself, or for a URL its local mirror brought up to date
+    with ``reference/``, ``profiles/``, ``policy.toml`` and the inbox of ``periods``
+    (:mod:`dpaudit.ingest.remote`)."""
+    from dpaudit.ingest.remote import is_url, stage
+
+    if not is_url(data):
+        return Path(data)
+    rep = stage(data, periods)
+    err_console.print(f"{data}: mirrored to {rep.local} ({rep.fetched} file(s) fetched, {rep.unchanged} unchanged, "
+                      f"{rep.removed} removed)", highlight=False)
+    return rep.local
+
+
 def expand_periods(period: list[str] | None, periods: str | None) -> list[str]:
     """``--period`` values plus a ``--periods A..B`` range, in calendar order, each once."""
     out: list[str] = []
@@ -259,6 +276,7 @@ def ingest(data: DataOpt, period: PeriodOpt, db: DbOpt = None, policy: PolicyOpt
 
     with domain_errors():
         parse_period(period)
+        data = data_folder(data, [period])
         require_inbox(data, [period], policy)
         with stage_progress(quiet) as prog:
             prog.add_task(f"ingest {period}", total=None)
@@ -283,6 +301,7 @@ def audit(data: DataOpt, period: PeriodOpt, db: DbOpt = None, policy: PolicyOpt 
     stages = ("ingest", "audit", "recommend")
     with domain_errors():
         parse_period(period)
+        data = data_folder(data, [period])
         require_inbox(data, [period], policy)
         with stage_progress(quiet) as prog:
             task = prog.add_task(f"{period}: ingest", total=len(stages))
@@ -306,6 +325,7 @@ def report(data: DataOpt, period: PeriodOpt, reports: ReportsOpt = None, db: DbO
     from dpaudit.pipeline import report_period
 
     with domain_errors():
+        data = data_folder(data)
         with stage_progress(quiet) as prog:
             prog.add_task(f"report {period}", total=None)
             r = report_period(data, period, reports_dir=reports, db_path=db, policy_path=policy, wait_seconds=wait)
@@ -328,7 +348,7 @@ def run(data: DataOpt,
                                                     help="Read the files and audit shards of recipients on a Dask "
                                                          "cluster: a scheduler address (tcp://host:8786), or 'local' "
                                                          "for worker processes on this machine. Its workers must see "
-                                                         "the data folder at the same path.")] = None) -> None:
+                                                         "a local data folder at the same path, or fetch a URL one.")] = None) -> None:
     """Run whole months: ingest, validate, audit, recommend and write the reports, in month order."""
     from dpaudit.ingest.workers import DaskPool
     from dpaudit.pipeline import STAGES, period_overview, run_period, store_path
@@ -336,6 +356,7 @@ def run(data: DataOpt,
     results = []
     with domain_errors(), contextlib.ExitStack() as stack:
         todo = expand_periods(period, periods)
+        data = data_folder(data, todo)
         require_inbox(data, todo, policy)
         pool = stack.enter_context(DaskPool(dask)) if dask is not None else None
         with stage_progress(quiet) as prog:
@@ -364,6 +385,7 @@ def year_end(data: DataOpt, fy: Annotated[str, typer.Option("--fy", metavar="YEA
 
     year = parse_fy(fy)
     with domain_errors():
+        data = data_folder(data)
         with stage_progress(quiet) as prog:
             prog.add_task(f"year end FY{year}", total=None)
             r = run_year_end(data, year, reports_dir=reports, db_path=db, policy_path=policy, wait_seconds=wait)
@@ -387,6 +409,7 @@ def decisions_import(path: Annotated[Path, typer.Argument(metavar="FILE", help="
     from dpaudit.pipeline import import_decision_file
 
     with domain_errors():
+        data = data_folder(data)
         res, check = import_decision_file(path, data, officer=officer, db_path=db, wait_seconds=wait)
         console.print(f"[green]{res.appended} decision(s) recorded[/green], {res.unchanged} unchanged, "
                       f"{res.ignored_blank} blank; log head {res.head_hash[:12]}")
@@ -402,6 +425,7 @@ def decisions_verify(data: DataOpt, db: DbOpt = None, reports: ReportsOpt = None
     from dpaudit.pipeline import verify_decision_log
 
     with domain_errors():
+        data = data_folder(data)
         res = verify_decision_log(data, db_path=db, reports_dir=reports, wait_seconds=wait)
         if not res.ok:
             raise fail("The decision log has been tampered with:\n" + "\n".join(f"- {p}" for p in res.problems))
@@ -421,6 +445,7 @@ def purge(data: DataOpt, before: Annotated[str, typer.Option("--before", metavar
     from dpaudit.pipeline import purge_before, purge_preview
 
     with domain_errors():
+        data = data_folder(data)
         day = parse_date(before)
         if not yes:
             t = Table(title=f"would delete (dated before {day.isoformat()}); run again with --yes")

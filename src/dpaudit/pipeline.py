@@ -28,6 +28,7 @@ from dpaudit.core.dates import financial_year_bounds, parse_period
 from dpaudit.core.mask import mask_text
 from dpaudit.audit.findings import FINDING_COLUMNS, sort_findings
 from dpaudit.ingest.inbox import known_recipients, record_not_read, scan_inbox
+from dpaudit.ingest import remote
 from dpaudit.ingest.reference import load_reference
 from dpaudit.audit.match import MATCH_COLUMNS
 from dpaudit.core.policy import Policy, load_policy
@@ -103,8 +104,9 @@ def ingest_period(con, data_dir: Path, period: str, policy: Policy, pool: Any = 
     ev_plan = ev.plan_evidence(con, data_dir, period, policy, box)
     with contextlib.ExitStack() as stack:
         pool = pool or stack.enter_context(Workers())
-        batches = st.submit_statement_files(pool, data_dir, period, st_plan, policy)
-        reads = ev.submit_evidence_reads(pool, ev_plan, policy, period)
+        source = remote.source_for(data_dir, int(policy.threshold("max_file_bytes")))  # None: a local folder
+        batches = st.submit_statement_files(pool, data_dir, period, st_plan, policy, source)
+        reads = ev.submit_evidence_reads(pool, ev_plan, policy, period, source)
         counts.update(st.load_statement_batches(con, batches))
         counts.update(ev.load_evidence(con, ev_plan, reads, period))
     return counts
@@ -338,7 +340,7 @@ def run_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | N
     from dpaudit.ingest.workers import Workers
 
     parse_period(period)
-    data_dir = require_data_dir(data_dir)
+    data_dir = require_data_dir(remote.local_data(data_dir, [period]) if "ingest" in stages else data_dir)
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; the stages are {', '.join(STAGES)}")

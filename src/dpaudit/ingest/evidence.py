@@ -22,6 +22,7 @@ import pandas as pd
 
 from dpaudit.core.policy import Policy
 from dpaudit.ingest.workers import Workers, require_visible
+from dpaudit.ingest.remote import RemoteSource, fetch_missing
 from dpaudit.ingest.readers.tabular import RawTable, UnreadableFile, check_size, file_sha256, read_raw_table
 from dpaudit.ingest.inbox import Inbox, file_kind, known_recipients, scan_inbox
 from dpaudit.ingest.schemas import RejectLimits, alias_names, missing_columns, quarantine_frame, validate
@@ -107,15 +108,17 @@ def plan_evidence(con, data_dir: Path, period: str, policy: Policy, inbox: Inbox
     return plan
 
 
-def submit_evidence_reads(pool: Workers, plan: EvidencePlan, policy: Policy, period: str) -> Iterator[list]:
+def submit_evidence_reads(pool: Workers, plan: EvidencePlan, policy: Policy, period: str,
+                          source: RemoteSource | None = None) -> Iterator[list]:
     """Send the new files to be read and validated (on the workers when there are many); per
-    chunk, in order, a list of (kind, rows and quarantine of that kind's files in the chunk)."""
+    chunk, in order, a list of (kind, rows and quarantine of that kind's files in the chunk).
+    ``source``: where a worker that cannot see a planned file fetches it (a data folder URL)."""
     th = policy.raw["thresholds"]
     items = [(stem, *item) for stem, its in sorted(plan.by_kind.items()) for item in its]
     size = getattr(pool, "chunk_files", READ_CHUNK_FILES)  # a pool may ask for smaller chunks (the flow's tasks)
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
     limits = (th["max_file_bytes"], th["max_xlsx_uncompressed_bytes"], th["max_xlsx_ratio"])
-    return pool.submit(_read_chunk, chunks, limits, period, RejectLimits.from_policy(policy))
+    return pool.submit(_read_chunk, chunks, limits, period, RejectLimits.from_policy(policy), source)
 
 
 def load_evidence(con, plan: EvidencePlan, reads: Iterable[list], period: str) -> dict:
@@ -172,9 +175,12 @@ def _read_one(path: Path, limits: tuple[int, int, int]) -> RawTable | Unreadable
 
 
 def _read_chunk(items: list[tuple[str, str, str, Path, str]], limits: tuple[int, int, int],
-                period: str, reject_limits: RejectLimits) -> list[tuple[str, _KindPart]]:
+                period: str, reject_limits: RejectLimits, source: RemoteSource | None = None) -> list[tuple[str, _KindPart]]:
     """Read and validate a chunk of (kind, recipient, path, file, sha) in kind order (pure: runs on
     a worker process); one part per kind, the rows of its files validated in one pandera pass."""
+    if source is not None:  # a worker on another machine fetches its files from the data folder's URL
+        where = fetch_missing([it[3] for it in items], [it[4] for it in items], source)
+        items = [(stem, rid, rel, where[Path(path)], sha) for stem, rid, rel, path, sha in items]
     require_visible(path for _, _, _, path, _ in items)
     out = []
     for stem, group in itertools.groupby(items, key=lambda x: x[0]):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -38,6 +38,7 @@ from dpaudit.ingest.inbox import Inbox, known_recipients, scan_inbox
 from dpaudit.ingest.readers.ofx import read_ofx
 from dpaudit.ingest.readers.statement import ParsedStatement
 from dpaudit.ingest.readers.tabular import UnreadableFile, file_sha256
+from dpaudit.ingest.remote import RemoteSource, fetch_missing
 from dpaudit.ingest.schemas import RejectLimits, quarantine_id
 
 KIND = "statement"
@@ -336,15 +337,17 @@ def ingest_statements(con: duckdb.DuckDBPyConnection, data_dir: Path, period: st
 
 
 def submit_statement_files(pool: Workers, data_dir: Path, period: str, plan: list[StatementFile],
-                           policy: Policy) -> Iterator[PreparedStatements]:
-    """Send the planned files to be prepared in batches; the prepared batches, in inbox order."""
+                           policy: Policy, source: RemoteSource | None = None) -> Iterator[PreparedStatements]:
+    """Send the planned files to be prepared in batches; the prepared batches, in inbox order.
+    ``source``: where a worker that cannot see a planned file fetches it (a data folder URL)."""
     data_dir = Path(data_dir)
     profiles = load_profiles(data_dir)
     now = store.now_utc()
     size = getattr(pool, "chunk_files", WRITE_BATCH_FILES)  # a pool may ask for smaller chunks (the flow's tasks)
     chunks = [plan[i:i + size] for i in range(0, len(plan), size)]
     to_read = sum(f.action in ("read", "retry") for f in plan)
-    return pool.submit(_prepare_chunk, chunks, data_dir, period, policy, now, profiles, parallel=to_read > size)
+    return pool.submit(_prepare_chunk, chunks, data_dir, period, policy, now, profiles, source,
+                       parallel=to_read > size)
 
 
 def load_statement_batches(con: duckdb.DuckDBPyConnection, batches: Iterable[PreparedStatements]) -> dict:
@@ -358,7 +361,11 @@ def load_statement_batches(con: duckdb.DuckDBPyConnection, batches: Iterable[Pre
 
 
 def _prepare_chunk(files: list[StatementFile], data_dir: Path, period: str, policy: Policy, now,
-                   profiles: list[Profile]) -> PreparedStatements:
+                   profiles: list[Profile], source: RemoteSource | None = None) -> PreparedStatements:
+    if source is not None:  # a worker on another machine fetches its files from the data folder's URL
+        todo = [f for f in files if f.action in ("read", "retry")]
+        where = fetch_missing([f.path for f in todo], [f.sha256 for f in todo], source)
+        files = [replace(f, path=where.get(Path(f.path), f.path)) for f in files]
     return prepare_statement_files(data_dir, period, files, policy, now, profiles)
 
 

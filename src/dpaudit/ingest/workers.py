@@ -130,8 +130,9 @@ class DaskPool:
     (``audit.shard``) audited, on the cluster's workers; results come back in chunk order.
 
     ``address`` is a scheduler (``tcp://host:8786``), or ``local`` for a cluster of ``n_workers``
-    worker processes on this machine.  The workers must see the data folder at the same path (a
-    shared disk): :func:`require_visible` stops a run whose workers cannot."""
+    worker processes on this machine.  The workers must see a local data folder at the same path (a
+    shared disk): :func:`require_visible` stops a run whose workers cannot.  A data folder given as
+    an fsspec URL needs no shared disk: workers fetch their files from it (``ingest.remote``)."""
 
     def __init__(self, address: str = "local", n_workers: int | None = None) -> None:
         from distributed import Client, LocalCluster
