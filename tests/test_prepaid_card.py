@@ -367,3 +367,18 @@ def test_a_month_of_a_card_recipient_end_to_end(tmp_path):
     assert (res.counts["card_rows_declined"], res.counts["card_rows_reversed"],
             res.counts["card_rows_authorised_then_settled"]) == (1, 1, 1)
     assert json.loads((out / "manifest.json").read_text())["counts"]["card_rows_not_counted"] == 3
+
+
+def test_a_settlement_in_the_next_export_shows_as_a_balance_break(tmp_path):
+    """Pairing is within one file (defs): April's export counts the still-authorised £10.00; May's
+    export settles it without the balance moving again, so May does not add up (decisions.md 51)."""
+    april = [("2025-04-01", "STOCKPORT COUNCIL DP LOAD", "", "300.00", "settled", "300.00", "L0401"),
+             ("2025-04-30", "LIFE LEISURE", "7997", "-10.00", "authorised", "290.00", "A0430")]
+    may = [("2025-05-01", "STOCKPORT COUNCIL DP LOAD", "", "300.00", "settled", "590.00", "L0501"),
+           ("2025-05-02", "LIFE LEISURE", "7997", "-10.00", "settled", "590.00", "A0430")]
+    _put(tmp_path, "2025-04", "card_april.csv", card_csv(april))
+    _ingest(tmp_path, "2025-04")
+    _put(tmp_path, "2025-05", "card_may.csv", card_csv(may))
+    _, breaks, _, _ = _ingest(tmp_path, "2025-05")
+    # May: opening 290.00 + 300.00 - 10.00 = 580.00, but the closing balance is 590.00
+    assert breaks["amount_pence"].tolist() == [1000]

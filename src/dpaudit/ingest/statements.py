@@ -209,7 +209,8 @@ def prepare_statement_files(data_dir: Path, period: str, files: list[StatementFi
         if statements is not None:  # a file of mostly bad rows is rejected whole, as one finding
             rejects = [r for st in statements for r in st.rejects]
             n_bad = len({(i, r[0]) for i, st in enumerate(statements) for r in st.rejects})  # rows, not cells
-            n_rows = sum(len(st.transactions) for st in statements) + n_bad
+            # a card export's rows that moved no money are valid rows of the file too
+            n_rows = sum(len(st.transactions) + sum(st.not_counted.values()) for st in statements) + n_bad
             if limits.too_many(n_bad, n_rows):
                 too_many = limits.reason("", n_bad, n_rows,
                                          [f"row {row}, column {col}: {mask_value(why, 'reason')}"
