@@ -208,7 +208,7 @@ def test_plan_categories_are_the_contract_vocabulary():
 HINTS = {
     "id": "an identifier is required",
     "sort_code": "a sort code is 6 digits, e.g. 40-00-04 or 400004",
-    "account": "an account number is 8 digits, e.g. 01234567",
+    "account": "an account number is 8 digits, e.g. 01234567 (a prepaid card: its last 4 digits)",
     "period": "a tax month is written YYYY-MM, e.g. 2025-04",
     "decimal": "write a number such as 37.5",
     "ni": "an NI number looks like QQ123456C",
@@ -217,7 +217,9 @@ HINTS = {
     "yesno": "write yes or no",
 }
 ROW_REASONS = {
-    "recipients": ["dp_start_date is after dp_end_date; correct one of them"],
+    "recipients": ["dp_start_date is after dp_end_date; correct one of them",
+                   "a 4-digit account_number is a prepaid card's last 4 digits and takes no sort_code; leave "
+                   "sort_code blank for a card, or give the bank account's 8-digit number"],
     "employees": ["start_date is after end_date; correct one of them"],
     "insurance": ["cover_start is after cover_end; correct one of them"],
     "payslips": ["period_start is after period_end; correct one of them"],
@@ -254,9 +256,10 @@ def test_a_row_breaking_each_constraint_is_rejected_with_its_reason(table):
         if kind in BAD:  # pattern / enum / a parse check: a value it does not accept
             rows.append(dict(good, **{f["name"]: BAD[kind]}))
             expect[len(rows) + 1] = (f["name"], _expected_reason(f))
-    for rc in doc.get("dpaudit:rowChecks", []):  # a cross-field check: the first date after the second
-        a, b = rc["columns"]
-        rows.append(dict(good, **{a: "2025-05-01", b: "30/04/2025"}))
+    for rc in doc.get("dpaudit:rowChecks", []):  # a cross-field check: the first date after the second,
+        a, b = rc["columns"]                       # or a card's last 4 digits with a sort code
+        bad = {"not_after": ("2025-05-01", "30/04/2025"), "card_without_sort_code": ("40-00-04", "4821")}[rc["check"]]
+        rows.append(dict(good, **{a: bad[0], b: bad[1]}))
         expect[len(rows) + 1] = (f"{a},{b}", rc["reason"])
     assert [rc["reason"] for rc in doc.get("dpaudit:rowChecks", [])] == ROW_REASONS.get(table, [])
     v = S.validate(table, pd.DataFrame(rows, dtype="string"), path=f"in/{table}.csv")

@@ -77,6 +77,19 @@ def read_statement(path: Path) -> dict:
         bals = [parse_pence(r[3]) for r in body]
         return {"account": body[0][7], "sort_code": body[0][6], "txns": tx, "closing": bals[-1],
                 "opening": bals[0] - tx[0][1], "running": list(zip(tx, bals))}
+    if text.startswith(("date,merchant", "Transaction Date,Merchant Name")):  # prepaid-card exports
+        portal = text.startswith("Transaction Date")
+        body = list(reversed(rows[1:])) if portal else rows[1:]
+        status = {"Settled": "settled", "Pending": "authorised", "Declined": "declined", "Reversed": "reversed"}
+        st_ = [status.get(r[4], r[4]) for r in body]
+        settled = {r[7] for r, s_ in zip(body, st_) if s_ == "settled"}
+        # money moved (defs): settled rows, and authorised rows whose reference no settled row has
+        moved = [r for r, s_ in zip(body, st_) if s_ == "settled" or (s_ == "authorised" and r[7] not in settled)]
+        day = (lambda v: date(int(v[6:]), int(v[3:5]), int(v[:2]))) if portal else date.fromisoformat
+        tx = [(day(r[0]), parse_pence(r[3])) for r in moved]
+        bals = [parse_pence(r[6]) for r in moved]
+        return {"account": body[0][5][-4:], "txns": tx, "closing": bals[-1], "opening": bals[0] - tx[0][1],
+                "running": list(zip(tx, bals)), "rows": len(body)}
     if text.startswith("Transaction Date"):
         body = list(reversed(rows[1:]))
         tx = []
@@ -332,7 +345,9 @@ def test_sample_has_clean_recipient_months_and_stop_grounds():
     clean = {(rid, p) for rid in ("R00001", "R00002") for p in ("2026-01", "2026-03")}
     assert not clean & flagged
     recipients = {r["recipient_id"]: r for r in read_csv(SAMPLE / "reference" / "recipients.csv")}
-    assert len(recipients) == 12
+    assert len(recipients) == 14
+    cards = [r for r in recipients.values() if not r["sort_code"] and len(r["account_number"]) == 4]
+    assert [r["recipient_id"] for r in cards] == ["R00013", "R00014"]
     assert any(r["stop_requested"] == "yes" for r in recipients.values())
     misuse = {r["period"] for r in rows if r["recipient_id"] == "R00003"
               and r["rule_id"] in ("SP-PROHIBITED", "SP-HOUSEHOLD")}
@@ -371,6 +386,11 @@ def test_sample_balances_continuous():
                 continue
             s = read_statement(paths[0])
             assert s["opening"] + sum(a for _, a in s["txns"]) == s["closing"]
-            if prev is not None and not (rec["recipient_id"] == "R00005" and period == "2026-03"):
+            if "running" in s:  # every running balance is the one before plus the row (money moved only)
+                b = s["opening"]
+                for (_, a), bal in s["running"]:
+                    b += a
+                    assert b == bal, (rec["recipient_id"], period)
+            if prev is not None and not (rec["recipient_id"] in ("R00005", "R00014") and period == "2026-03"):
                 assert s["opening"] == prev, (rec["recipient_id"], period)
             prev = s["closing"]

@@ -232,12 +232,21 @@ def _write_period_files(con, period: str, out: Path, policy: Policy, run_id: str
     manifest = {"period": period, "run_id": run_id, "policy_version": policy.version, "policy_digest": policy.digest,
                 "decision_log_head": {"seq": seq, "hash": head},
                 "code_version": __version__, "run_time": run_time.isoformat(),
-                "counts": {"findings": int(len(f)), "by_rule": f["rule_id"].value_counts().sort_index().to_dict() if len(f) else {}},
+                "counts": {"findings": int(len(f)), "by_rule": f["rule_id"].value_counts().sort_index().to_dict() if len(f) else {},
+                           **_card_rows_not_counted(con, period)},
                 "inputs": [{**row, "path": mask_text(row["path"])} for row in con.execute(
                     "SELECT path, sha256, kind, status FROM files WHERE period = ? ORDER BY path", [period]).df()
                     .to_dict(orient="records")], **manifest_extra}
     files.append(write_manifest(out / "manifest.json", manifest))
     return files, md
+
+
+def _card_rows_not_counted(con, period: str) -> dict:
+    """Rows of the period's prepaid-card exports that are valid but moved no money (declined,
+    reversed, an authorisation settled in the same file): never transactions, so said here."""
+    (n,) = con.execute("""SELECT coalesce(sum(t.n_not_counted), 0) FROM statement_totals t
+                          JOIN statements s USING (file_sha256, stmt_index) WHERE s.period = ?""", [period]).fetchone()
+    return {"card_rows_not_counted": int(n)}
 
 
 STAGES = ("ingest", "audit", "recommend", "report")

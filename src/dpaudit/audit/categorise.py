@@ -216,17 +216,23 @@ def categorise(data: AuditData) -> pd.DataFrame:
     ttype = t["txn_type"].fillna("").astype(str).str.upper()
     mcc = t["mcc"].fillna("").astype(str)
     kw = pol.keywords
+    kwr = pol.raw["keywords"]
     debit = t["direction"] == "debit"
+    # A merchant category code decides before any keyword (contract section 2, decisions.md 50):
+    # where the card scheme's code is present, prohibited, household and cash come from the code
+    # lists alone; the payee's words decide only for rows without a code.
+    coded = mcc.str.fullmatch(r"\d{4}").fillna(False).astype(bool)
     # the word that fired, kept for the finding's message (an officer can check it)
-    t["kw_prohibited"] = _which(merchant_text, kw("prohibited"))
-    t["kw_household"] = _which(merchant_text, kw("household"))
-    t["f_prohibited"] = t["kw_prohibited"].notna() | mcc.isin(pol.raw["keywords"]["prohibited_mcc"])
+    t["kw_prohibited"] = _which(merchant_text, kw("prohibited")).where(~coded)
+    t["kw_household"] = _which(merchant_text, kw("household")).where(~coded)
+    t["f_prohibited"] = t["kw_prohibited"].notna() | mcc.isin(kwr["prohibited_mcc"])
     t["f_council"] = _has(text, kw("council"))
     # a debit to the council itself (council tax, rent) is a household bill: only credits from
     # the council are DP income (rules.md SP-HOUSEHOLD)
-    t["f_household"] = t["kw_household"].notna() | mcc.isin(pol.raw["keywords"]["household_mcc"]) \
-        | (debit & t["f_council"])
-    t["f_cash"] = _has(text, kw("cash")) | ttype.isin([x.upper() for x in pol.raw["keywords"]["cash_types"]])
+    t["f_household"] = t["kw_household"].notna() | mcc.isin(kwr["household_mcc"]) | (debit & t["f_council"] & ~coded)
+    # the bank's own transaction type (ATM, CASH) is structured like the code and counts either way
+    t["f_cash"] = (_has(text, kw("cash")) & ~coded) | mcc.isin(kwr["cash_mcc"]) \
+        | ttype.isin([x.upper() for x in kwr["cash_types"]])
     t["f_transfer"] = _has(text, kw("transfer")) | ttype.isin([x.upper() for x in pol.raw["keywords"]["transfer_types"]])
     t["f_bank_charge"] = _has(text, kw("bank_charges")) | ttype.isin(["FEE", "SRVCHG"])
     t["f_hmrc"] = _has(text, kw("hmrc"))

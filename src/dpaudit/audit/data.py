@@ -122,10 +122,16 @@ def load_audit_data(con, period: str, policy: Policy) -> AuditData:
     duplicate_files = q("""SELECT p.path, p.recipient_id, p.dup_of AS first_path, p.sha256,
                                   (SELECT any_value(f.recipient_id) FROM file_paths f WHERE f.path = p.dup_of) AS first_recipient
                            FROM file_paths p WHERE p.period = ? AND p.dup_of IS NOT NULL ORDER BY p.path""", [period])
-    csv_covered = q("""SELECT DISTINCT t.recipient_id FROM transactions t JOIN statements s
-                         ON s.file_sha256 = t.file_sha256 AND s.stmt_index = t.stmt_index
-                       WHERE s.source_format IN ('csv', 'xlsx') AND t.posted_date BETWEEN ? AND ?
-                       ORDER BY t.recipient_id""", [start, end])
+    # (a statement's first or last day is a row's date: a prepaid-card export whose rows in the
+    # period all moved no money - declined, reversed - still covers it)
+    csv_covered = q("""SELECT DISTINCT recipient_id FROM (
+                         SELECT t.recipient_id FROM transactions t JOIN statements s
+                           ON s.file_sha256 = t.file_sha256 AND s.stmt_index = t.stmt_index
+                         WHERE s.source_format IN ('csv', 'xlsx') AND t.posted_date BETWEEN ? AND ?
+                         UNION ALL
+                         SELECT recipient_id FROM statements WHERE source_format IN ('csv', 'xlsx')
+                           AND (start_date BETWEEN ? AND ? OR end_date BETWEEN ? AND ?))
+                       ORDER BY recipient_id""", [start, end, start, end, start, end])
     previous = f"{start - timedelta(days=1):%Y-%m}"
     audited_before = frozenset(r[0] for r in con.execute(
         "SELECT DISTINCT recipient_id FROM reconciliation WHERE period = ?", [previous]).fetchall())
@@ -150,7 +156,9 @@ def own_account_only(txns: pd.DataFrame, recipients: pd.DataFrame) -> pd.DataFra
     expected = txns["recipient_id"].map(reg)
     # exports such as Nationwide's show only the last digits ("****6914"): compare those
     masked = raw.str.contains("*", regex=False)
-    same = (acct == expected) | (masked & (acct != "") & (expected.fillna("").str[-4:] == acct.str[-4:]))
+    # a prepaid card is "****1234"; an export holding several cards ("****1234|****5678") is none's
+    several = raw.str.contains("|", regex=False)
+    same = (acct == expected) | (masked & ~several & (acct != "") & (expected.fillna("").str[-4:] == acct.str[-4:]))
     keep = expected.isna() | (acct == "") | same
     return txns[keep]
 

@@ -87,9 +87,12 @@ def account_digits_series(values, *, keep_stars: bool = False):
 
 def same_account(st_sort: object, st_acct: object, reg_sort: object, reg_acct: object) -> bool | None:
     """Is a statement's account the registered one?  Digits only; a masked export (``****6914``) is
-    compared on its visible digits.  None when the statement shows no usable account number."""
+    compared on its visible digits (a prepaid card's ``****1234`` with the registered card's last 4
+    digits).  None when the statement shows no usable account number."""
     raw = _text(st_acct)
     ra = account_digits(reg_acct)
+    if "|" in raw:  # a card export holding several cards ("****1234|****5678"): no one card's export
+        return False
     if "*" in raw:
         visible = account_digits(raw.rsplit("*", 1)[-1])
         return None if len(visible) < 3 else ra.endswith(visible)

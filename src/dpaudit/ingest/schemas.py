@@ -97,7 +97,7 @@ class TableSpec:
 _HINT = {
     "id": "an identifier is required",
     "sort_code": "a sort code is 6 digits, e.g. 40-00-04 or 400004",
-    "account": "an account number is 8 digits, e.g. 01234567",
+    "account": "an account number is 8 digits, e.g. 01234567 (a prepaid card: its last 4 digits)",
     "period": "a tax month is written YYYY-MM, e.g. 2025-04",
     "decimal": "write a number such as 37.5",
     "int": "write a whole number",
@@ -366,9 +366,15 @@ def payslip_arithmetic_ok(f: pd.DataFrame) -> pd.Series:
     return g - f["tax_pence"].fillna(0) - f["employee_ni_pence"].fillna(0) - f["pension_employee_pence"].fillna(0) == f["net_pence"]
 
 
+def _card_without_sort_code(sort_code: str, account: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """A 4-digit account number is a prepaid card's last 4 digits: the sort code must be blank."""
+    return lambda f: f[account].isna() | (f[account].astype("string").str.len() != 4) | f[sort_code].isna()
+
+
 # Cross-field checks a schema file's "dpaudit:rowChecks" may name: check name -> fn(*columns).
 ROW_CHECKS: dict[str, Callable[..., Callable[[pd.DataFrame], pd.Series]]] = {
     "not_after": _le,  # the first date is on or before the second (either may be blank)
+    "card_without_sort_code": _card_without_sort_code,  # a card's last 4 digits take no sort code
 }
 
 

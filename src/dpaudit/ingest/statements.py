@@ -119,7 +119,10 @@ class PreparedStatements:
 
 
 COUNT_KEYS = ("files_seen", "files_ingested", "files_quarantined", "files_duplicate", "txns_read", "txns_new",
-              "rows_rejected")
+              "rows_rejected", "card_rows_declined", "card_rows_reversed", "card_rows_authorised_then_settled")
+# prepaid-card rows that are valid but moved no money (ParsedStatement.not_counted): reason -> count key
+NOT_COUNTED_KEYS = {"declined": "card_rows_declined", "reversed": "card_rows_reversed",
+                    "authorised_then_settled": "card_rows_authorised_then_settled"}
 
 
 def plan_statement_files(con: duckdb.DuckDBPyConnection, data_dir: Path, period: str,
@@ -207,7 +210,8 @@ def prepare_statement_files(data_dir: Path, period: str, files: list[StatementFi
         if statements is not None:  # a file of mostly bad rows is rejected whole, as one finding
             rejects = [r for st in statements for r in st.rejects]
             n_bad = len({(i, r[0]) for i, st in enumerate(statements) for r in st.rejects})  # rows, not cells
-            n_rows = sum(len(st.transactions) for st in statements) + n_bad
+            # a card export's rows that moved no money are valid rows of the file too
+            n_rows = sum(len(st.transactions) + sum(st.not_counted.values()) for st in statements) + n_bad
             if limits.too_many(n_bad, n_rows):
                 too_many = limits.reason("", n_bad, n_rows,
                                          [f"row {row}, column {col}: {mask_value(why, 'reason')}"
@@ -239,7 +243,9 @@ def prepare_statement_files(data_dir: Path, period: str, files: list[StatementFi
                                   "currency": st.currency, "start_date": st.start_date, "end_date": st.end_date,
                                   "opening_balance_pence": st.opening_balance_pence,
                                   "closing_balance_pence": st.closing_balance_pence, "n_txns": len(t),
-                                  "_n_rejected": len(st.rejects)})
+                                  "_n_rejected": len(st.rejects), "_n_not_counted": sum(st.not_counted.values())})
+                for why, n in st.not_counted.items():
+                    counts[NOT_COUNTED_KEYS[why]] += n
                 frames.append(t)
                 sk_len.append(len(t))
                 prefixes.append(_key_prefix(st, f.recipient_id))
@@ -256,14 +262,16 @@ def prepare_statement_files(data_dir: Path, period: str, files: list[StatementFi
                           "ingested_at": now, "_replace": f.action == "retry"})
     txns = _batch_transactions(frames, sk_len, prefixes, ofx_flags, stmt_meta, period)
     statements_df = pd.DataFrame(stmt_rows)
-    totals = pd.DataFrame(columns=["file_sha256", "stmt_index", "sum_amount_pence", "n_read", "n_rejected"])
+    totals = pd.DataFrame(columns=["file_sha256", "stmt_index", "sum_amount_pence", "n_read", "n_rejected",
+                                   "n_not_counted"])
     if len(statements_df):
         sums = (txns.groupby(["file_sha256", "stmt_index"])["amount_pence"].sum() if len(txns)
                 else pd.Series(dtype="int64"))
         key = pd.MultiIndex.from_frame(statements_df[["file_sha256", "stmt_index"]])
         totals = statements_df[["file_sha256", "stmt_index"]].assign(
             sum_amount_pence=sums.reindex(key).fillna(0).astype("int64").to_numpy(),
-            n_read=statements_df["n_txns"], n_rejected=statements_df.pop("_n_rejected"))
+            n_read=statements_df["n_txns"], n_rejected=statements_df.pop("_n_rejected"),
+            n_not_counted=statements_df.pop("_n_not_counted"))
     return PreparedStatements(files=pd.DataFrame(file_rows), paths=pd.DataFrame(path_rows), statements=statements_df,
                               totals=totals, transactions=txns, quarantine=pd.DataFrame(quarantine), counts=counts)
 

@@ -135,6 +135,11 @@ ALTER TABLE file_paths ADD COLUMN IF NOT EXISTS dup_of VARCHAR;
 UPDATE file_paths SET dup_of = f.path FROM files f
     WHERE f.sha256 = file_paths.sha256 AND f.path <> file_paths.path AND file_paths.dup_of IS NULL;
 """,
+    # prepaid-card exports: rows of a statement that are valid but moved no money (declined,
+    # reversed, an authorisation settled in the same file), kept visible beside the rows read
+    5: """
+ALTER TABLE statement_totals ADD COLUMN IF NOT EXISTS n_not_counted INTEGER;
+""",
 }
 
 

@@ -203,11 +203,18 @@ def wrong_account(data: AuditData) -> pd.DataFrame:
         if same_account(r.sort_code, r.account_number, r.sort_code_reg, r.account_number_reg) is False:
             sa = r.account_number
             shown = mask_account(sa) if "*" not in str(sa) else "****" + account_digits(str(sa).rsplit("*", 1)[-1])[-4:]
+            # a recipient paid onto a prepaid card is registered with the card's last 4 digits, no sort code
+            card = len(account_digits(r.account_number_reg)) == 4 and not account_digits(r.sort_code_reg)
+            what = "card" if card else "account"
+            shown = f"{what} {shown}"
+            if "|" in str(sa):  # a prepaid-card export holding several cards
+                shown = "the cards " + ", ".join("****" + account_digits(c)[-4:] for c in str(sa).split("|"))
+            send = ("send the DP card's export from the card portal" if card else "send the DP account's statement")
             rows.append({"recipient_id": r.recipient_id, "key": f"{r.file_sha256}:{r.stmt_index}",
-                         "message": f"Statement {r.path} is for account {shown}, but the registered DP account is "
+                         "message": f"Statement {r.path} is for {shown}, but the registered DP {what} is "
                                     f"{mask_account(r.account_number_reg)}. Direct payments must be kept in the separate "
-                                    f"DP account (PBP 4.1.1, 5.2): send the DP account's statement, or tell the council "
-                                    f"if the account has changed."})
+                                    f"DP {what} (PBP 4.1.1, 5.2): {send}, or tell the council "
+                                    f"if the {what} has changed."})
     return pd.DataFrame(rows)
 
 

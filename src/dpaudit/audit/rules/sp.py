@@ -77,7 +77,11 @@ def household(data: AuditData) -> pd.DataFrame:
 @rule("SP-CASH")
 def cash(data: AuditData) -> pd.DataFrame:
     r = _verdict_rows(data, "SP-CASH")
-    msg = ("Cash withdrawal of " + _money(r) + " on " + r["posted_date"].dt.strftime("%d/%m/%Y")
+    mcc = r["mcc"].fillna("").astype(str)
+    # a card's cash withdrawal is known by its merchant category (6010 counter, 6011 ATM): say so
+    coded = (" at " + r["counterparty"].astype(str) + " (merchant category " + mcc + ")").where(
+        mcc.isin(data.policy.raw["keywords"]["cash_mcc"]), "")
+    msg = ("Cash withdrawal of " + _money(r) + coded + " on " + r["posted_date"].dt.strftime("%d/%m/%Y")
            + ". Receipts showing what the cash bought, within the plan, would clear this.")
     return txn_findings(r, msg)
 

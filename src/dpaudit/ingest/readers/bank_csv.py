@@ -35,9 +35,18 @@ __all__ = ["Profile", "ProfileError", "load_profiles", "parse_profile", "detect_
            "read_bank_tables"]
 
 ROLES = ("date", "description", "payee", "type", "amount", "paid_in", "paid_out", "balance", "sort_code",
-         "account_number", "account_with_sort_code", "currency", "mcc", "fee", "credit_flag")
+         "account_number", "account_with_sort_code", "currency", "mcc", "fee", "credit_flag", "status", "reference",
+         "card_last4")
 _TOP_KEYS = {"name", "bank", "notes", "currency", "encodings", "header", "columns", "dates", "amounts", "preamble",
-             "footer", "exclude"}
+             "footer", "exclude", "status"}
+# Prepaid-card exports (a profile with a ``status`` column): what each status word means.  Only
+# settled rows, and authorised rows with no settled row of the same reference in the file, moved
+# money; declined and reversed rows never did (docs/profiles.md "Prepaid-card exports").
+CARD_STATUSES = ("settled", "authorised", "declined", "reversed")
+DEFAULT_CARD_STATUS = {"settled": ("settled",), "authorised": ("authorised", "authorized"),
+                       "declined": ("declined",), "reversed": ("reversed",)}
+# why a card row is not a transaction (the keys of ParsedStatement.not_counted)
+NOT_COUNTED = {"declined": "declined", "reversed": "reversed", "superseded": "authorised_then_settled"}
 _TIME_SUFFIX = re.compile(r"\s*[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([+-]\d{2}:?\d{2}|Z|UTC|GMT)?$", re.IGNORECASE)
 _SCAN_ROWS = 30
 
@@ -77,6 +86,13 @@ class Profile:
     preamble: dict[str, tuple[str, str]] = field(default_factory=dict)
     stop_at_blank_line: bool = False
     exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # a prepaid-card profile: status class -> the (lower-case) words of the export meaning it
+    card_status: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def is_card(self) -> bool:
+        """A prepaid-card export: rows carry a status, and only some of them moved money."""
+        return "status" in self.columns
 
     def col(self, role: str) -> str | None:
         cols = self.columns.get(role)
@@ -140,6 +156,24 @@ def parse_profile(data: dict, source: str) -> Profile:
         except re.error as exc:
             raise ProfileError(f"{source}: preamble.{role}.pattern is not a regular expression: {exc}") from exc
         preamble[role] = (label, pattern)
+    card_status: dict[str, tuple[str, ...]] = {}
+    if "status" in columns:
+        given = data.get("status", {})
+        unknown_st = set(given) - set(CARD_STATUSES)
+        if unknown_st:
+            raise ProfileError(f"{source}: status.{sorted(unknown_st)[0]} is not a card status; use "
+                               f"{', '.join(CARD_STATUSES)}")
+        card_status = {c: tuple(_norm(v) for v in given.get(c, DEFAULT_CARD_STATUS[c])) for c in CARD_STATUSES}
+        words = [w for ws in card_status.values() for w in ws]
+        if len(words) != len(set(words)):
+            raise ProfileError(f"{source}: a status word is listed under two statuses")
+        if "amount" not in columns:
+            raise ProfileError(f"{source}: a card export (columns.status) needs columns.amount (signed)")
+    elif "status" in data:
+        raise ProfileError(f"{source}: [status] needs columns.status (the column holding each row's status)")
+    if "card_last4" in columns and ({"account_number", "account_with_sort_code", "sort_code"} & set(columns)):
+        raise ProfileError(f"{source}: columns.card_last4 names the account of a card export; do not also give "
+                           f"sort_code / account_number")
     encodings = tuple(str(e).lower() for e in data.get("encodings", ["utf-8", "cp1252"]))
     for e in encodings:
         if e not in ("utf-8", "cp1252"):
@@ -153,6 +187,7 @@ def parse_profile(data: dict, source: str) -> Profile:
         currency=str(data.get("currency", "GBP")).upper(), preamble=preamble,
         stop_at_blank_line=bool(data.get("footer", {}).get("stop_at_blank_line", False)),
         exclude={_norm(k): tuple(_norm(v) for v in vs) for k, vs in data.get("exclude", {}).items()},
+        card_status=card_status,
     )
 
 
@@ -313,6 +348,76 @@ def _majority_by_file(values: pd.Series, files: pd.Series) -> dict[int, str]:
     return dict(top.drop_duplicates("f")[["f", "v"]].itertuples(index=False, name=None))
 
 
+def _mcc(raw: pd.Series) -> pd.Series:
+    """Merchant category codes: 4 digits; 1-3 digits are a code whose leading zeros a spreadsheet
+    dropped (``742`` is ``0742``); anything else is no code."""
+    m = raw.astype("string").str.strip()
+    m = m.where(~m.str.fullmatch(r"\d{1,3}").fillna(False), m.str.zfill(4))
+    return m.where(m.str.fullmatch(r"\d{4}").fillna(False))
+
+
+def _all_by_file(values: pd.Series, files: pd.Series) -> dict[int, str]:
+    """Per file, every distinct non-blank value, sorted and joined with ``|`` (one value: itself)."""
+    v = values.fillna("")
+    keep = v.ne("")
+    if not keep.any():
+        return {}
+    d = pd.DataFrame({"f": files[keep].to_numpy(), "v": v[keep].astype(object).to_numpy()}).drop_duplicates()
+    return {int(f): "|".join(sorted(g)) for f, g in d.groupby("f")["v"]}
+
+
+def card_accounts(raw: pd.Series) -> pd.Series:
+    """A card-number cell (``1234``, ``************1234``, ``XXXX XXXX XXXX 1234``, Excel's ``123``
+    for ``0123``) as the masked account of the card, ``****1234``; blank stays blank."""
+    digits = account_digits_series(raw.astype("string"))
+    last4 = digits.str[-4:].str.zfill(4).where(digits.ne(""), "")
+    return ("****" + last4).where(last4.ne(""), "").astype("string")
+
+
+def _card_money_moved(frame: pd.DataFrame, p: Profile, fmt: str):
+    """Split a card export's rows into money moved and not (defs "Prepaid-card statements").
+
+    Money moved: ``settled`` rows, and ``authorised`` rows with no ``settled`` row of the same
+    reference in the same file (a blank reference pairs with nothing).  ``declined`` and
+    ``reversed`` rows, and authorised rows whose settlement is in the file, are not transactions:
+    they are counted per file and reason (``ParsedStatement.not_counted``), not rejected.  A status
+    the profile does not know is a rejected row.  Returns the money-moved rows, the rejects, the
+    counts and the (first, last) date of the rows set aside per file."""
+    raw = frame[p.col("status")].fillna("").astype(str).str.strip()
+    word = raw.str.lower().str.replace(r"\s+", " ", regex=True)
+    cls = pd.Series("", index=frame.index, dtype=object)
+    for c, words in p.card_status.items():
+        cls = cls.mask(word.isin(words), c)
+    unknown = cls.eq("")
+    known = ", ".join(w for c in CARD_STATUSES for w in p.card_status[c])
+    rejects = _reject_rows(frame, unknown, p.col("status"), raw,
+                           f"not a card transaction status (one of {known}); the row is not counted")
+    if "reference" in p.columns and p.col("reference") in frame:
+        ref = frame[p.col("reference")].fillna("").astype(str).str.strip().str.upper()
+    else:
+        ref = pd.Series("", index=frame.index, dtype=object)
+    key = frame["_file"].astype(str) + "|" + ref
+    settled_keys = key[cls.eq("settled") & ref.ne("")]
+    superseded = cls.eq("authorised") & ref.ne("") & key.isin(settled_keys)
+    why = pd.Series("", index=frame.index, dtype=object)
+    why = why.mask(cls.eq("declined"), NOT_COUNTED["declined"]).mask(cls.eq("reversed"), NOT_COUNTED["reversed"])
+    why = why.mask(superseded, NOT_COUNTED["superseded"])
+    aside = why.ne("")
+    counts: dict[int, dict[str, int]] = {}
+    dates_aside: dict[int, tuple[pd.Timestamp, pd.Timestamp]] = {}
+    if aside.any():
+        n = pd.DataFrame({"f": frame.loc[aside, "_file"].to_numpy(), "w": why[aside].to_numpy()}).value_counts()
+        for (f, w), c in sorted(n.items()):
+            counts.setdefault(int(f), {})[str(w)] = int(c)
+        d_raw = frame.loc[aside, p.col("date")].fillna("").astype(str).str.replace(_TIME_SUFFIX, "", regex=True)
+        d, _bad = parse_dates_series(d_raw, p.date_formats + (("%Y-%m-%d",) if fmt == "xlsx" else ()))
+        span = pd.DataFrame({"f": frame.loc[aside, "_file"].to_numpy(), "d": d.to_numpy()}).dropna()
+        if len(span):
+            g = span.groupby("f")["d"].agg(["min", "max"])
+            dates_aside = {int(f): (r["min"], r["max"]) for f, r in g.iterrows()}
+    return frame[~aside & ~unknown], rejects, counts, dates_aside
+
+
 def _chain_backward(amount: pd.Series, balance: pd.Series, files: pd.Series) -> pd.Series:
     """Per file: True when the balances run newest first (each balance = next one + its amount)
     more often than oldest first (each balance = previous one + this amount)."""
@@ -436,7 +541,7 @@ def _parse_group(group: list[_Scanned]) -> list[ParsedStatement | UnreadableFile
             rejects += _reject_rows(frame, hit, col, frame[col], f"the bank's '{col}' column says this transaction did "
                                     f"not complete, so it is not counted")
             frame = frame[~hit]
-    if "currency" in p.columns:
+    if "currency" in p.columns and p.col("currency") in frame:  # an optional column may be absent
         cur = frame[p.col("currency")].fillna("").str.strip().str.upper()
         non_gbp = cur.ne("") & cur.ne("GBP")
         all_foreign = non_gbp.groupby(frame["_file"]).all()
@@ -447,6 +552,12 @@ def _parse_group(group: list[_Scanned]) -> list[ParsedStatement | UnreadableFile
         rejects += _reject_rows(frame, non_gbp, p.col("currency"), frame[p.col("currency")] if len(frame) else cur,
                                 "the row is not in GBP; DP accounts are in GBP")
         frame = frame[~non_gbp]
+    # a prepaid-card export: rows that moved no money are set aside (counted per file, never rejected)
+    not_counted: dict[int, dict[str, int]] = {}
+    not_counted_dates: dict[int, tuple[pd.Timestamp, pd.Timestamp]] = {}
+    if p.is_card and len(frame):
+        frame, card_rejects, not_counted, not_counted_dates = _card_money_moved(frame, p, fmt)
+        rejects += card_rejects
 
     cache: dict[str, pd.Series] = {}
 
@@ -516,9 +627,14 @@ def _parse_group(group: list[_Scanned]) -> list[ParsedStatement | UnreadableFile
         split = text("account_with_sort_code").fillna("").map(_split_combined)
         sort_s = split.map(lambda t: t[0]).astype("string")
         acct_s = split.map(lambda t: t[1]).astype("string")
+    if "card_last4" in p.columns:
+        acct_s = card_accounts(text("card_last4"))
     ok = ~bad_any
     sort_major = _majority_by_file(sort_s[ok], frame["_file"][ok])
-    acct_major = _majority_by_file(acct_s[ok], frame["_file"][ok])
+    # a card export is one card's: several cards in one file make the file's account all of them
+    # ("****1234|****5678"), which is no recipient's card (DQ-WRONG-ACCOUNT), never a row reject
+    acct_major = (_all_by_file(acct_s[ok], frame["_file"][ok]) if "card_last4" in p.columns
+                  else _majority_by_file(acct_s[ok], frame["_file"][ok]))
     sort_codes, accounts = [], []
     for k, s in enumerate(group):
         sort_code, account = sort_major.get(k, ""), acct_major.get(k, "")
@@ -532,7 +648,7 @@ def _parse_group(group: list[_Scanned]) -> list[ParsedStatement | UnreadableFile
             sort_code = re.sub(r"\D", "", sort_code)
         sort_codes.append(sort_code)
         accounts.append(account)
-    if len(frame):
+    if len(frame) and "card_last4" not in p.columns:
         file_account = pd.Series(np.array(accounts, dtype=object)[frame["_file"].to_numpy()], index=frame.index)
         a = acct_s.fillna("")
         other = file_account.ne("") & a.ne("") & a.ne(file_account) & ~bad_any
@@ -546,7 +662,7 @@ def _parse_group(group: list[_Scanned]) -> list[ParsedStatement | UnreadableFile
     out = pd.DataFrame({
         "posted_date": dates[keep], "amount_pence": pence[keep].astype("Int64"), "description": text("description")[keep],
         "payee": text("payee")[keep], "txn_type": text("type")[keep].str.upper(),
-        "mcc": text("mcc")[keep].where(text("mcc")[keep].str.fullmatch(r"\d{4}").fillna(False)),
+        "mcc": _mcc(text("mcc")[keep]),
         "balance_pence": balance[keep].astype("Int64"), "fitid": pd.Series(pd.NA, index=frame.index[keep.to_numpy()], dtype="string"),
         "position": frame["_row"][keep].astype("int64"),
     })
@@ -565,7 +681,7 @@ def _parse_group(group: list[_Scanned]) -> list[ParsedStatement | UnreadableFile
             continue
         t = txns.iloc[bounds[k]:bounds[k + 1]].reset_index(drop=True)
         file_rejects = sorted(by_file.get(k, []), key=lambda r: (r[0] or 0, r[1]))
-        if not len(t) and not file_rejects:
+        if not len(t) and not file_rejects and not not_counted.get(k):
             results.append(UnreadableFile(f"{s.name} is a {p.bank} export with no transactions"))
             continue
         opening = closing = None
@@ -575,11 +691,18 @@ def _parse_group(group: list[_Scanned]) -> list[ParsedStatement | UnreadableFile
             if not pd.isna(b_first) and not pd.isna(b_last):
                 opening = int(b_first) - int(t["amount_pence"].iat[chrono_first])
                 closing = int(b_last)
+        start = t["posted_date"].min() if len(t) else pd.NaT
+        end = t["posted_date"].max() if len(t) else pd.NaT
+        if k in not_counted_dates:  # a card export covers the dates of all its rows, money moved or not
+            lo, hi = not_counted_dates[k]
+            start = lo if pd.isna(start) else min(start, lo)
+            end = hi if pd.isna(end) else max(end, hi)
         results.append(ParsedStatement(
             source_format=fmt, profile=p.name, bank_id="", sort_code=sort_codes[k], account_number=accounts[k],
-            currency="GBP", start_date=t["posted_date"].min().date() if len(t) else None,
-            end_date=t["posted_date"].max().date() if len(t) else None, closing_balance_pence=closing,
-            opening_balance_pence=opening, transactions=t, rejects=file_rejects))
+            currency="GBP", start_date=None if pd.isna(start) else start.date(),
+            end_date=None if pd.isna(end) else end.date(), closing_balance_pence=closing,
+            opening_balance_pence=opening, transactions=t, rejects=file_rejects,
+            not_counted=dict(not_counted.get(k, {}))))
     return results
 
 

@@ -88,3 +88,6 @@ class ParsedStatement:
     opening_balance_pence: int | None = None
     transactions: pd.DataFrame = field(default_factory=empty_transactions)
     rejects: list[Reject] = field(default_factory=list)
+    # prepaid-card exports: rows that are valid but moved no money, by reason (``declined``,
+    # ``reversed``, ``authorised_then_settled``): counted, never transactions, never rejects
+    not_counted: dict[str, int] = field(default_factory=dict)
