@@ -374,7 +374,7 @@ def year_end(data: DataOpt, fy: Annotated[str, typer.Option("--fy", metavar="YEA
         t.add_row("carry forward", format_gbp(r.counts.get("carry_forward_pence", 0)))
         t.add_row("to repay (the council's share)", format_gbp(r.counts.get("repayment_pence", 0)))
         if r.counts.get("family_share_pence"):
-            t.add_row("families' contributions' share (not recovered)", format_gbp(r.counts["family_share_pence"]))
+            t.add_row("families' share from contributions (not recovered)", format_gbp(r.counts["family_share_pence"]))
         t.add_row("reports", str(r.reports_dir))
         console.print(t)
 
