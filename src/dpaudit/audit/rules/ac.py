@@ -70,7 +70,8 @@ def non_council_credit(data: AuditData) -> pd.DataFrame:
     cr = cr[~refund & ~contribution]
     msg = ("Received " + gbp_series(cr["amount_pence"]) + " from " + cr["counterparty"].astype(str) + " on "
            + cr["posted_date"].dt.strftime("%d/%m/%Y") + ", which is neither a scheduled council payment nor a refund from "
-           "a payee of the account; only the personal budget may be paid in. Evidence that it is a refund of plan spending would clear this.")
+           "a payee of the account; only the personal budget may be paid in. Evidence that it is a refund of plan spending, "
+           "or the family's assessed client contribution (a contributions.csv row in force), would clear this.")
     return txn_findings(cr, msg)
 
 
