@@ -24,7 +24,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from dpaudit.audit.data import CONTRIBUTION_COLUMNS, AuditData, cached_view, empty_contributions  # noqa: F401
+from dpaudit.audit.data import AuditData, cached_view
 
 STEP_DAYS = {"weekly": 7, "4-weekly": 28}
 MONTHLY = "monthly"
