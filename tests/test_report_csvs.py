@@ -50,8 +50,10 @@ def test_exact_columns_in_contract_order(tmp_path: Path) -> None:
     assert read_rows(tmp_path / "c.csv")[0] == ["recipient_id", "period", "opening_balance", "council_credits",
                                                 "other_credits", "debits", "closing_balance", "evidenced", "unevidenced",
                                                 "plan_budget_to_date", "spend_to_date", "contingency_held", "contingency_pct"]
+    # the contract's columns in order, then dpaudit's own at the end (docs/decisions.md 48, 49)
     assert read_rows(tmp_path / "y.csv")[0] == ["recipient_id", "annual_dp_value", "closing_balance", "committed",
-                                                "surplus", "carry_forward", "repayment", "reasons"]
+                                                "surplus", "carry_forward", "repayment", "reasons",
+                                                "council_in", "contributions_in", "family_share", "surplus_weeks"]
 
 
 def test_exceptions_values_order_and_injection_guard(tmp_path: Path) -> None:
@@ -94,8 +96,10 @@ def test_recommendations_reconciliation_year_end_values(tmp_path: Path) -> None:
     assert rec[0][2] == "2500.00" and rec[0][12] == "15.42" and rec[2][12] == "-0.50"
     ye = read_rows(write_year_end_csv(tmp_path / "y.csv", year_end_fixture()))[1:]
     assert ye[0] == ["R002", "5200.00", "-25.00", "0.00", "-25.00", "0.00", "0.00",
-                     "'-Overdrawn at 31 March: no carry-forward."]  # numbers never get the quote
+                     "'-Overdrawn at 31 March: no carry-forward.", "", "", "", ""]  # numbers never get the quote
     assert ye[1][1:7] == ["12000.00", "1500.00", "100.00", "1400.00", "1200.00", "200.00"]
+    # £1,400.00 / (£12,000.00 / 52) = 6.066... weeks -> 6.1 (no split columns in the fixture: blank)
+    assert ye[1][8:] == ["", "", "", "6.1"]
 
 
 def test_missing_column_is_a_clear_error(tmp_path: Path) -> None:

@@ -170,7 +170,7 @@ def contract_tables() -> dict[str, dict]:
                 if inside and inside.group(1).startswith("optional"):
                     optional.add(col)
                 if inside:
-                    values[col] = re.findall(r"`([a-z_]+)`", inside.group(1))
+                    values[col] = re.findall(r"`([a-z0-9_-]+)`", inside.group(1))  # `4-weekly` too
             out[m.group(1)] = dict(section=section, columns=columns, optional=optional, values=values)
     return out
 
@@ -224,6 +224,7 @@ ROW_REASONS = {
     "insurance": ["cover_start is after cover_end; correct one of them"],
     "payslips": ["period_start is after period_end; correct one of them"],
     "invoices": ["period_start is after period_end; correct one of them"],
+    "contributions": ["start_date is after end_date; correct one of them"],
 }
 GOOD = {"id": "X01", "text": "some text", "date": "2025-04-01", "money": "12.50", "yesno": "Yes",
         "sort_code": "40 00 04", "account": "01234567", "period": "2025-04", "decimal": "37.5", "ni": "QQ 12 34 56 C"}

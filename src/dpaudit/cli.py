@@ -394,7 +394,9 @@ def year_end(data: DataOpt, fy: Annotated[str, typer.Option("--fy", metavar="YEA
         t.add_column("value", justify="right")
         t.add_row("recipients", str(r.counts.get("recipients", 0)))
         t.add_row("carry forward", format_gbp(r.counts.get("carry_forward_pence", 0)))
-        t.add_row("to repay", format_gbp(r.counts.get("repayment_pence", 0)))
+        t.add_row("to repay (the council's share)", format_gbp(r.counts.get("repayment_pence", 0)))
+        if r.counts.get("family_share_pence"):
+            t.add_row("families' share from contributions (not recovered)", format_gbp(r.counts["family_share_pence"]))
         t.add_row("reports", str(r.reports_dir))
         console.print(t)
 

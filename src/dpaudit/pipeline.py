@@ -532,7 +532,8 @@ def run_year_end(data_dir: Path | str, fy: int, *, reports_dir: Path | str | Non
         run.counts["letters"] = int((accepted["repayment_pence"] > 0).sum()) if len(accepted) else 0
         run.counts.update({"recipients": int(len(ye)),
                            "repayment_pence": int(ye["repayment_pence"].sum()) if len(ye) else 0,
-                           "carry_forward_pence": int(ye["carry_forward_pence"].sum()) if len(ye) else 0})
+                           "carry_forward_pence": int(ye["carry_forward_pence"].sum()) if len(ye) else 0,
+                           "family_share_pence": int(ye["family_share_pence"].sum()) if len(ye) else 0})
     return RunResult(run.run_id, f"FY{fy}", out, store_path(data_dir, db_path), run.counts,
                      run.timings, "", files)
 

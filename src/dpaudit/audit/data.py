@@ -63,7 +63,20 @@ class AuditData:
     # recipients whose previous month was audited (a reconciliation row): an overdraft running on
     # from it was reported then
     audited_before: frozenset = frozenset()
+    # one row per contributions.csv row (none when the file is absent): recipient_id, amount_pence,
+    # frequency, start_date, end_date (audit.contributions)
+    contributions: pd.DataFrame = field(default_factory=lambda: empty_contributions())
     cache: dict = field(default_factory=dict)  # memo of the derived views (``cached_view``), nothing else
+
+
+CONTRIBUTION_COLUMNS = ["recipient_id", "amount_pence", "frequency", "start_date", "end_date"]
+
+
+def empty_contributions() -> pd.DataFrame:
+    """A contributions frame with no rows (no contributions.csv), typed as the loaded one."""
+    return pd.DataFrame({"recipient_id": pd.Series(dtype=object), "amount_pence": pd.Series(dtype="Int64"),
+                         "frequency": pd.Series(dtype=object), "start_date": pd.Series(dtype="datetime64[ns]"),
+                         "end_date": pd.Series(dtype="datetime64[ns]")})
 
 
 def _dates(f: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
@@ -135,9 +148,11 @@ def load_audit_data(con, period: str, policy: Policy) -> AuditData:
     previous = f"{start - timedelta(days=1):%Y-%m}"
     audited_before = frozenset(r[0] for r in con.execute(
         "SELECT DISTINCT recipient_id FROM reconciliation WHERE period = ?", [previous]).fetchall())
+    contributions = _pence(_dates(q(f"SELECT {', '.join(CONTRIBUTION_COLUMNS)} FROM contributions "
+                                    "ORDER BY recipient_id, start_date"), ["start_date", "end_date"]))
     return AuditData(period, start, end, policy, recipients, plan_lines, schedule, employees, insurance, providers,
                      txns, statements, receipts, invoices, payslips, hmrc, prior_matches, prior_findings,
-                     quarantine, duplicate_files, csv_covered, audited_before)
+                     quarantine, duplicate_files, csv_covered, audited_before, contributions)
 
 
 def own_account_only(txns: pd.DataFrame, recipients: pd.DataFrame) -> pd.DataFrame:

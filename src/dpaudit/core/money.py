@@ -189,3 +189,26 @@ def pro_rata(pence: int, days: int, of_days: int) -> int:
 def gbp_series(pence: pd.Series) -> pd.Series:
     """A column of pence as '£1,234.56' text (object dtype, safe to concatenate even when empty)."""
     return pd.Series([format_gbp(v) for v in pence], index=pence.index, dtype="object")
+
+
+WEEKS_PER_YEAR = 52
+
+
+def weeks_of_funding(pence: int | None, annual_pence: int | None) -> Decimal | None:
+    """``pence`` as weeks of the annual direct payment, ``pence / (annual_pence / 52)``, to one
+    decimal place rounded half-up (exact integer arithmetic; a half rounds away from zero).  None
+    when there is no annual value to measure by (or no amount)."""
+    if pence is None or annual_pence is None or pd.isna(pence) or pd.isna(annual_pence) or int(annual_pence) <= 0:
+        return None
+    p, annual = int(pence), int(annual_pence)
+    tenths, rest = divmod(abs(p) * WEEKS_PER_YEAR * 10, annual)
+    if 2 * rest >= annual:
+        tenths += 1
+    return Decimal(-tenths if p < 0 else tenths).scaleb(-1)
+
+
+def format_weeks(weeks: Decimal | None) -> str:
+    """``Decimal("6.3")`` -> ``"6.3 weeks of funding"`` ("" for None)."""
+    if weeks is None:
+        return ""
+    return f"{weeks} week{'' if weeks == 1 else 's'} of funding"

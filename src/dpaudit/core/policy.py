@@ -151,6 +151,9 @@ def _validate(raw: dict, src: str) -> None:
     for key, value in th.items():
         if isinstance(value, int) and value < 0:
             raise PolicyError(f"{src}: thresholds.{key} = {value} must not be negative")
+    for key, value in raw.get("contributions", {}).items():
+        if isinstance(value, int) and value < 0:
+            raise PolicyError(f"{src}: contributions.{key} = {value} must not be negative")
     for rid, r in raw["rules"].items():
         for need in ("severity", "clause", "enabled"):
             if need not in r:

@@ -92,6 +92,7 @@ RULE_TEXT = {
     "AC-OVERDRAWN": "The account went overdrawn",
     "AC-LOW-CONTINGENCY": "The contingency held is below the recommended level",
     "AC-SURPLUS": "Funds held back above the contingency the policy allows",
+    "AC-CONTRIBUTION-SHORT": "Client contributions paid into the account short of the amount assessed",
     "PY-NO-PAYSLIP": "Wages paid without a matching payslip",
     "PY-NET-MISMATCH": "Payslips that do not agree with the wages paid",
     "PY-HMRC-UNPAID": "PAYE and National Insurance not paid to HMRC in full and on time",
@@ -235,7 +236,20 @@ def _stop_grounds(r, p_end: date, policy: Policy) -> list[tuple[str, str]]:
     return out
 
 
-def _money_sentences(money_rows: Summary, policy: Policy) -> list[str]:
+def annual_values(con: duckdb.DuckDBPyConnection, on: date, policy: Policy) -> dict[str, int]:
+    """Annual direct payment value per recipient on a date, as AC-SURPLUS measures it
+    (``audit.data.annual_dp_value``: valid direct-payment plan lines in force, pence)."""
+    lines = store.query_df(con, """
+        SELECT recipient_id, funding_stream, coalesce(annual_amount_pence, 0) AS annual_pence FROM plan_lines
+        WHERE management_type = 'direct_payment' AND valid_from IS NOT NULL AND valid_to IS NOT NULL
+          AND valid_from <= valid_to AND valid_from <= ? AND valid_to >= ?""", [on, on])
+    if lines.empty:
+        return {}
+    notional = lines["funding_stream"].map(lambda s: policy.funding_restriction(str(s)) == "notional")
+    return {str(k): int(v) for k, v in lines[~notional.astype(bool)].groupby("recipient_id")["annual_pence"].sum().items()}
+
+
+def _money_sentences(money_rows: Summary, policy: Policy, annual_pence: int | None = None) -> list[str]:
     out = []
     order = {UNEVIDENCED_RULE: 1, SURPLUS_RULE: 2}  # misused spend first, then unevidenced, then funds held back
     for rule_id, n, total, clause in sorted(money_rows, key=lambda x: (order.get(x[0], 0), x[0])):
@@ -244,7 +258,9 @@ def _money_sentences(money_rows: Summary, policy: Policy) -> list[str]:
             out.append(f"Payments still without a receipt, invoice or other evidence {grace} days after they were "
                        f"made ({rule_id}): {_plural(n, 'payment')} totalling {money.format_gbp(total)}{_cite(clause)}.")
         elif rule_id == SURPLUS_RULE:
-            out.append(f"{RULE_TEXT[SURPLUS_RULE]} ({rule_id}): {money.format_gbp(total)}{_cite(clause)}.")
+            weeks = money.format_weeks(money.weeks_of_funding(total, annual_pence))
+            out.append(f"{RULE_TEXT[SURPLUS_RULE]} ({rule_id}): {money.format_gbp(total)}"
+                       f"{', ' + weeks if weeks else ''}{_cite(clause)}.")
         else:
             out.append(f"{RULE_TEXT.get(rule_id, rule_id)} ({rule_id}): {_plural(n, 'payment')} totalling "
                        f"{money.format_gbp(total)}{_cite(clause)}.")
@@ -328,6 +344,7 @@ def recommend_period(con: duckdb.DuckDBPyConnection, period: str, policy: Policy
     hm_months = hm.drop_duplicates(["recipient_id", "period"]).groupby("recipient_id")["period"].agg(sorted).to_dict()
     hm_cur_total = hm_cur.groupby("recipient_id")["amount_pence"].sum().to_dict()
     n_dismissed_of = dismissed.groupby("recipient_id").size().to_dict()
+    annual = annual_values(con, p_end, policy) if len(surplus) else {}
 
     rows = []
     for r in rcp.itertuples(index=False):
@@ -364,14 +381,14 @@ def recommend_period(con: duckdb.DuckDBPyConnection, period: str, policy: Policy
             if amount:
                 clauses |= {REPAY_CLAUSE} | {x[3] for x in money_rows}
                 reasons.append(f"In addition, {money.format_gbp(amount)} should be repaid ({REPAY_CLAUSE}).")
-                reasons += _money_sentences(money_rows, policy)
+                reasons += _money_sentences(money_rows, policy, annual.get(str(rid)))
             reasons.append(f"Please respond by {long_date(respond_by)}.")
         elif amount > 0:
             action = "REPAY"
             grounds = {x[0] for x in money_rows}
             clauses = {REPAY_CLAUSE} | {x[3] for x in money_rows}
             reasons = [f"We recommend that {money.format_gbp(amount)} is repaid ({REPAY_CLAUSE})."]
-            reasons += _money_sentences(money_rows, policy)
+            reasons += _money_sentences(money_rows, policy, annual.get(str(rid)))
             reasons.append(f"Please respond by {long_date(respond_by)}.")
         elif review_rows:
             action = "REVIEW"

@@ -26,8 +26,14 @@ bank transaction dated in it.  All money is integer pence.
   tax month of the FY, ``max(0, amount_due - amount_paid)`` where a payment dated after 31 March
   counts as unpaid.
 * ``surplus = closing - committed``; ``carry_forward = max(0, min(surplus, carry_forward_pct %
-  of annual_dp_value))``; ``repayment = max(0, surplus - carry_forward)``.  An overdrawn account
-  or committed spending above the balance gives a negative surplus: nothing carried or repaid.
+  of annual_dp_value))``; the amount held back is ``max(0, surplus - carry_forward)``.  An overdrawn
+  account or committed spending above the balance gives a negative surplus: nothing carried or repaid.
+* The council recovers only its own funds (contract section 1 ``contributions.csv``; decision 49):
+  ``repayment = half_up(held back x council_in / (council_in + contributions_in))``, where
+  ``council_in`` is the council payments credited in the year and ``contributions_in`` the family's
+  client contributions credited in it (both summed over the year's ``reconciliation`` rows, as the
+  monthly audits identified them); ``family_share = held back - repayment`` is not recovered.  With no
+  contributions paid in, the repayment is all that was held back.
 """
 from __future__ import annotations
 
@@ -48,6 +54,8 @@ YEAR_END_COLUMNS = [
     "surplus_pence", "carry_forward_pence", "repayment_pence", "reasons", "run_id",
 ]
 DETAIL_COLUMNS = ["committed_invoices_pence", "committed_hmrc_pence", "committed_wages_pence", "balance_source"]
+# what the council and the family paid in over the year, and the family's share of what was held back
+SPLIT_COLUMNS = ["council_in_pence", "contributions_in_pence", "family_share_pence"]
 PLAN_INVALID_RULE = "DQ-PLAN-INVALID"
 _CENT = Decimal("0.01")
 
@@ -218,6 +226,46 @@ def split_surplus(surplus_pence: int, annual_dp_value_pence: int, carry_forward_
     return cap, carry, max(0, surplus_pence - carry)
 
 
+def paid_in(con: duckdb.DuckDBPyConnection, fy: int) -> pd.DataFrame:
+    """``recipient_id, council_in_pence, contributions_in_pence``: council payments and client
+    contributions credited in the year, summed over its months' ``reconciliation`` rows."""
+    months = dates.fy_periods(fy)
+    return store.query_df(con, f"""
+        SELECT recipient_id, sum(coalesce(council_credits_pence, 0)) AS council_in_pence,
+               sum(coalesce(contribution_credits_pence, 0)) AS contributions_in_pence
+        FROM reconciliation WHERE period IN ({', '.join('?' for _ in months)})
+        GROUP BY recipient_id ORDER BY recipient_id""", months)
+
+
+def council_share(held_back_pence: int, council_in_pence: int, contributions_in_pence: int) -> tuple[int, int]:
+    """``(council's share, family's share)`` of the money held back at year end (decision 49): the
+    council recovers only its own funds, in proportion to what each paid in over the year,
+    ``half_up(held_back x council_in / (council_in + contributions_in))``; the family's share is the
+    rest.  With no contributions paid in, all of it is the council's."""
+    held = max(0, int(held_back_pence))
+    council_in, contrib_in = max(0, int(council_in_pence)), max(0, int(contributions_in_pence))
+    if held == 0 or contrib_in == 0:
+        return held, 0
+    council = money.pro_rata(held, council_in, council_in + contrib_in)
+    return council, held - council
+
+
+def _surplus_words(row: dict) -> str:
+    """"£2,338.12 (6.3 weeks of funding)": the surplus and, with an annual value, it in weeks."""
+    weeks = money.format_weeks(money.weeks_of_funding(row["surplus_pence"], row["annual_dp_value_pence"]))
+    return money.format_gbp(row["surplus_pence"]) + (f" ({weeks})" if weeks else "")
+
+
+def _split_words(row: dict) -> str:
+    """The sentence that explains the council's and the family's shares of what was held back."""
+    gbp = money.format_gbp
+    return (f"The council recovers only its own funds, in proportion to what was paid into the account in the year "
+            f"(PBP 5.4): the council paid in {gbp(row['council_in_pence'])} and your client contributions came to "
+            f"{gbp(row['contributions_in_pence'])}, so the council's share of the {gbp(row['held_back_pence'])} is "
+            f"{gbp(row['repayment_pence'])} and the other {gbp(row['family_share_pence'])}, the share of your "
+            f"contributions, is not recovered.")
+
+
 def _reasons(row: dict, fy: int, part_year: list[str], pct: str) -> str:
     start, end = dates.financial_year_bounds(fy)
     gbp = money.format_gbp
@@ -244,16 +292,23 @@ def _reasons(row: dict, fy: int, part_year: list[str], pct: str) -> str:
         s.append(f"There is no surplus ({gbp(surplus)} after commitments), so nothing is carried forward or "
                  f"repaid (PBP 5.3).")
     elif row.get("ended"):
-        s.append(f"The surplus is {gbp(surplus)}. The direct payment has ended, so there is no new financial "
+        s.append(f"The surplus is {_surplus_words(row)}. The direct payment has ended, so there is no new financial "
                  f"year to carry money into; the {pct}% of the annual value a continuing direct payment may keep "
                  f"({gbp(row['carry_forward_pence'])}) is shown separately and the council will agree with you "
                  f"what happens to it (PBP 5.3, 5.5).")
+        if row["held_back_pence"] and row["contributions_in_pence"] > 0:
+            s.append(f"Of the {gbp(row['held_back_pence'])} above it, the council recovers only its own share. "
+                     + _split_words(row))
     else:
-        s.append(f"The surplus is {gbp(surplus)}. Up to {pct}% of the annual value "
+        s.append(f"The surplus is {_surplus_words(row)}. Up to {pct}% of the annual value "
                  f"({gbp(row['cap_pence'])}) may be carried forward into the new financial year with the "
                  f"council's agreement (PBP 5.3): {gbp(row['carry_forward_pence'])}.")
-        if row["repayment_pence"]:
-            s.append(f"The remaining {gbp(row['repayment_pence'])} was held back and should be repaid (PBP 5.4).")
+        if row["held_back_pence"] and row["contributions_in_pence"] > 0:
+            s.append(f"The remaining {gbp(row['held_back_pence'])} was held back. " + _split_words(row)
+                     + (f" The council's share, {gbp(row['repayment_pence'])}, should be repaid."
+                        if row["repayment_pence"] else " Nothing needs to be repaid."))
+        elif row["held_back_pence"]:
+            s.append(f"The remaining {gbp(row['held_back_pence'])} was held back and should be repaid (PBP 5.4).")
         else:
             s.append("Nothing needs to be repaid (PBP 5.4).")
     return " ".join(s)
@@ -263,7 +318,8 @@ def compute_year_end(con: duckdb.DuckDBPyConnection, fy: int, policy: Policy, *,
                      run_id: str | None = None, write: bool = True) -> pd.DataFrame:
     """Year-end figures per recipient for financial year ``fy`` (FY2025 = 2025-04-01..2026-03-31).
 
-    Returns :data:`YEAR_END_COLUMNS` plus :data:`DETAIL_COLUMNS`, sorted by recipient, and
+    Returns :data:`YEAR_END_COLUMNS` plus :data:`DETAIL_COLUMNS` and :data:`SPLIT_COLUMNS`, sorted by
+    recipient (``repayment_pence`` is the council's share of what was held back), and
     (unless ``write`` is False) replaces the year's rows of ``year_end`` in one transaction.
     """
     fy = int(fy)
@@ -283,8 +339,16 @@ def compute_year_end(con: duckdb.DuckDBPyConnection, fy: int, policy: Policy, *,
     split = [split_surplus(int(s), int(v), pct) for s, v in zip(frame["surplus_pence"], frame["annual_dp_value_pence"])]
     frame["cap_pence"] = [x[0] for x in split]
     frame["carry_forward_pence"] = [x[1] for x in split]
-    frame["repayment_pence"] = [x[2] for x in split]
-    for c in ("closing_balance_pence", "surplus_pence", "carry_forward_pence", "repayment_pence"):
+    frame["held_back_pence"] = [x[2] for x in split]
+    frame = frame.merge(paid_in(con, fy).astype({"recipient_id": object}), on="recipient_id", how="left")
+    for c in ("council_in_pence", "contributions_in_pence"):
+        frame[c] = frame[c].fillna(0).astype("int64")
+    shares = [council_share(h, ci, fi) for h, ci, fi in
+              zip(frame["held_back_pence"], frame["council_in_pence"], frame["contributions_in_pence"])]
+    frame["repayment_pence"] = [x[0] for x in shares]
+    frame["family_share_pence"] = [x[1] for x in shares]
+    for c in ("closing_balance_pence", "surplus_pence", "carry_forward_pence", "held_back_pence", "repayment_pence",
+              "family_share_pence"):
         frame[c] = frame[c].astype("int64")
     ended = store.query_df(con, """SELECT recipient_id FROM recipients
         WHERE dp_end_date <= ? OR (lower(trim(coalesce(status, ''))) = 'stopped' AND dp_end_date IS NULL)""",
@@ -297,7 +361,8 @@ def compute_year_end(con: duckdb.DuckDBPyConnection, fy: int, policy: Policy, *,
                         for row in frame.to_dict("records")]
     frame["fy"] = fy
     frame["run_id"] = run_id
-    out = frame[YEAR_END_COLUMNS + DETAIL_COLUMNS].sort_values("recipient_id", kind="stable").reset_index(drop=True)
+    out = frame[YEAR_END_COLUMNS + DETAIL_COLUMNS + SPLIT_COLUMNS].sort_values("recipient_id", kind="stable") \
+        .reset_index(drop=True)
     if write:
         with store.transaction(con):
             con.execute("DELETE FROM year_end WHERE fy = ?", [fy])

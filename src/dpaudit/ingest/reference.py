@@ -26,8 +26,9 @@ REFERENCE_TABLES: dict[str, tuple[str, str]] = {
     "employees": ("employees", "employees"),
     "insurance": ("insurance", "insurance"),
     "providers": ("providers", "providers"),
+    "contributions": ("contributions", "contributions"),
 }
-OPTIONAL = {"providers", "insurance", "employees"}
+OPTIONAL = {"providers", "insurance", "employees", "contributions"}
 
 
 @dataclass
@@ -68,6 +69,8 @@ def load_reference(con, data_dir: Path, policy: Policy) -> LoadResult:
                              max_uncompressed=th["max_xlsx_uncompressed_bytes"], max_ratio=th["max_xlsx_ratio"])
             v = validate(schema_name, tab.frame, path=rel, row_numbers=tab.row_numbers, file_sha256=sha)
             valid, quarantine = v.valid, v.quarantine
+            if stem in VALUE_CHECKS:
+                valid, quarantine = _value_checks(stem, valid, quarantine, rel, sha)
             if tab.ragged_rows:
                 quarantine = pd.concat([quarantine, quarantine_frame([
                     {"path": rel, "file_sha256": sha, "kind": schema_name, "recipient_id": None, "period": None,
@@ -102,6 +105,30 @@ def load_reference(con, data_dir: Path, policy: Policy) -> LoadResult:
     return result
 
 
+# Checks on parsed values that no schema file can state (a Table Schema has no "more than 0"):
+# table -> [(column, fn(valid) -> bool Series (True = fine), reason)].
+VALUE_CHECKS = {
+    "contributions": [("amount", lambda f: f["amount_pence"] > 0,
+                       "a contribution must be more than 0.00; leave out a family assessed to pay nothing")],
+}
+
+
+def _value_checks(stem: str, valid: pd.DataFrame, quarantine: pd.DataFrame, rel: str, sha: str
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Quarantine the valid rows that fail :data:`VALUE_CHECKS` (file, row, column and reason named)."""
+    rows = []
+    for column, ok, reason in VALUE_CHECKS[stem]:
+        fine = ok(valid).fillna(False).astype(bool)
+        for r in valid.loc[~fine].itertuples(index=False):
+            rows.append({"path": rel, "file_sha256": sha, "kind": stem, "recipient_id": None, "period": None,
+                         "row_no": r.row_no, "column_name": column, "value_masked": "",
+                         "reason": f"{rel} row {r.row_no}, column {column}: {reason}"})
+        valid = valid[fine.to_numpy()]
+    if rows:
+        quarantine = pd.concat([quarantine, quarantine_frame(rows)], ignore_index=True)
+    return valid, quarantine
+
+
 def _to_store(table: str, valid: pd.DataFrame) -> pd.DataFrame:
     f = valid.drop(columns=["row_no"], errors="ignore").copy()
     for c in f.columns:
@@ -109,7 +136,8 @@ def _to_store(table: str, valid: pd.DataFrame) -> pd.DataFrame:
             f[c] = f[c].dt.date
     key = {"recipients": ["recipient_id"], "plan_lines": ["recipient_id", "line_id"],
            "payment_schedule": ["recipient_id", "due_date", "reference"], "employees": ["recipient_id", "employee_id"],
-           "insurance": ["recipient_id", "policy_number"], "providers": ["name"]}[table]
+           "insurance": ["recipient_id", "policy_number"], "providers": ["name"],
+           "contributions": ["recipient_id", "start_date"]}[table]
     if table == "payment_schedule":
         f["reference"] = f["reference"].fillna("")
     return f.drop_duplicates(key, keep="first")

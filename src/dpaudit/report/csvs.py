@@ -31,6 +31,10 @@ RECONCILIATION_COLUMNS = [
 YEAR_END_COLUMNS = [
     "recipient_id", "annual_dp_value", "closing_balance", "committed", "surplus", "carry_forward", "repayment", "reasons",
 ]
+# dpaudit's own year-end columns, after the contract's (decisions 48, 49): what the council and the
+# family paid in over the year, the family's share of what was held back (not recovered: `repayment`
+# is the council's share), and the surplus in weeks of funding (blank when there is none)
+YEAR_END_EXTRA_COLUMNS = ["council_in", "contributions_in", "family_share", "surplus_weeks"]
 STATUSES = ("open", "accepted", "dismissed", "queried")
 
 
@@ -190,9 +194,21 @@ def year_end_frame(ye: pd.DataFrame) -> pd.DataFrame:
     for c in YEAR_END_MONEY:
         out[c] = pounds_series(y[f"{c}_pence"])
     out["reasons"] = neutralise_series(y["reasons"]).astype(object)
-    return out[YEAR_END_COLUMNS]
+    for c in ("council_in", "contributions_in", "family_share"):
+        out[c] = pounds_series(y[f"{c}_pence"]) if f"{c}_pence" in y.columns else ""
+    out["surplus_weeks"] = surplus_weeks_series(y["surplus_pence"], y["annual_dp_value_pence"])
+    return out[YEAR_END_COLUMNS + YEAR_END_EXTRA_COLUMNS]
+
+
+def surplus_weeks_series(surplus: pd.Series, annual: pd.Series) -> pd.Series:
+    """The surplus in weeks of funding, ``surplus / (annual / 52)`` to 1 decimal half-up (``6.3``);
+    blank where there is no surplus or no annual value."""
+    from dpaudit.core.money import weeks_of_funding
+
+    return pd.Series(["" if pd.isna(s) or int(s) <= 0 else str(weeks_of_funding(s, a) or "")
+                      for s, a in zip(surplus, annual)], index=surplus.index, dtype=object)
 
 
 def write_year_end_csv(path: Path | str, ye: pd.DataFrame) -> Path:
     """``FY<YYYY>/year_end.csv``: one row per recipient, sorted by recipient."""
-    return _write(path, year_end_frame(ye), YEAR_END_COLUMNS)
+    return _write(path, year_end_frame(ye), YEAR_END_COLUMNS + YEAR_END_EXTRA_COLUMNS)

@@ -266,6 +266,8 @@ def letter_context(letter: dict[str, Any]) -> dict[str, Any]:
         "is_repay": action == "REPAY",
         "amount_pence": amount,
         "amount": format_gbp(amount),
+        # a sentence after "The amount to repay is ..." (a year end: the amount is the council's share)
+        "amount_note": str(letter.get("amount_note") or "").strip(),
         "reasons": reasons,
         "grounds": [{"name": g.name, "clause": g.clause} for g in grounds],
         "clauses": [_clause_text(c) for c in _listify(letter.get("clauses"))],
@@ -579,11 +581,25 @@ def write_accepted_letters(con: Any, out_dir: Path | str, period: str, *, policy
     return write_letters(out_dir, letters, template_dir=template_dir)
 
 
+def council_share_note(amount_pence: int, family_share_pence: object, contributions_in_pence: object) -> str:
+    """What a year-end letter says about the amount: it is the council's share of what was held
+    back; with client contributions paid in, the family's share is named and not asked back (decision 49)."""
+    family = 0 if family_share_pence is None or pd.isna(family_share_pence) else int(family_share_pence)
+    contrib = 0 if contributions_in_pence is None or pd.isna(contributions_in_pence) else int(contributions_in_pence)
+    if contrib > 0:
+        return (f"This is the council's share of the {format_gbp(amount_pence + family)} held back: the other "
+                f"{format_gbp(family)} is the share of your own client contributions and is not asked back.")
+    return ("This is the council's share of the money held back: no client contributions were paid into the "
+            "account in the year, so all of it is council funding.")
+
+
 def year_end_letters(year_end: pd.DataFrame, recipients: pd.DataFrame, *, fy: int, letter_date: date | None = None,
                      council_name: str | None = None, repay_days: int = 28,
                      council: dict[str, Any] | None = None,
                      decided_on: dict[str, date] | None = None) -> list[dict[str, Any]]:
     """Letter details for every recipient with a year-end repayment (PBP 5.3, 5.4), for :func:`write_letters`.
+    The amount asked for is the council's share (``repayment_pence``); the letter says so, and names the
+    family's share when client contributions were paid in (``family_share_pence``, ``contributions_in_pence``).
 
     Dated the day the officer accepted the repayment (``decided_on``), else ``letter_date``, else the
     last day of the financial year (31 March), so a year end run twice writes the same letters;
@@ -605,6 +621,8 @@ def year_end_letters(year_end: pd.DataFrame, recipients: pd.DataFrame, *, fy: in
             f"At 31 March {fy + 1} the account held more than the 10% of the year's direct payment that may be "
             f"carried forward (PBP 5.3)."]
         out.append(_letter(rid, person, council, council_name, action="REPAY", amount_pence=amount, reasons=reasons,
+                           amount_note=council_share_note(amount, getattr(r, "family_share_pence", 0),
+                                                          getattr(r, "contributions_in_pence", 0)),
                            grounds=[(YEAR_END_GROUND, "PBP 5.3, 5.4")], clauses=["PBP 5.3", "PBP 5.4"],
                            respond_by=dated + timedelta(days=repay_days), period=f"FY{fy}",
                            period_label=f"the financial year April {fy} to March {fy + 1}", letter_date=dated))

@@ -978,7 +978,8 @@ YEAR_END_SHEET = "Year end"
 YEAR_END_COLUMNS = [
     Column("Recipient", 10), Column("Name", 15, wrap=True), Column("Annual DP value", 12, "money"),
     Column("Balance 31 March", 12, "money"), Column("Committed", 11, "money"), Column("Surplus", 11, "money"),
-    Column("Carry forward", 11, "money"), Column("Repayment", 11, "money"), Column("Reasons", 70, wrap=True),
+    Column("Surplus in weeks", 9), Column("Carry forward", 11, "money"), Column("Repayment", 11, "money"),
+    Column("Contributions in", 12, "money"), Column("Family share", 11, "money"), Column("Reasons", 70, wrap=True),
     Column("Support officer", 12, wrap=True), Column("decision", 10), Column("note", 22, wrap=True),
     Column("exception_id", 24, "id", hidden=True),
 ]
@@ -1004,11 +1005,16 @@ def write_year_end_workbook(path: Path | str, year_end: pd.DataFrame, *, fy: int
     ids = [year_end_id(fy, str(x)) for x in _col(r, "recipient_id")]
     dec, notes = _prefill(ids, [None] * n, decisions)
     names, officers = _people(r, people)
+    from dpaudit.report.csvs import surplus_weeks_series
+
+    weeks = surplus_weeks_series(r["surplus_pence"], r["annual_dp_value_pence"]).tolist() if n else []
     values = {"Recipient": _col(r, "recipient_id"), "Name": names, "Reasons": _col(r, "reasons"),
-              "Support officer": officers, "decision": dec, "note": notes, "exception_id": ids}
+              "Surplus in weeks": weeks, "Support officer": officers, "decision": dec, "note": notes, "exception_id": ids}
+    # Repayment is the council's share of what was held back; the family's share is not recovered (decision 49)
     money_of = {"Annual DP value": "annual_dp_value_pence", "Balance 31 March": "closing_balance_pence",
                 "Committed": "committed_pence", "Surplus": "surplus_pence", "Carry forward": "carry_forward_pence",
-                "Repayment": "repayment_pence"}
+                "Repayment": "repayment_pence", "Contributions in": "contributions_in_pence",
+                "Family share": "family_share_pence"}
     data = []
     for col in YEAR_END_COLUMNS:
         if col.header in money_of:
@@ -1019,8 +1025,8 @@ def write_year_end_workbook(path: Path | str, year_end: pd.DataFrame, *, fy: int
     _set_heights(ws, row_heights(YEAR_END_COLUMNS, values, n))
     _decision_validation(ws, _letter(YEAR_END_COLUMNS, "decision"), n)
     _write_columns(ws, YEAR_END_COLUMNS, data)
-    totals = {h: int(pd.array(r[k], dtype="Int64").fillna(0).sum()) if n else 0 for h, k in money_of.items()
-              if h not in ("Surplus",)}
+    totals = {h: int(pd.array(r[k], dtype="Int64").fillna(0).sum()) if n and k in r.columns else 0
+              for h, k in money_of.items() if h not in ("Surplus",)}
     ws.append([])
     ws.append(_totals_row(c, YEAR_END_COLUMNS, {"Recipient": "Total", "Name": f"{n:,} recipients", **totals,
                                                 "Reasons": "accept a row's repayment to have its letter written"}))

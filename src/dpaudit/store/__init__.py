@@ -135,6 +135,18 @@ ALTER TABLE file_paths ADD COLUMN IF NOT EXISTS dup_of VARCHAR;
 UPDATE file_paths SET dup_of = f.path FROM files f
     WHERE f.sha256 = file_paths.sha256 AND f.path <> file_paths.path AND file_paths.dup_of IS NULL;
 """,
+    # client contributions (issue 18): the reference snapshot of contributions.csv; per recipient and
+    # month the contribution credits (part of other_credits, not a reconciliation.csv column); per
+    # recipient and year what the council and the family paid in and the family's share of the surplus
+    4: """
+CREATE TABLE IF NOT EXISTS contributions (
+    recipient_id VARCHAR, amount_pence BIGINT, frequency VARCHAR, start_date DATE, end_date DATE,
+    PRIMARY KEY (recipient_id, start_date));
+ALTER TABLE reconciliation ADD COLUMN IF NOT EXISTS contribution_credits_pence BIGINT;
+ALTER TABLE year_end ADD COLUMN IF NOT EXISTS council_in_pence BIGINT;
+ALTER TABLE year_end ADD COLUMN IF NOT EXISTS contributions_in_pence BIGINT;
+ALTER TABLE year_end ADD COLUMN IF NOT EXISTS family_share_pence BIGINT;
+""",
     # prepaid-card exports: rows of a statement that are valid but moved no money (declined,
     # reversed, an authorisation settled in the same file), kept visible beside the rows read
     5: """

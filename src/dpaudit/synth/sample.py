@@ -22,6 +22,7 @@ from pathlib import Path
 from dpaudit.core.money import round_half_up_pence
 from dpaudit.synth import card
 from dpaudit.synth.council import CouncilWriter, _write
+from dpaudit.synth.contributions import plant_contributions
 from dpaudit.synth.formats import Account, Txn, ofx2
 from dpaudit.synth.sim import Employee, Line, Month, Profile, RecipientSim
 
@@ -310,7 +311,9 @@ def simulate_scenario(sc: Scenario) -> RecipientSim:
         for kind, kw in cases:
             if kind in PRE_BUILD:
                 continue
-            if kind in SAMPLE_CASES:
+            if callable(kind):  # a case planted by another module (synth.contributions)
+                kind(sim, mo, **kw)
+            elif kind in SAMPLE_CASES:
                 SAMPLE_CASES[kind](sim, mo, **kw)
             elif not sim.plant(mo, kind, **kw):
                 raise RuntimeError(f"sample case {kind} does not apply to {sc.profile.rid} {period}")
@@ -448,6 +451,7 @@ def build_sample(out_dir: Path) -> None:
             shutil.rmtree(out / sub)
     out.mkdir(parents=True, exist_ok=True)
     scs = scenarios()
+    contributions_readme = plant_contributions(scs, out)  # reference/contributions.csv and its cases
     writer = CouncilWriter(out)
     sims = []
     for sc in scs:
@@ -465,4 +469,4 @@ def build_sample(out_dir: Path) -> None:
     _write(out / "year_end_decisions.csv", YEAR_END_DECISIONS.encode("utf-8"))
     stories = {sc.profile.rid: sc.story for sc in scs}
     formats = {sc.profile.rid: sc.profile.fmt for sc in scs}
-    _write(out / "README.md", _readme(sims, stories, formats).encode("utf-8"))
+    _write(out / "README.md", (_readme(sims, stories, formats) + "\n" + contributions_readme).encode("utf-8"))

@@ -3,4 +3,5 @@
 Importing this package registers every rule family.
 """
 from dpaudit.audit.rules import ac, dq, ev, py, rv, sp  # noqa: F401  (registration side effect)
+from dpaudit.audit.rules import ac_contributions  # noqa: F401  (AC-CONTRIBUTION-SHORT)
 from dpaudit.audit.rules.registry import RULES, rule, run_rules  # noqa: F401

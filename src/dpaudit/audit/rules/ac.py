@@ -64,10 +64,14 @@ def non_council_credit(data: AuditData) -> pd.DataFrame:
     pays_hmrc = set(t.loc[(t["direction"] == "debit") & t["f_hmrc"].astype(bool), "recipient_id"])
     hmrc_back = (cr["f_hmrc"].astype(bool) & cr["recipient_id"].isin(pays_hmrc)).values
     refund = cr["provider"].astype(bool).values | cr["employee_id"].notna().values | paid_before | hmrc_back
-    cr = cr[~refund]
+    # the family's client contribution is the family's own money, paid in as assessed (contributions.csv)
+    from dpaudit.audit.contributions import contribution_credits
+    contribution = cr["txn_id"].isin(contribution_credits(data)["txn_id"]).values
+    cr = cr[~refund & ~contribution]
     msg = ("Received " + gbp_series(cr["amount_pence"]) + " from " + cr["counterparty"].astype(str) + " on "
            + cr["posted_date"].dt.strftime("%d/%m/%Y") + ", which is neither a scheduled council payment nor a refund from "
-           "a payee of the account; only the personal budget may be paid in. Evidence that it is a refund of plan spending would clear this.")
+           "a payee of the account; only the personal budget may be paid in. Evidence that it is a refund of plan spending, "
+           "or the family's assessed client contribution (a contributions.csv row in force), would clear this.")
     return txn_findings(cr, msg)
 
 
@@ -164,9 +168,13 @@ def surplus(data: AuditData) -> pd.DataFrame:
     from decimal import Decimal
     b["limit"] = [pct_of(a, pct) + round_half_up_pence(Decimal(int(a)) * weeks / 52) for a in b["annual_pence"]]
     b = b[b["closing_pence"] > b["limit"]]
+    from dpaudit.core.money import format_weeks, weeks_of_funding
+    excess = b["closing_pence"] - b["limit"]
+    in_weeks = pd.Series([format_weeks(weeks_of_funding(x, a)) for x, a in zip(excess, b["annual_pence"])],
+                         index=b.index, dtype="object")
     msg = ("The month-end balance of " + gbp_series(b["closing_pence"]) + " is above " + str(pct) + "% of the annual direct "
            "payment plus " + str(weeks) + " weeks' payments (" + gbp_series(b["limit"]) + ") by "
-           + gbp_series(b["closing_pence"] - b["limit"]) + ": funds are being held back. Evidence of committed "
+           + gbp_series(excess) + " (" + in_weeks + "): funds are being held back. Evidence of committed "
            "costs (unpaid invoices, wages due) would clear this; otherwise the excess may be recovered.")
     return pd.DataFrame({"recipient_id": b["recipient_id"], "key": data.period, "amount_pence": b["closing_pence"] - b["limit"],
                          "txn_date": pd.Timestamp(data.end), "message": msg})
