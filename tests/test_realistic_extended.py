@@ -397,3 +397,26 @@ def test_provider_patterns_cover_every_provider(council):
     assert oak and all((p, "Oakwood Home Support") in pat for p in oak)
     # a legitimate fixed-price provider fails Benford too once its sample is large enough
     assert ("2026-03", "Stockport Hydrotherapy Ltd") in pat
+
+
+def test_a_debit_naming_a_provider_is_a_debit_to_it():
+    """CO-PROVIDER-PATTERN's truth takes 'debits to the provider' from what the generator meant;
+    no other debit may print one of the providers' names"""
+    from dpaudit.synth.realistic.extended import build_extended
+    from dpaudit.synth.realistic.generate import Gen
+    g = Gen(40, 3, 2025)
+    recips = g.build()
+    recips += build_extended(g, recips, {"cards", "contributions", "cohort"})
+    names = [(n, [n.upper()] + al) for n, al, _, _ in C.PROVIDERS + C.EXT_PROVIDERS]
+    seen = 0
+    for r in recips:
+        for x in r.txns:
+            if x.amt >= 0:
+                continue
+            text = " ".join(x.desc.upper().split())
+            for n, forms in names:
+                if any(re.search(r"(?<![A-Z0-9])" + re.escape(a) + r"(?![A-Z0-9])", text)
+                       for a in forms):
+                    seen += 1
+                    assert x.payee == n, (r.rid, x.d, x.desc, x.payee)
+    assert seen > 1000

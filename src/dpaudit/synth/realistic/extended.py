@@ -241,7 +241,7 @@ class Ext:
         return t
 
     def card_plants(self, r, rng):
-        g, t, fy, P = self.g, r.tags, self.g.fy, self.g.periods
+        t, P = r.tags, self.g.periods
 
         def day(p, lo=4, hi=24):
             y, m = map(int, p.split("-"))
