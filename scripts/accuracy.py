@@ -23,6 +23,23 @@ PERIODS = [f"2025-{m:02d}" for m in range(4, 13)] + [f"2026-{m:02d}" for m in ra
 FAMILIES = ["DQ", "EV", "SP", "AC", "PY", "RV"]
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "docs" / "accuracy-baseline-285058d.json"
+EXTENDED_METHOD = (
+    "Extended councils (issue 18): `python -m dpaudit.synth.realistic OUT --extended` adds 22 "
+    "recipients after the default ones, from the agreed definitions of prepaid cards, client "
+    "contributions and the cohort checks: 8 prepaid-card recipients (canonical and vendor card "
+    "exports with authorised-then-settled pairs, authorisations never settled, declined and "
+    "reversed rows, an MCC on every spend row, merchant names cut at 22 characters with town "
+    "tails, council and family loads, another card's export), 7 families paying client "
+    "contributions (`reference/contributions.csv`; short, stopping, in arrears, paying monthly "
+    "for weekly dues, due on the 31st) and 8 employers whose personal assistants work for several "
+    "families (one NI number written four ways, a name with no NI number, exactly 3 accounts, 78 "
+    "hours exactly and 82, a monthly payslip spread over the weeks), with supplier invoice "
+    "numbers seen twice and providers paid round sums or fabricated-looking amounts. Its truth "
+    "adds AC-CONTRIBUTION-SHORT, CO-SHARED-PAYEE, CO-DUPLICATE-INVOICE, CO-PROVIDER-PATTERN (for "
+    "every provider, from every debit) and the year end's council share, each with a trace file "
+    "in `truth/`; the scorer reports the card recipients and the council share on their own. "
+    "Without `--extended` a council is byte-identical to before, and the engine's CO-* findings "
+    "on it are reported but not scored.")
 
 
 def run_one(work: Path, seed: int, n: int) -> dict:
@@ -57,7 +74,7 @@ def markdown(results: list[dict], baseline: dict | None) -> str:
              "lines, unpaid March invoices and PAYE, payments posting days after the receipt, six statement "
              "layouts. Keys the spec allows two readings of are listed in the council's `truth/ambiguous.csv` "
              "and left out of both sides. The twelve months of FY2025 and the year end run through the pipeline "
-             "as `dpaudit run` and `dpaudit year-end` would.", "",
+             "as `dpaudit run` and `dpaudit year-end` would.", "", EXTENDED_METHOD, "",
              "## Every council, every rule family (recall / precision)", "",
              "| seed | recipients | " + " | ".join(FAMILIES) + " | all | year end exact | recommendations agree | run |",
              "|---:|---:|" + "---|" * len(FAMILIES) + "---|---|---|---:|"]

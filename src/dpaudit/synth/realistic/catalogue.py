@@ -90,3 +90,60 @@ TELECOMS = ["BT GROUP PLC", "SKY DIGITAL", "VIRGIN MEDIA", "VODAFONE LTD", "EE L
 GROCERS = [("TESCO STORES 2975", "STOCKPORT"), ("ASDA STORES", "HAZEL GROVE"),
            ("SAINSBURYS S/MKTS", "CHEADLE"), ("ALDI 84 772", "STOCKPORT"),
            ("MORRISONS", "MARPLE")]
+
+# ---------------------------------------------------------------------- extended councils
+# (issue 18; used only with --extended, so the default councils are unchanged)
+
+# providers that only the extended councils pay (providers.csv gets them appended)
+EXT_PROVIDERS = [
+    ("Sunshine Respite Ltd", ["SUNSHINE RESPITE", "SUNSHINE RESPITE LTD"], "short_breaks", "yes"),
+    ("Little Stars Play Scheme", ["LITTLE STARS", "LITTLE STARS PLAY"], "day_activities", "no"),
+    ("Oakwood Home Support", ["OAKWOOD HOME SUPPORT", "OAKWOOD HS LTD"], "agency_care", "yes"),
+]
+EXT_PROV = {p[0]: p for p in EXT_PROVIDERS}
+
+# the merchant category code a card terminal of each provider reports (ISO 18245 codes:
+# 7832 cinemas, 8099 health services, 7997 clubs/leisure, 7999 recreation, 4121 taxis,
+# 8398 charitable and social service organisations, 7032 recreational camps, 8299 education,
+# 5945 toys/games, 5047 medical equipment, 7230 hairdressers, 8641 civic/social associations,
+# 6300 insurance, 7399 business services, 8211 schools)
+PROVIDER_MCC = {
+    "Vue Entertainment": "7832", "Speech Therapy North West": "8099",
+    "Stockport Hydrotherapy Ltd": "8099", "Bluebird Care Stockport": "8099",
+    "Helping Hands Home Care": "8099", "Life Leisure": "7997",
+    "Jump Nation Trampoline Park": "7999", "Marple Swimming Club": "7997",
+    "Stockport Taxis": "4121", "A1 Private Hire": "4121", "Together Trust": "8398",
+    "Kidz Holiday Club": "7032", "Stockport Counselling Service": "8099",
+    "Tutor Doctor Stockport": "8299", "Explore Learning": "8299", "Sensory Direct": "5945",
+    "Complete Care Shop": "5047", "Hair by Jo": "7230", "Bramhall Youth Club": "8641",
+    "1st Cheadle Scouts": "8641", "Mark Bates Ltd": "6300", "Direct Payroll Services": "7399",
+    "First Aid Training Co": "8299", "St Thomas Primary School": "8211",
+    "Sunshine Respite Ltd": "8398", "Little Stars Play Scheme": "7999",
+    "Oakwood Home Support": "8099",
+}
+
+# The policy's default MCC lists (src/dpaudit/resources/policy.default.toml [keywords],
+# copied 2026-12 as data; tests/test_realistic_extended.py checks they still agree) and the
+# cash codes of docs defs (6010 manual cash, 6011 ATM).
+PROHIBITED_MCC = ["5813", "5921", "5993", "7273", "7800", "7801", "7802", "7995", "9406"]
+HOUSEHOLD_MCC = ["4814", "4899", "4900", "5411", "5499", "6513", "9311"]
+CASH_MCC = ["6010", "6011"]
+
+# card-portal merchants that are not providers.  (merchant as printed, MCC, kind)
+#  kind: prohibited / household / cash  (decided by the MCC, whatever the name says)
+#        noise (an ordinary purchase of no plan category: with a receipt nothing is raised)
+CARD_PROHIBITED = [("QUINNBET", "7995"), ("PLAYOJO", "7995"), ("THE ARDEN ARMS", "5813"),
+                   ("BOTTLE STOP", "5921")]
+CARD_HOUSEHOLD = [("UTILITA ENERGY", "4900"), ("SMARTY MOBILE", "4814"),
+                  ("BARGAIN FOODS LTD", "5411"), ("STOCKPORT HOMES RENT", "6513")]
+CARD_CASH = [("NOTEMACHINE HAZEL GRV", "6011"), ("POST OFFICE COUNTER", "6010")]
+CARD_NOISE = [("MCDONALDS 1342", "5814"), ("GREGGS 2271", "5814"), ("COSTA COFFEE 43361", "5814"),
+              ("FRANKIE AND BENNYS", "5812"), ("BOOTS 1145", "5912"), ("SUPERDRUG 0871", "5912"),
+              ("PRIMARK", "5651"), ("WHSMITH 1162", "5942")]
+
+# defs "Client contributions": policy [contributions] keywords (default)
+CONTRIBUTION_KEYWORDS = ["CONTRIBUTION", "CONTRIB", "CLIENT CONT"]
+# defs "Cohort checks": policy [cohort] defaults
+COHORT = dict(co_max_accounts=3, co_max_weekly_hours=78, co_benford_min_sample=60,
+              co_benford_chi2="20.09", co_round_unit=5000, co_round_share="0.5",
+              co_round_min_sample=20, co_min_amount=1000)

@@ -97,6 +97,7 @@ class Employee:
     hours: float
     freq: str  # weekly / monthly
     payday: int  # weekday (weekly) or day of month (monthly)
+    plan: object = None  # extended councils: hours(period_start, period_end) for planted PAs
 
 
 @dataclass
@@ -123,6 +124,13 @@ class Txn:
     payslip_missing: bool = False
     fitid: str = ""
     doc_ids: list = field(default_factory=list)
+    # prepaid cards (extended councils only): merchant category code, portal status of the
+    # money-moving row (settled / authorised), date of the authorisation row that preceded the
+    # settlement (not money moved), and the portal's reference shared by the two
+    mcc: str = ""
+    card_status: str = ""
+    auth_d: date | None = None
+    card_ref: str = ""
 
     @property
     def period(self) -> str:
@@ -155,6 +163,27 @@ class Sched:
     ref: str
     arrived: int | None = None  # amount that arrived
     arrived_on: date | None = None
+
+
+@dataclass
+class CardRow:
+    """a prepaid-card portal row that moves no money (declined, reversed)"""
+    d: date
+    amt: int  # signed pence as the portal prints it
+    merchant: str
+    mcc: str
+    status: str
+    ref: str
+    note: str = ""
+
+
+@dataclass
+class Contribution:
+    """one contributions.csv row: the family's assessed client contribution"""
+    amount: int
+    freq: str  # weekly / 4-weekly / monthly
+    start: date
+    end: date | None = None
 
 
 @dataclass
@@ -196,6 +225,15 @@ class Recipient:
     state_findings: list = field(default_factory=list)
     ambiguous: list = field(default_factory=list)
     findings: list = field(default_factory=list)
+    # extended councils only
+    card_last4: str = ""  # prepaid-card recipient: account_number in recipients.csv
+    card_ghosts: list = field(default_factory=list)  # CardRow: declined / reversed rows
+    contributions: list = field(default_factory=list)  # Contribution rows
+    wrong_card: tuple | None = None  # (period, card_last4) of another card's export
+
+    @property
+    def is_card(self) -> bool:
+        return bool(self.card_last4)
 
     @property
     def is_dp(self) -> bool:

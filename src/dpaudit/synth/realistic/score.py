@@ -4,9 +4,15 @@
 
 stdlib only; imports nothing from dpaudit.
 Keys: transaction findings (recipient, rule, txn_date, amount); state findings (period,
-recipient, rule[, line_id]); AC-PAYMENT-MISSING (recipient, rule, amount). Multisets: two
+recipient, rule[, line_id]); AC-PAYMENT-MISSING (recipient, rule, amount); the issue-18 rules
+AC-CONTRIBUTION-SHORT and CO-* (rule, period, recipient, amount). Multisets: two
 identical debits on one day are two keys. Keys listed in truth/ambiguous.csv are dropped from
-both sides before counting (blank column = any value)."""
+both sides before counting (blank column = any value).
+
+A council generated with --extended has truth/extended.json: its card recipients are also scored
+on their own (the MCC-driven SP rules), and the year end's council share is checked for the
+recipients who paid contributions.  For a council without it, engine findings of the CO-* rules
+are left out of the counts and reported as unscored (their truth is not computed there)."""
 from __future__ import annotations
 
 import argparse
@@ -24,7 +30,16 @@ STATE = {"SP-OVER-BUDGET", "AC-SURPLUS", "AC-LOW-CONTINGENCY", "DQ-STATEMENT-MIS
          "DQ-BALANCE-BREAK", "DQ-WRONG-ACCOUNT", "DQ-DUPLICATE-FILE", "DQ-PLAN-INVALID",
          "DQ-ROW-REJECTED"}
 LINE_KEYED = {"SP-OVER-BUDGET", "DQ-PLAN-INVALID"}
-FAMILIES = ["DQ", "EV", "SP", "AC", "PY", "RV"]
+FAMILIES = ["DQ", "EV", "SP", "AC", "PY", "RV", "CO"]
+# issue 18: keyed (rule, period, recipient, amount)
+NEW_KEYED = {"AC-CONTRIBUTION-SHORT", "CO-SHARED-PAYEE", "CO-DUPLICATE-INVOICE",
+             "CO-PROVIDER-PATTERN"}
+# the cohort rules judge every council, but their truth is computed only for councils generated
+# with the feature (truth/extended.json); elsewhere the engine's are reported, not scored.
+# (AC-CONTRIBUTION-SHORT is scored everywhere: a council without contributions.csv has none.)
+NEW_RULE_FEATURE = {"CO-SHARED-PAYEE": "cohort", "CO-DUPLICATE-INVOICE": "cohort",
+                    "CO-PROVIDER-PATTERN": "cohort"}
+CARD_SP = ("SP-PROHIBITED", "SP-HOUSEHOLD", "SP-CASH")
 
 
 def read_csv(path):
@@ -56,6 +71,8 @@ def key(row):
     rid = row["recipient_id"]
     if rule == "AC-PAYMENT-MISSING":
         return (rule, rid, pence(row.get("amount")))
+    if rule in NEW_KEYED:
+        return (rule, row["period"], rid, pence(row.get("amount")) or 0)
     if rule in STATE:
         k = (rule, row["period"], rid)
         return k + ((row.get("line_id", ""),) if rule in LINE_KEYED else ())
@@ -96,6 +113,15 @@ def main(argv=None):
             missing_reports.append(p)
             continue
         eng += rows
+    ext = None
+    if os.path.exists(os.path.join(tdir, "extended.json")):
+        with open(os.path.join(tdir, "extended.json"), encoding="utf-8") as fh:
+            ext = json.load(fh)
+    feats = set(ext["features"]) if ext else set()
+    unscored = collections.Counter(r["rule_id"] for r in eng if r["rule_id"] in NEW_RULE_FEATURE
+                                   and NEW_RULE_FEATURE[r["rule_id"]] not in feats)
+    eng = [r for r in eng if not (r["rule_id"] in NEW_RULE_FEATURE
+                                  and NEW_RULE_FEATURE[r["rule_id"]] not in feats)]
     amb_by_rr = collections.defaultdict(list)
     for x in amb:
         amb_by_rr[(x["recipient_id"], x["rule_id"])].append(x)
@@ -126,7 +152,8 @@ def main(argv=None):
     for k, n in both.items():
         per[rule_of(k)][2] += n
     out = {"dropped_ambiguous": {"truth": dropped[0], "engine": dropped[1]},
-           "missing_reports": missing_reports, "rules": {}, "families": {}}
+           "missing_reports": missing_reports, "rules": {}, "families": {},
+           "unscored": dict(unscored)}
 
     def pr(t, f, b):
         rec = b / t if t else None
@@ -139,6 +166,8 @@ def main(argv=None):
     print(f"== findings (ambiguous keys dropped: truth {dropped[0]}, engine {dropped[1]})")
     if missing_reports:
         print(f"   reports missing for {missing_reports}")
+    if unscored:
+        print(f"   not scored (council generated without the feature): {dict(unscored)}")
     print(f"{'rule':24s} {'truth':>6s} {'found':>6s} {'both':>6s} {'recall':>6s} {'prec':>6s}")
     fam = collections.defaultdict(lambda: [0, 0, 0])
     for rule in sorted(per):
@@ -185,6 +214,27 @@ def main(argv=None):
                 loose_t.get(k[:3]) else ""
             print(f"   FP   {k} x{fp[k]}: {e_msg.get(k, '')}{hint}")
 
+    # prepaid-card recipients on their own (issue 18)
+    cards = set(ext.get("card_recipients", [])) if ext else set()
+    if cards:
+        TC = collections.Counter(key(r) for r in t_rows if r["recipient_id"] in cards)
+        EC = collections.Counter(key(r) for r in e_rows if r["recipient_id"] in cards)
+        BC = TC & EC
+        cper = collections.defaultdict(lambda: [0, 0, 0])
+        for i, C_ in enumerate((TC, EC, BC)):
+            for k, n in C_.items():
+                cper[rule_of(k)][i] += n
+        print(f"\n== prepaid-card recipients ({len(cards)}); * = decided by the MCC")
+        print(f"{'rule':24s} {'truth':>6s} {'found':>6s} {'both':>6s} {'recall':>6s} {'prec':>6s}")
+        out["card_recipients"] = {}
+        for rule in sorted(cper):
+            t, f, b = cper[rule]
+            rec, prec = pr(t, f, b)
+            out["card_recipients"][rule] = dict(truth=t, found=f, both=b, recall=rec,
+                                                precision=prec)
+            mark = "*" if rule in CARD_SP else " "
+            print(f"{rule + mark:24s} {t:6d} {f:6d} {b:6d} {fmt(rec):>6s} {fmt(prec):>6s}")
+
     # year end
     ty = read_csv(os.path.join(tdir, "year_end.csv")) or []
     fy = None
@@ -222,6 +272,44 @@ def main(argv=None):
                 print(f"   {d['recipient_id']}: " + ", ".join(f"{c} truth {t} engine {e}"
                                                            for c, (t, e) in d["diff"].items()))
     out["year_end"] = ye
+    # the council's share of a repayment when the family paid contributions (issue 18)
+    if ext and "contributions" in feats:
+        split = dict(total=0, exact=0, differing=[], weeks_total=0, weeks_exact=0,
+                     weeks_column=None)
+        em = {r["recipient_id"]: r for r in (ey or [])}
+        wcol = next((c for c in (ey[0] if ey else {}) if "week" in c), None)
+        split["weeks_column"] = wcol
+        for r in ty:
+            if pence(r.get("contributions_in")) in (None, 0):
+                continue
+            split["total"] += 1
+            e = em.get(r["recipient_id"], {})
+            if pence(e.get("repayment")) == pence(r["repayment"]):
+                split["exact"] += 1
+            else:
+                split["differing"].append(dict(recipient_id=r["recipient_id"],
+                                               truth=r["repayment"],
+                                               engine=e.get("repayment", "(no row)"),
+                                               before_split=r["repayment_before_split"],
+                                               council_in=r["council_in"],
+                                               contributions_in=r["contributions_in"]))
+        for r in ty:
+            if wcol and r.get("surplus_weeks"):
+                split["weeks_total"] += 1
+                ev_ = (em.get(r["recipient_id"], {}).get(wcol) or "").split(" ")[0]
+                try:
+                    if Decimal(ev_) == Decimal(r["surplus_weeks"]):
+                        split["weeks_exact"] += 1
+                except InvalidOperation:
+                    pass
+        print(f"\n== year end, council share with contributions: exact {split['exact']} / "
+              f"{split['total']}" + (f"; surplus weeks ({wcol}) exact {split['weeks_exact']} / "
+                                     f"{split['weeks_total']}" if wcol else
+                                     "; no surplus-weeks column in the engine's year_end.csv"))
+        for d in split["differing"]:
+            print(f"   {d['recipient_id']}: truth {d['truth']} (of {d['before_split']}, council "
+                  f"{d['council_in']}, contributions {d['contributions_in']}) engine {d['engine']}")
+        out["year_end_split"] = split
 
     # recommendations
     tr = read_csv(os.path.join(tdir, "recommendations.csv")) or []

@@ -19,7 +19,10 @@ SEV = {"DQ-STATEMENT-MISSING": "high", "DQ-STATEMENT-GAP": "medium", "DQ-BALANCE
        "AC-OVERDRAWN": "medium", "AC-LOW-CONTINGENCY": "low", "AC-SURPLUS": "medium",
        "PY-NO-PAYSLIP": "high", "PY-NET-MISMATCH": "medium", "PY-HMRC-UNPAID": "high",
        "PY-NO-INSURANCE": "high", "PY-DBS-MISSING": "high", "PY-BELOW-MIN-WAGE": "high",
-       "PY-UNKNOWN-PAYEE": "medium", "RV-REVIEW-DUE": "info"}
+       "PY-UNKNOWN-PAYEE": "medium", "RV-REVIEW-DUE": "info",
+       # issue 18 (extended councils only)
+       "AC-CONTRIBUTION-SHORT": "medium", "CO-SHARED-PAYEE": "medium",
+       "CO-DUPLICATE-INVOICE": "medium", "CO-PROVIDER-PATTERN": "low"}
 REPAY_RULES = {"SP-PROHIBITED", "SP-HOUSEHOLD", "SP-TRANSFER-OUT", "SP-AFTER-END", "SP-NOT-IN-PLAN"}
 MISUSE_HIGH = {"SP-PROHIBITED", "SP-HOUSEHOLD", "SP-TRANSFER-OUT", "SP-AFTER-END"}
 MIN_WAGE = [(date(2024, 4, 1), (1144, 860, 640)), (date(2025, 4, 1), (1221, 1000, 755)),

@@ -45,7 +45,7 @@ def stable_pick(key: str, options):
 
 
 # ---------------------------------------------------------------------- reference
-def write_reference(out, gen, recips):
+def write_reference(out, gen, recips, providers=None, contributions=False):
     from . import catalogue as C
     ref = os.path.join(out, "reference")
     rows = []
@@ -82,9 +82,14 @@ def write_reference(out, gen, recips):
     write(os.path.join(ref, "insurance.csv"), csv_text(
         ["recipient_id", "policy_number", "insurer", "cover_start", "cover_end",
          "employers_liability"], rows))
-    rows = [[n, ";".join(a), c, reg] for (n, a, c, reg) in C.PROVIDERS]
+    rows = [[n, ";".join(a), c, reg] for (n, a, c, reg) in (providers or C.PROVIDERS)]
     write(os.path.join(ref, "providers.csv"),
           csv_text(["name", "aliases", "category", "registered"], rows))
+    if contributions:  # extended councils only
+        rows = [[r.rid, money(c.amount), c.freq, iso(c.start), iso(c.end)]
+                for r in recips for c in r.contributions]
+        write(os.path.join(ref, "contributions.csv"), csv_text(
+            ["recipient_id", "amount", "frequency", "start_date", "end_date"], rows))
 
 
 # ---------------------------------------------------------------------- statements
@@ -338,3 +343,86 @@ def write_evidence(out, gen, r):
         a, b = r.dup_receipts
         write(os.path.join(inbox, b, r.rid, "resent", "receipts.csv"), receipts_text[a])
     return receipts_text
+
+
+# ---------------------------------------------------------------------- prepaid cards
+# (extended councils only)
+CARD_CANON = ["date", "merchant", "mcc", "amount", "status", "card_last4", "balance", "reference"]
+CARD_VENDOR = ["Transaction Date", "Merchant Name", "MCC", "Amount", "Status",
+               "Card Number (last 4)", "Available Balance", "Transaction ID"]
+
+
+def card_rows(gen, r, p):
+    """the month's portal rows in time order as (date, merchant, mcc, amount, status, balance,
+    reference, money_moved): money-moving rows change the balance; authorisations later settled,
+    declined and reversed rows show the balance of the last money-moving row (defs)"""
+    y, m = map(int, p.split("-"))
+    ms, me = date(y, m, 1), month_end(date(y, m, 1))
+    bal = r.opening
+    for x in r.txns:
+        if x.d < ms:
+            bal += x.amt
+    ev = []
+    for x in r.txns:
+        if not (ms <= x.d <= me):
+            continue
+        if x.auth_d is not None:
+            ev.append((x.auth_d, 0, x.seq, "authorised", x, False))
+        ev.append((x.d, 1, x.seq, x.card_status, x, True))
+    for k, c in enumerate(r.card_ghosts):
+        if ms <= c.d <= me:
+            ev.append((c.d, 2, k, c.status, c, False))
+    ev.sort(key=lambda e: (e[0], e[1], e[2]))
+    rows = []
+    for d, _, _, status, x, moved in ev:
+        if moved:
+            bal += x.amt
+        if hasattr(x, "merchant"):
+            rows.append((d, x.merchant, x.mcc, x.amt, status, bal, x.ref, False))
+        else:
+            rows.append((d, x.desc, x.mcc, x.amt, status, bal, x.card_ref, moved))
+    return rows
+
+
+def card_text(r, rows, vendor, last4, uk_dates=False):
+    if not vendor:
+        body = [[uk(d) if uk_dates else iso(d), merch, mcc, money(amt), status, last4, money(bal),
+                 ref] for d, merch, mcc, amt, status, bal, ref, _ in rows]
+        return csv_text(CARD_CANON, body)
+    body = [[uk(d), merch, mcc, money(amt), status.capitalize(), last4, money_gbp(bal), ref]
+            for d, merch, mcc, amt, status, bal, ref, _ in reversed(rows)]  # newest first
+    return csv_text(CARD_VENDOR, body, crlf=True)
+
+
+def write_card_statements(out, gen, r):
+    inbox = os.path.join(out, "inbox")
+    vendor = r.fmt == "card_vendor"
+    uk_dates = stable_pick(r.rid + "d", [False, True, False])
+    for p in gen.periods:
+        if p in r.missing_months:
+            continue
+        y, m = map(int, p.split("-"))
+        if r.start and r.start > month_end(date(y, m, 1)):
+            continue
+        rows = card_rows(gen, r, p)
+        if not rows:
+            raise RuntimeError(f"{r.rid} {p}: a card export month with no rows")
+        name = (f"Transactions_{MON[m - 1]}{y}_{r.card_last4}.csv" if vendor
+                else f"card_{r.card_last4}_{p}.csv")
+        write(os.path.join(inbox, p, r.rid, name), card_text(r, rows, vendor, r.card_last4,
+                                                             uk_dates))
+    if r.wrong_card:
+        p, other = r.wrong_card
+        y, m = map(int, p.split("-"))
+        bal = 12345
+        rows = []
+        for k, (day, amt, merch, mcc) in enumerate([
+                (4, -4211, "TESCO STORES 2975 STOCKPORT", "5411"),
+                (9, -2000, "NOTEMACHINE HAZEL GRV", "6011"),
+                (15, -1500, "PLAYOJO", "7995"), (21, 5000, "CARD LOAD", "")]):
+            bal += amt
+            rows.append((date(y, m, day), merch, mcc, amt, "settled", bal, f"W{other}{k:03d}",
+                         True))
+        name = (f"Transactions_{MON[m - 1]}{y}_{other}.csv" if vendor
+                else f"card_{other}_{p}.csv")
+        write(os.path.join(inbox, p, r.rid, name), card_text(r, rows, vendor, other, uk_dates))
