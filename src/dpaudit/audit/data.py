@@ -63,6 +63,10 @@ class AuditData:
     # recipients whose previous month was audited (a reconciliation row): an overdraft running on
     # from it was reported then
     audited_before: frozenset = frozenset()
+    # one row per recipient rated in an earlier period: its latest such rating (recipient_id,
+    # period, rating), for RV-REVIEW-DUE's schedule (``[risk] schedule_reviews``); this period's
+    # rating is made after the audit
+    prior_ratings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["recipient_id", "period", "rating"]))
     cache: dict = field(default_factory=dict)  # memo of the derived views (``cached_view``), nothing else
 
 
@@ -129,9 +133,12 @@ def load_audit_data(con, period: str, policy: Policy) -> AuditData:
     previous = f"{start - timedelta(days=1):%Y-%m}"
     audited_before = frozenset(r[0] for r in con.execute(
         "SELECT DISTINCT recipient_id FROM reconciliation WHERE period = ?", [previous]).fetchall())
+    prior_ratings = q("""SELECT recipient_id, period, rating FROM risk_ratings WHERE period < ?
+                         QUALIFY row_number() OVER (PARTITION BY recipient_id ORDER BY period DESC) = 1
+                         ORDER BY recipient_id""", [period])
     return AuditData(period, start, end, policy, recipients, plan_lines, schedule, employees, insurance, providers,
                      txns, statements, receipts, invoices, payslips, hmrc, prior_matches, prior_findings,
-                     quarantine, duplicate_files, csv_covered, audited_before)
+                     quarantine, duplicate_files, csv_covered, audited_before, prior_ratings=prior_ratings)
 
 
 def own_account_only(txns: pd.DataFrame, recipients: pd.DataFrame) -> pd.DataFrame:

@@ -135,6 +135,14 @@ ALTER TABLE file_paths ADD COLUMN IF NOT EXISTS dup_of VARCHAR;
 UPDATE file_paths SET dup_of = f.path FROM files f
     WHERE f.sha256 = file_paths.sha256 AND f.path <> file_paths.path AND file_paths.dup_of IS NULL;
 """,
+    # risk rating per recipient and period (decide.risk, docs/risk.md): replaced whole for a period
+    # each time its recommendations are made
+    7: """
+CREATE TABLE IF NOT EXISTS risk_ratings (
+    period VARCHAR, recipient_id VARCHAR, rating VARCHAR, score INTEGER, findings_points INTEGER,
+    evidence_points INTEGER, surplus_points INTEGER, statements_points INTEGER, upheld_points INTEGER,
+    reasons VARCHAR, next_review DATE, policy_digest VARCHAR, run_id VARCHAR, PRIMARY KEY (period, recipient_id));
+""",
 }
 
 
