@@ -892,6 +892,11 @@ HOW_TO_USE = [
      "payment is on. Colours: red high, amber medium, blue low, grey information."),
     ("Recommendations", "One row per recipient: STOP, REPAY, REVIEW or NONE, with the reasons and the respond-by "
      "date. An accepted STOP or REPAY gives a letter to the family when the reports are written again."),
+    ("Risk rating", "Red, amber or green per recipient (the Risk columns of Recommendations and Exceptions), from a "
+     "score over recent months: findings by severity, payments without evidence, funds held back, missing "
+     "statements and findings an officer upheld. Risk reasons gives the three largest parts of the score with their "
+     "points. Red asks for a review now, amber for reviews more often than green; the Summary sheet gives each "
+     "rating's interval and Next review the date."),
     ("Reconciliation", "Per recipient: opening balance + council credits + other credits - debits = closing balance; "
      "evidenced and unevidenced debits; budget and spend to date; the contingency held (PBP 5.3)."),
     ("Data quality", "Files and rows that could not be read, with the reason; ask the family for a readable copy."),
