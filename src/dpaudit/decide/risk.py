@@ -337,7 +337,8 @@ def rate_recipients(period: str, recipients: pd.DataFrame, findings: pd.DataFram
     top = (c.sort_values(["recipient_id", "points", "order"], ascending=[True, False, True], kind="mergesort")
            .groupby("recipient_id", sort=False).head(TOP_REASONS))
     reasons = top.groupby("recipient_id", sort=False)["text"].agg("; ".join) if len(top) else pd.Series(dtype=str)
-    out["reasons"] = out["recipient_id"].map(reasons).fillna(NO_REASON.format(w=w)).astype(object)
+    out["reasons"] = out["recipient_id"].map(reasons).astype(object)
+    out["reasons"] = out["reasons"].where(out["reasons"].notna(), NO_REASON.format(w=w))
     out["next_review"] = _next_review(r, out["rating"], period, rp).to_numpy()
     return out[RISK_COLUMNS]
 
