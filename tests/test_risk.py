@@ -2,7 +2,7 @@
 thresholds, reasons, the 6-period window, decisions, review schedules, RV-REVIEW-DUE, reports, re-runs.
 
 Expected values are worked out by hand from the default policy's [risk] weights, which the first
-test pins: high 20, medium 5, low 1, info 0 per finding (at most 3 of one rule a month); upheld
+test pins: high 20, medium 5, low 1, info 0 per finding (at most 1 of one rule a month); upheld
 +10/+3/+1; 30 points x the unevidenced share; 5 per surplus month, 10 for a rising balance above
 10%; 10 per month without a statement, 5 per other month with a gap; amber from 20, red from 50.
 """
@@ -73,7 +73,7 @@ def test_default_weights_are_the_ones_this_file_computes_with():
     r = POLICY.raw["risk"]
     assert r["finding_points"] == {"high": 20, "medium": 5, "low": 1, "info": 0}
     assert r["upheld_points"] == {"high": 10, "medium": 3, "low": 1, "info": 0}
-    assert (r["amber_score"], r["red_score"], r["window_periods"], r["max_per_rule_month"]) == (20, 50, 6, 3)
+    assert (r["amber_score"], r["red_score"], r["window_periods"], r["max_per_rule_month"]) == (20, 50, 6, 1)
     assert (r["evidence_points"], r["surplus_month_points"], r["rising_points"], r["rising_months"]) == (30, 5, 10, 3)
     assert (r["missing_statement_points"], r["statement_gap_points"], r["dismissed_pct"]) == (10, 5, 0)
     assert r["review_months"] == {"red": 1, "amber": 3, "green": 6} and r["schedule_reviews"] is False
@@ -97,7 +97,7 @@ def test_score_is_the_sum_of_severity_points_and_upheld_points():
 
 @pytest.mark.parametrize("rows, score, rating", [
     # 3 medium (15) + 4 low of four rules (4) = 19
-    ([("SP-CASH", "medium")] * 3 + [(r, "low") for r in ("L1", "L2", "L3", "L4")], 19, "green"),
+    ([(r, "medium") for r in ("M1", "M2", "M3")] + [(r, "low") for r in ("L1", "L2", "L3", "L4")], 19, "green"),
     ([("SP-PROHIBITED", "high")], 20, "amber"),                                      # exactly amber
     ([("H1", "high"), ("H2", "high"), ("M1", "medium")] + [(r, "low") for r in ("L1", "L2", "L3", "L4")], 49, "amber"),
     ([("H1", "high"), ("H2", "high"), ("M1", "medium"), ("M2", "medium")], 50, "red"),  # exactly red
@@ -116,12 +116,15 @@ def test_window_is_the_period_and_the_five_before():
     assert six["score"] == 20 and seven["score"] == 0 and later["score"] == 0
 
 
-def test_at_most_three_of_one_rule_a_month_count():
-    rows = [f("R1", "SP-PROHIBITED", "high") for _ in range(5)] + [f("R1", "SP-PROHIBITED", "high", "2026-02")]
+def test_at_most_one_finding_of_a_rule_a_month_counts():
+    rows = [f("R1", "SP-PROHIBITED", "high") for _ in range(5)] + [f("R1", "SP-PROHIBITED", "high", "2026-02"),
+                                                                   f("R1", "SP-HOUSEHOLD", "high")]
     r = rate(rows).loc["R1"]
-    assert r["findings_points"] == 4 * 20  # 3 in March + 1 in February
-    assert r["reasons"] == ("4 high findings in the last 6 months (SP-PROHIBITED; 6 found, at most 3 of one rule "
-                            "a month count): +80")
+    assert r["findings_points"] == 3 * 20  # SP-PROHIBITED in March and February, SP-HOUSEHOLD in March
+    assert r["reasons"] == ("3 high findings in the last 6 months (SP-HOUSEHOLD, SP-PROHIBITED; 7 found, at most 1 "
+                            "of one rule a month counted): +60")
+    three = rate(rows, policy=with_risk(max_per_rule_month=3)).loc["R1"]
+    assert three["findings_points"] == (3 + 1 + 1) * 20
 
 
 def test_dismissed_findings_do_not_count_by_default_and_keep_their_share_when_set():

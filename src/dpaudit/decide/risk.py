@@ -175,7 +175,7 @@ def _findings_part(f: pd.DataFrame, rp: RiskPolicy, w: int) -> pd.DataFrame:
             + f" in the last {w} months (" + g["rules"].astype("string"))
     capped = g["found"] > g["n"]
     text = text.mask(capped, text + "; " + g["found"].astype("string")
-                     + f" found, at most {rp.cap} of one rule a month count")
+                     + f" found, at most {rp.cap} of one rule a month counted")
     dism = g["n_dismissed"] > 0
     text = text.mask(dism, text + "; " + g["n_dismissed"].astype("string") + f" dismissed, counted at {rp.dismissed_pct}%")
     text = text + ")"
