@@ -361,3 +361,42 @@ def test_summary_markdown_counts_ratings_and_lists_the_red_ones():
     assert "## Recipients by risk rating" not in summary_markdown(
         period="2025-05", run_time=datetime(2025, 6, 2), policy_version="2025.1", findings=d["findings"],
         recommendations=d["recommendations"].drop(columns=["risk_rating"]))
+
+
+# ------------------------------------------------------------------ the pipeline on the sample council
+def test_pipeline_rates_each_month_reruns_identically_and_schedules_reviews(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from dpaudit import pipeline
+    from dpaudit.flows.monthly import artifact_markdown
+
+    data = tmp_path / "data"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "sample_data", data)
+    pol = tmp_path / "policy.toml"
+    pol.write_text("[risk]\nschedule_reviews = true\n", encoding="utf-8")
+    db, reports = tmp_path / "db.duckdb", tmp_path / "reports"
+    runs = [pipeline.run_period(data, p, reports_dir=reports, db_path=db, policy_path=pol, officer="Preparer")
+            for p in ("2026-01", "2026-02", "2026-03")]
+    cols = "recipient_id, rating, score, findings_points, evidence_points, surplus_points, statements_points, " \
+           "upheld_points, reasons, next_review"
+    with store.open_store(db, read_only=True) as c:
+        before = c.execute(f"SELECT {cols} FROM risk_ratings WHERE period = '2026-03' ORDER BY 1").fetchall()
+        n_recs = c.execute("SELECT count(*) FROM recommendations WHERE period = '2026-03'").fetchall()[0][0]
+        red_feb = {r[0] for r in c.execute("SELECT recipient_id FROM risk_ratings WHERE period = '2026-02' "
+                                           "AND rating = 'red'").fetchall()}
+        due_now = {r[0] for r in c.execute("SELECT recipient_id FROM findings WHERE period = '2026-03' AND "
+                                           "rule_id = 'RV-REVIEW-DUE' AND txn_date = DATE '2026-03-01'").fetchall()}
+    assert len(before) == n_recs > 0
+    assert red_feb and due_now == red_feb  # red in February: a review is due on 1 March
+    assert runs[2].counts["risk"] == {k: sum(r[1] == k for r in before) for k in ("red", "amber", "green")}
+    rows = list(csv.reader(io.StringIO((reports / "2026-03" / "recommendations.csv").read_text(encoding="utf-8"))))
+    assert rows[0][-4:] == ["risk_rating", "risk_score", "risk_reasons", "next_review"]
+    assert {r[0]: r[8] for r in rows[1:]} == {r[0]: r[1] for r in before}
+    md = artifact_markdown("2026-03", runs[2].summary_md, [], runs[2].counts, runs[2].timings)
+    assert "## Recipients by risk rating" in md and "## Red recipients" in md
+    # the month again: the same ratings, the same rows
+    pipeline.run_period(data, "2026-03", reports_dir=reports, db_path=db, policy_path=pol, officer="Preparer")
+    with store.open_store(db, read_only=True) as c:
+        again = c.execute(f"SELECT {cols} FROM risk_ratings WHERE period = '2026-03' ORDER BY 1").fetchall()
+    assert again == before
