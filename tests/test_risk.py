@@ -125,6 +125,9 @@ def test_at_most_one_finding_of_a_rule_a_month_counts():
                             "of one rule a month counted): +60")
     three = rate(rows, policy=with_risk(max_per_rule_month=3)).loc["R1"]
     assert three["findings_points"] == (3 + 1 + 1) * 20
+    # the one that counts is the one an officer accepted
+    upheld = rate([f("R1", "SP-CASH", "medium"), f("R1", "SP-CASH", "medium", status="accepted")]).loc["R1"]
+    assert (upheld["findings_points"], upheld["upheld_points"]) == (5, 3)
 
 
 def test_dismissed_findings_do_not_count_by_default_and_keep_their_share_when_set():

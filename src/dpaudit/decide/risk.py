@@ -137,11 +137,13 @@ def _contribution(rid: pd.Series, part: str, order: int | pd.Series, points: pd.
 
 
 def _counted(f: pd.DataFrame, cap: int) -> pd.Series:
-    """Per finding: among the first ``cap`` of its rule in its period for its recipient (findings
-    that stand first, then dismissed ones; by exception id for a stable choice)."""
+    """Per finding: among the first ``cap`` of its rule in its period for its recipient (accepted
+    findings first, then the others that stand, then dismissed ones; by exception id for a stable
+    choice), so an officer's acceptance is never the one left out."""
     if f.empty:
         return pd.Series(dtype=bool)
-    order = f.assign(_d=f["dismissed"].astype(int)).sort_values(
+    rank = np.where(f["status"].eq("accepted"), 0, np.where(f["dismissed"], 2, 1))
+    order = f.assign(_d=rank).sort_values(
         ["recipient_id", "rule_id", "period", "_d", "exception_id"], kind="mergesort")
     rank = order.groupby(["recipient_id", "rule_id", "period"], sort=False).cumcount()
     return (rank < cap).reindex(f.index)
