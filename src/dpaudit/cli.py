@@ -37,6 +37,7 @@ DOMAIN_ERRORS: tuple[type[BaseException], ...] = (
     RemoteDataError)
 SEVERITIES = ("high", "medium", "low", "info")
 ACTIONS = ("STOP", "REPAY", "REVIEW", "NONE")
+RATINGS = ("red", "amber", "green")
 REFERENCE_FILES = ("recipients", "support_plan_lines", "payment_schedule", "employees", "insurance", "providers")
 
 console = Console()
@@ -232,6 +233,11 @@ def summary_table(results: list, overview: dict) -> Table:
     for a in ACTIONS + tuple(k for k in act if k not in ACTIONS):
         n, p = act.get(a, (0, 0))
         t.add_row(f"recommendations: {a}", str(n), format_gbp(p) if a == "REPAY" else "")
+    risk = overview.get("risk", {})
+    if risk:
+        t.add_section()
+        for k in RATINGS + tuple(k for k in risk if k not in RATINGS):
+            t.add_row(f"risk rating: {k}", str(risk.get(k, 0)), "")
     t.add_section()
     for r in results:
         secs = sum(r.timings.values()) if r.timings else 0.0
@@ -315,6 +321,7 @@ def audit(data: DataOpt, period: PeriodOpt, db: DbOpt = None, policy: PolicyOpt 
         console.print(f"[green]{period} audited:[/green] {r.counts.get('findings', 0)} findings over "
                       f"{r.counts.get('transactions_audited', 0)} transactions; recommendations "
                       + (", ".join(f"{a} {by_action[a]}" for a in ACTIONS if a in by_action) or "none")
+                      + "; risk ratings " + (", ".join(f"{k} {n}" for k, n in r.counts.get("risk", {}).items()) or "none")
                       + f". Write the reports with: dpaudit report --data {data} --period {period}")
 
 

@@ -149,6 +149,27 @@ def audit_period(con, period: str, policy: Policy, run_id: str, pool: Any = None
     return {"findings": int(len(findings)), "transactions_audited": n_txns, "recipients_reconciled": int(len(rec))}
 
 
+def recommend_and_rate(con, period: str, policy: Policy, *, prepared_by: str,
+                       run_id: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The period's recommendations, then its risk ratings (``decide.risk``: findings and
+    reconciliation of the recent periods, with the officers' decisions as they are now), both
+    stored; the recommend stage of a run and of ``report``."""
+    from dpaudit.decide.recommend import recommend_period
+    from dpaudit.decide.risk import rate_period
+
+    recs = recommend_period(con, period, policy, prepared_by=prepared_by, run_id=run_id)
+    return recs, rate_period(con, period, policy, run_id=run_id)
+
+
+def period_recommendations(con, period: str) -> pd.DataFrame:
+    """The period's recommendations with each recipient's risk rating (``risk_rating, risk_score,
+    risk_reasons, next_review``; blank where the period was not rated)."""
+    return con.execute("""
+        SELECT r.*, k.rating AS risk_rating, k.score AS risk_score, k.reasons AS risk_reasons, k.next_review
+        FROM recommendations r LEFT JOIN risk_ratings k USING (period, recipient_id)
+        WHERE r.period = ? ORDER BY r.recipient_id""", [period]).df()
+
+
 def period_findings(con, period: str, policy: Policy | None = None) -> pd.DataFrame:
     """The period's findings, sorted, with each one's decision status (with ``policy``, a decision
     carried from the previous period's same state counts: ``decisions.carried_decisions``)."""
@@ -199,7 +220,7 @@ def _write_period_files(con, period: str, out: Path, policy: Policy, run_id: str
     from dpaudit.report.workbook import workbook_lookups, write_workbook
 
     f = period_findings(con, period, policy)
-    recs = con.execute("SELECT * FROM recommendations WHERE period = ? ORDER BY recipient_id", [period]).df()
+    recs = period_recommendations(con, period)
     rec = con.execute("SELECT * FROM reconciliation WHERE period = ? ORDER BY recipient_id", [period]).df()
     q = con.execute("SELECT path, kind, recipient_id, period, row_no, column_name, value_masked, reason FROM quarantine "
                     "WHERE period = ? OR period IS NULL ORDER BY path, row_no, column_name", [period]).df()
@@ -222,7 +243,7 @@ def _write_period_files(con, period: str, out: Path, policy: Policy, run_id: str
                        policy=policy, **workbook_lookups(con, period)),
     ]
     md = summary_markdown(period=period, run_time=run_time, policy_version=policy.version, findings=f,
-                          recommendations=recs, quarantine=q)
+                          recommendations=recs, quarantine=q, review_months=policy.raw["risk"]["review_months"])
     (out / "summary.md").write_text(md, encoding="utf-8")
     files.append(out / "summary.md")
     files += letters_mod.write_accepted_letters(con, out / "letters", period, policy=policy)
@@ -345,7 +366,7 @@ def run_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | N
 
     ``stage_runner`` runs each stage (the Prefect flow makes each a task); ``pool`` reads the
     month's files (worker processes by default; the flow passes its task runner)."""
-    from dpaudit.decide.recommend import recommend_period
+    from dpaudit.decide.risk import rating_counts
     from dpaudit.ingest.workers import Workers
 
     parse_period(period)
@@ -367,9 +388,10 @@ def run_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | N
                 audit_pool = pool or stack.enter_context(Workers())
                 run.counts.update(run.stage("audit", audit_period, con, period, policy, run.run_id, audit_pool))
         if "recommend" in stages:
-            recs = run.stage("recommend", recommend_period, con, period, policy,
-                             prepared_by=officer_name(officer), run_id=run.run_id)
+            recs, ratings = run.stage("recommend", recommend_and_rate, con, period, policy,
+                                      prepared_by=officer_name(officer), run_id=run.run_id)
             run.counts["recommendations"] = (recs["action"].value_counts().sort_index().to_dict() if len(recs) else {})
+            run.counts["risk"] = rating_counts(ratings["rating"])
         if "report" in stages:
             files, md = run.stage("report", write_period_reports, con, period, reports_dir, policy, run.run_id,
                                   run.started, {"stage_seconds": dict(run.timings)})
@@ -380,8 +402,8 @@ def run_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | N
 def report_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | None = None,
                   db_path: Path | str | None = None, policy_path: Path | str | None = None,
                   wait_seconds: float = 0.0) -> RunResult:
-    """Recommend again and write a month's reports from the store (after officers' decisions, say)."""
-    from dpaudit.decide.recommend import recommend_period
+    """Recommend and rate again and write a month's reports from the store (after officers' decisions, say)."""
+    from dpaudit.decide.risk import rating_counts
 
     parse_period(period)
     data_dir = require_data_dir(data_dir)
@@ -395,8 +417,9 @@ def report_period(data_dir: Path | str, period: str, *, reports_dir: Path | str 
             # recommendations again from the findings and the decision log as they are now: a finding
             # dismissed since the run no longer counts toward a repayment or a letter
             preparer = con.execute("SELECT min(prepared_by) FROM recommendations WHERE period = ?", [period]).fetchone()[0]
-            run.stage("recommend", recommend_period, con, period, policy, prepared_by=preparer or "dpaudit",
-                      run_id=run.run_id)
+            _, ratings = run.stage("recommend", recommend_and_rate, con, period, policy,
+                                   prepared_by=preparer or "dpaudit", run_id=run.run_id)
+            run.counts["risk"] = rating_counts(ratings["rating"])
             files, md = run.stage("report", write_period_reports, con, period, reports_dir, policy, run.run_id,
                                   run.started, {})
     return RunResult(run.run_id, period, reports_dir / period, store_path(data_dir, db_path),
@@ -404,8 +427,9 @@ def report_period(data_dir: Path | str, period: str, *, reports_dir: Path | str 
 
 
 def period_overview(db_path: Path | str, periods: list[str], wait_seconds: float = 0.0) -> dict:
-    """Findings by severity and recommendations by action (counts and pence) of some periods; the
-    money of each severity counts each payment once, under the highest severity that flags it."""
+    """Findings by severity and recommendations by action (counts and pence) and recipients by risk
+    rating of some periods; the money of each severity counts each payment once, under the highest
+    severity that flags it."""
     marks = ", ".join("?" for _ in periods)
     # another run may have taken the store as soon as this one let it go: wait for it as the run did
     with open_store(db_path, read_only=True, wait_seconds=wait_seconds) as con:
@@ -424,7 +448,10 @@ def period_overview(db_path: Path | str, periods: list[str], wait_seconds: float
             SELECT n.severity, n.n, coalesce(m.money, 0) FROM n LEFT JOIN m USING (severity)""", periods).fetchall()
         act = con.execute(f"SELECT action, count(*), coalesce(sum(amount_pence), 0) FROM recommendations "
                           f"WHERE period IN ({marks}) GROUP BY action", periods).fetchall()
-    return {"severity": {s: (int(n), int(p)) for s, n, p in sev}, "action": {a: (int(n), int(p)) for a, n, p in act}}
+        risk = con.execute(f"SELECT rating, count(*) FROM risk_ratings WHERE period IN ({marks}) GROUP BY rating",
+                           periods).fetchall()
+    return {"severity": {s: (int(n), int(p)) for s, n, p in sev}, "action": {a: (int(n), int(p)) for a, n, p in act},
+            "risk": {r: int(n) for r, n in risk}}
 
 
 def import_decision_file(path: Path | str, data_dir: Path | str, *, officer: str | None = None,
@@ -551,6 +578,7 @@ PURGE_WHERE = {
     "findings": "period < strftime(?, '%Y-%m')",
     "reconciliation": "period < strftime(?, '%Y-%m')",
     "recommendations": "period < strftime(?, '%Y-%m')",
+    "risk_ratings": "period < strftime(?, '%Y-%m')",
     "quarantine": "period < strftime(?, '%Y-%m')",
     "file_paths": "period < strftime(?, '%Y-%m')",
     "files": "period < strftime(?, '%Y-%m')",

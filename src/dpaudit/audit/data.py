@@ -66,6 +66,10 @@ class AuditData:
     # one row per contributions.csv row (none when the file is absent): recipient_id, amount_pence,
     # frequency, start_date, end_date (audit.contributions)
     contributions: pd.DataFrame = field(default_factory=lambda: empty_contributions())
+    # one row per recipient rated in an earlier period: its latest such rating (recipient_id,
+    # period, rating), for RV-REVIEW-DUE's schedule (``[risk] schedule_reviews``); this period's
+    # rating is made after the audit
+    prior_ratings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["recipient_id", "period", "rating"]))
     cache: dict = field(default_factory=dict)  # memo of the derived views (``cached_view``), nothing else
 
 
@@ -150,9 +154,12 @@ def load_audit_data(con, period: str, policy: Policy) -> AuditData:
         "SELECT DISTINCT recipient_id FROM reconciliation WHERE period = ?", [previous]).fetchall())
     contributions = _pence(_dates(q(f"SELECT {', '.join(CONTRIBUTION_COLUMNS)} FROM contributions "
                                     "ORDER BY recipient_id, start_date"), ["start_date", "end_date"]))
+    prior_ratings = q("""SELECT recipient_id, period, rating FROM risk_ratings WHERE period < ?
+                         QUALIFY row_number() OVER (PARTITION BY recipient_id ORDER BY period DESC) = 1
+                         ORDER BY recipient_id""", [period])
     return AuditData(period, start, end, policy, recipients, plan_lines, schedule, employees, insurance, providers,
                      txns, statements, receipts, invoices, payslips, hmrc, prior_matches, prior_findings,
-                     quarantine, duplicate_files, csv_covered, audited_before, contributions)
+                     quarantine, duplicate_files, csv_covered, audited_before, contributions, prior_ratings)
 
 
 def own_account_only(txns: pd.DataFrame, recipients: pd.DataFrame) -> pd.DataFrame:

@@ -163,12 +163,37 @@ def _validate(raw: dict, src: str) -> None:
     for stream, restriction in raw["funding_streams"].items():
         if restriction not in ("none", "notional"):
             raise PolicyError(f"{src}: funding_streams.{stream} = {restriction!r}; use 'none' or 'notional'")
+    _validate_risk(raw.get("risk", {}), src)
     for row in raw["minimum_wage"]["rates"]:
         if len(row) != 1 + len(raw["minimum_wage"]["bands"]):
             raise PolicyError(f"{src}: minimum_wage.rates row {row!r} needs a date and one rate per band")
         parse_date(row[0])
         for r in row[1:]:
             parse_pence(r)
+
+
+def _validate_risk(risk: dict, src: str) -> None:
+    """The [risk] section (docs/risk.md): whole points, a red score above the amber one, a
+    severity table for every severity, review months of at least one."""
+    for key, value in risk.items():
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise PolicyError(f"{src}: risk.{key} = {value} must not be negative")
+    for table in ("finding_points", "upheld_points"):
+        t = risk.get(table, {})
+        for sev in SEVERITIES:
+            if sev not in t:
+                raise PolicyError(f"{src}: [risk.{table}] lacks '{sev}'; give points for {', '.join(SEVERITIES)}")
+            if t[sev] < 0:
+                raise PolicyError(f"{src}: risk.{table}.{sev} = {t[sev]} must not be negative")
+    for rating, months in risk.get("review_months", {}).items():
+        if months < 1:
+            raise PolicyError(f"{src}: risk.review_months.{rating} = {months} must be at least 1")
+    if risk and not (1 <= risk["amber_score"] < risk["red_score"]):
+        raise PolicyError(f"{src}: risk.amber_score = {risk['amber_score']} and risk.red_score = {risk['red_score']}: "
+                          "amber must be at least 1 and below red")
+    if risk and not (1 <= risk["window_periods"] and 1 <= risk["rising_months"] and 0 <= risk["dismissed_pct"] <= 100):
+        raise PolicyError(f"{src}: risk.window_periods and risk.rising_months must be at least 1, and "
+                          "risk.dismissed_pct between 0 and 100")
 
 
 def load_policy(path: Path | str | None = None) -> Policy:

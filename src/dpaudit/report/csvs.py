@@ -24,6 +24,8 @@ EXCEPTIONS_COLUMNS = [
     "txn_ref", "line_id", "message", "clause", "status",
 ]
 RECOMMENDATIONS_COLUMNS = ["recipient_id", "period", "action", "amount", "grounds", "clauses", "reasons", "respond_by"]
+# after the contract's columns, when the recommendations carry their risk rating (decide.risk)
+RISK_COLUMNS = ["risk_rating", "risk_score", "risk_reasons", "next_review"]
 RECONCILIATION_COLUMNS = [
     "recipient_id", "period", "opening_balance", "council_credits", "other_credits", "debits", "closing_balance",
     "evidenced", "unevidenced", "plan_budget_to_date", "spend_to_date", "contingency_held", "contingency_pct",
@@ -148,12 +150,23 @@ def recommendations_frame(recs: pd.DataFrame) -> pd.DataFrame:
     out["amount"] = pounds_series(r["amount_pence"].fillna(0))
     out["reasons"] = neutralise_series(r["reasons"]).astype(object)
     out["respond_by"] = iso_date_series(r["respond_by"])
-    return out[RECOMMENDATIONS_COLUMNS]
+    if "risk_rating" not in r.columns:
+        return out[RECOMMENDATIONS_COLUMNS]
+    out["risk_rating"] = text_series(r["risk_rating"])
+    score = r["risk_score"] if "risk_score" in r.columns else pd.Series(pd.NA, index=r.index)
+    out["risk_score"] = pd.Series(pd.array(score, dtype="Int64")).astype("string").fillna("").astype(object).values
+    out["risk_reasons"] = neutralise_series(r["risk_reasons"] if "risk_reasons" in r.columns
+                                            else pd.Series("", index=r.index)).astype(object)
+    out["next_review"] = iso_date_series(r["next_review"] if "next_review" in r.columns
+                                         else pd.Series(None, index=r.index, dtype=object))
+    return out[RECOMMENDATIONS_COLUMNS + RISK_COLUMNS]
 
 
 def write_recommendations_csv(path: Path | str, recs: pd.DataFrame) -> Path:
-    """``recommendations.csv``: one row per recipient (and period), sorted by period then recipient."""
-    return _write(path, recommendations_frame(recs), RECOMMENDATIONS_COLUMNS)
+    """``recommendations.csv``: one row per recipient (and period), sorted by period then recipient;
+    the risk rating's columns (:data:`RISK_COLUMNS`) follow the contract's when ``recs`` has them."""
+    frame = recommendations_frame(recs)
+    return _write(path, frame, list(frame.columns))
 
 
 RECONCILIATION_MONEY = [c for c in RECONCILIATION_COLUMNS if c not in ("recipient_id", "period", "contingency_pct")]

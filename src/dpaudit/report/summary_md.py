@@ -38,6 +38,40 @@ class SummaryFigures:
     by_recipient: pd.DataFrame     # recipient_id, findings, money_at_stake_pence (largest first)
     by_action: pd.DataFrame        # action, recipients, amount_pence
     n_quarantined: int
+    # rating, recipients, review (what the rating asks for); None when the recommendations carry no rating
+    by_rating: pd.DataFrame | None = None
+
+
+RATINGS = ["red", "amber", "green"]
+
+
+def review_text(rating: str, review_months: dict | None) -> str:
+    """What a rating asks for, from the policy's ``[risk.review_months]`` ("" without them)."""
+    if not review_months or rating not in review_months:
+        return ""
+    n = int(review_months[rating])
+    every = "monthly" if n == 1 else f"every {n} months"
+    return f"review now, then {every}" if rating == "red" else f"review {every}"
+
+
+def rating_table(recommendations: pd.DataFrame | None, review_months: dict | None = None) -> pd.DataFrame | None:
+    """Recipients per risk rating (red, amber, green; zero when none) with what each asks for, or
+    None when the recommendations carry no ``risk_rating`` column."""
+    if recommendations is None or "risk_rating" not in recommendations.columns:
+        return None
+    s = recommendations["risk_rating"].astype("string").str.strip().str.lower()
+    return pd.DataFrame({"rating": RATINGS, "recipients": [int((s == k).sum()) for k in RATINGS],
+                         "review": [review_text(k, review_months) for k in RATINGS]})
+
+
+def red_recipients(recommendations: pd.DataFrame | None) -> pd.DataFrame:
+    """The recipients rated red, highest score first: recipient_id, risk_score, risk_reasons."""
+    cols = ["recipient_id", "risk_score", "risk_reasons"]
+    if recommendations is None or "risk_rating" not in recommendations.columns:
+        return pd.DataFrame(columns=cols)
+    r = recommendations[recommendations["risk_rating"].astype("string").str.lower() == "red"]
+    r = r.assign(_s=pd.array(r["risk_score"], dtype="Int64").fillna(0), _r=r["recipient_id"].astype(str))
+    return r.sort_values(["_s", "_r"], ascending=[False, True], kind="mergesort")[cols].reset_index(drop=True)
 
 
 def _status(findings: pd.DataFrame) -> pd.Series:
@@ -61,7 +95,7 @@ def distinct_stake(findings: pd.DataFrame, stake: pd.Series) -> pd.Series:
 
 
 def summary_figures(findings: pd.DataFrame, recommendations: pd.DataFrame | None = None,
-                    quarantine: pd.DataFrame | None = None) -> SummaryFigures:
+                    quarantine: pd.DataFrame | None = None, review_months: dict | None = None) -> SummaryFigures:
     f = findings
     status = _status(f)
     amount = pd.array(f["amount_pence"], dtype="Int64").fillna(0).astype("int64") if len(f) else pd.Series([], dtype="int64")
@@ -116,6 +150,7 @@ def summary_figures(findings: pd.DataFrame, recommendations: pd.DataFrame | None
         by_recipient=by_recipient,
         by_action=by_action,
         n_quarantined=0 if quarantine is None else int(len(quarantine)),
+        by_rating=rating_table(recommendations, review_months),
     )
 
 
@@ -126,9 +161,11 @@ def _md(text: object) -> str:
 
 def summary_markdown(*, period: str, run_time: datetime, policy_version: str, findings: pd.DataFrame,
                      recommendations: pd.DataFrame | None = None, quarantine: pd.DataFrame | None = None,
-                     top_n: int = 10) -> str:
-    """A markdown summary: counts, money at stake, findings by rule, top recipients, recipients by action."""
-    fig = summary_figures(findings, recommendations, quarantine)
+                     top_n: int = 10, review_months: dict | None = None) -> str:
+    """A markdown summary: counts, money at stake, findings by rule, top recipients, recipients by
+    action and, when the recommendations carry risk ratings, recipients by rating and the red ones
+    with their reasons (``review_months``: the policy's ``[risk.review_months]``)."""
+    fig = summary_figures(findings, recommendations, quarantine, review_months)
     lines = [
         f"# dpaudit run {_md(period)}",
         "",
@@ -162,5 +199,21 @@ def summary_markdown(*, period: str, run_time: datetime, policy_version: str, fi
     lines += ["", "## Recipients by recommended action", "", "| action | recipients | amount to recover |", "|---|---:|---:|"]
     for row in fig.by_action.itertuples(index=False):
         lines.append(f"| {_md(row.action)} | {row.recipients} | {format_gbp(row.amount_pence)} |")
+    if fig.by_rating is not None:
+        lines += ["", "## Recipients by risk rating", "", "Score and reasons per recipient: recommendations.csv "
+                  "(risk_rating, risk_score, risk_reasons, next_review); docs/risk.md explains the score.", "",
+                  "| rating | recipients | review |", "|---|---:|---|"]
+        for row in fig.by_rating.itertuples(index=False):
+            lines.append(f"| {row.rating} | {row.recipients} | {row.review} |")
+        red = red_recipients(recommendations)
+        lines += ["", f"## Red recipients (top {top_n} by score)" if len(red) > top_n else "## Red recipients", ""]
+        if len(red):
+            lines += ["| recipient | score | reasons |", "|---|---:|---|"]
+            for row in red.head(top_n).itertuples(index=False):
+                lines.append(f"| {_md(row.recipient_id)} | {row.risk_score} | {_md(row.risk_reasons)} |")
+            if len(red) > top_n:
+                lines += ["", f"{len(red) - top_n} more red recipient(s) in recommendations.csv."]
+        else:
+            lines.append("No recipient is rated red.")
     lines.append("")
     return "\n".join(lines)

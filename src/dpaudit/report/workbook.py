@@ -84,6 +84,8 @@ _SEVERITY_COLOURS = {  # (fill, font) per severity: red, amber, blue, grey
 }
 _ACTION_COLOURS = {"STOP": ("FFC7CE", "9C0006"), "REPAY": ("FFEB9C", "9C5700"), "REVIEW": ("DDEBF7", "1F4E78")}
 _ACTION_ORDER = {"STOP": 0, "REPAY": 1, "REVIEW": 2, "NONE": 3}
+_RATING_COLOURS = {"red": ("FFC7CE", "9C0006"), "amber": ("FFEB9C", "9C5700"), "green": ("C6EFCE", "006100")}
+_RATING_FILLS = {k: (PatternFill("solid", fgColor=fill), Font(color=font)) for k, (fill, font) in _RATING_COLOURS.items()}
 
 
 def recommendation_id(period: str, recipient_id: str) -> str:
@@ -484,6 +486,12 @@ RECOMMENDATION_COLUMNS = [
     Column("Period", 8),
 ]
 RECOMMENDATION_FREEZE = "D2"  # Recipient, Name, Action
+# after the columns above when the recommendations carry their risk rating (decide.risk)
+RISK_RECOMMENDATION_COLUMNS = [
+    Column("Risk", 8), Column("Risk score", 7, "int"), Column("Risk reasons", 48, wrap=True),
+    Column("Next review", 11, "date"),
+]
+RISK_EXCEPTION_COLUMN = Column("Risk", 8)  # the recipient's rating, after the Exceptions columns
 RECONCILIATION_COLUMNS = [
     Column("Recipient", 10), Column("Name", 15, wrap=True), Column("Opening balance", 11, "money"),
     Column("Council credits", 11, "money"), Column("Other credits", 11, "money"), Column("Debits", 11, "money"),
@@ -531,11 +539,13 @@ def _sources(frame: pd.DataFrame, sources: pd.DataFrame | None) -> list[Any]:
 
 def _exceptions_sheet(wb: Workbook, findings: pd.DataFrame, decisions: pd.DataFrame | None, fast_rows: bool, *,
                       period: str, money_at_stake_pence: int, people: pd.DataFrame | None = None,
-                      sources: pd.DataFrame | None = None) -> tuple[Any, _FastRows | None]:
+                      sources: pd.DataFrame | None = None,
+                      ratings: dict[str, str] | None = None) -> tuple[Any, _FastRows | None]:
     ws = wb.create_sheet("Exceptions")
     f = _by_recipient(findings.copy())
     n = len(f)
-    _setup_table(ws, EXCEPTION_COLUMNS, n, period=period, freeze=EXCEPTION_FREEZE)
+    columns = EXCEPTION_COLUMNS + ([RISK_EXCEPTION_COLUMN] if ratings is not None else [])
+    _setup_table(ws, columns, n, period=period, freeze=EXCEPTION_FREEZE)
     c = _Cells(ws)
     ids = [str(v) for v in _col(f, "exception_id")]
     dec, notes = _prefill(ids, _col(f, "status"), decisions)
@@ -550,16 +560,19 @@ def _exceptions_sheet(wb: Workbook, findings: pd.DataFrame, decisions: pd.DataFr
         "Plan line": _col(f, "line_id"), "Status": status, "decision": dec, "note": notes, "exception_id": ids,
         "Source (file, row)": _sources(f, sources), "Period": _col(f, "period"), "Transaction ref": _col(f, "txn_ref"),
     }
-    _colour_rules(ws, _letter(EXCEPTION_COLUMNS, "Severity"), n, _SEVERITY_COLOURS)
-    _group_lines(ws, n, len(EXCEPTION_COLUMNS))
-    _decision_validation(ws, _letter(EXCEPTION_COLUMNS, "decision"), n)
-    totals = _totals_row(c, EXCEPTION_COLUMNS, {"Recipient": "Total", "Name": f"{n:,} findings",
-                                                "Amount": money_at_stake_pence,
-                                                "Message": "Money at stake (not dismissed), as on the Summary sheet"})
-    heights = row_heights(EXCEPTION_COLUMNS, values, n)
+    if ratings is not None:
+        values["Risk"] = [ratings.get(str(r)) for r in _col(f, "recipient_id")]
+        _colour_rules(ws, _letter(columns, "Risk"), n, _RATING_COLOURS)
+    _colour_rules(ws, _letter(columns, "Severity"), n, _SEVERITY_COLOURS)
+    _group_lines(ws, n, len(columns))
+    _decision_validation(ws, _letter(columns, "decision"), n)
+    totals = _totals_row(c, columns, {"Recipient": "Total", "Name": f"{n:,} findings",
+                                      "Amount": money_at_stake_pence,
+                                      "Message": "Money at stake (not dismissed), as on the Summary sheet"})
+    heights = row_heights(columns, values, n)
     if fast_rows:
         fr = _FastRows(c, n, heights)
-        for col in EXCEPTION_COLUMNS:
+        for col in columns:
             fill = _INPUT_FILL if col.header in ("decision", "note") else None
             if col.kind == "date":
                 fr.date(values[col.header], alignment=col.align)
@@ -567,13 +580,13 @@ def _exceptions_sheet(wb: Workbook, findings: pd.DataFrame, decisions: pd.DataFr
                 fr.money(values[col.header], alignment=col.align)
             else:
                 fr.text(values[col.header], fill=fill, alignment=col.align)
-        _write_columns(ws, EXCEPTION_COLUMNS, [[] for _ in EXCEPTION_COLUMNS])  # header only; rows spliced in
+        _write_columns(ws, columns, [[] for _ in columns])  # header only; rows spliced in
         ws.append([])
         ws.append(totals)
         return ws, fr
     _set_heights(ws, heights)
     data = []
-    for col in EXCEPTION_COLUMNS:
+    for col in columns:
         fill = _INPUT_FILL if col.header in ("decision", "note") else None
         if col.kind == "date":
             data.append([c.date(v, alignment=col.align) for v in values[col.header]])
@@ -581,7 +594,7 @@ def _exceptions_sheet(wb: Workbook, findings: pd.DataFrame, decisions: pd.DataFr
             data.append([c.money(v, alignment=col.align) for v in values[col.header]])
         else:
             data.append(c.text_column(values[col.header], fill=fill, alignment=col.align))
-    _write_columns(ws, EXCEPTION_COLUMNS, data)
+    _write_columns(ws, columns, data)
     ws.append([])
     ws.append(totals)
     return ws, None
@@ -600,7 +613,9 @@ def _recommendations_sheet(wb: Workbook, recs: pd.DataFrame, decisions: pd.DataF
         r["_a"] = -pd.array(r["amount_pence"], dtype="Int64").fillna(0).astype("int64")
         r = r.sort_values(["_o", "_a", "period", "recipient_id"], kind="mergesort").reset_index(drop=True)
     n = len(r)
-    _setup_table(ws, RECOMMENDATION_COLUMNS, n, period=period, freeze=RECOMMENDATION_FREEZE)
+    rated = "risk_rating" in r.columns
+    columns = RECOMMENDATION_COLUMNS + (RISK_RECOMMENDATION_COLUMNS if rated else [])
+    _setup_table(ws, columns, n, period=period, freeze=RECOMMENDATION_FREEZE)
     c = _Cells(ws)
     ids = [recommendation_id(str(p), str(x)) for p, x in zip(_col(r, "period"), _col(r, "recipient_id"))]
     dec, notes = _prefill(ids, _col(r, "status"), decisions)
@@ -609,28 +624,38 @@ def _recommendations_sheet(wb: Workbook, recs: pd.DataFrame, decisions: pd.DataF
               "Reasons": _col(r, "reasons"), "Grounds": [None if g is None else str(g).replace(";", "; ")
                                                           for g in _col(r, "grounds")],
               "Clauses": _col(r, "clauses"), "Support officer": officers, "decision": dec, "note": notes,
-              "exception_id": ids, "Prepared by": _col(r, "prepared_by"), "Period": _col(r, "period")}
+              "exception_id": ids, "Prepared by": _col(r, "prepared_by"), "Period": _col(r, "period"),
+              "Risk": _col(r, "risk_rating"), "Risk reasons": _col(r, "risk_reasons")}
     data = []
-    for col in RECOMMENDATION_COLUMNS:
+    for col in columns:
         if col.header == "Amount":
             data.append([c.money(v or 0, alignment=col.align) for v in _col(r, "amount_pence")])
         elif col.header == "Respond by":
             data.append([c.date(v, alignment=col.align) for v in _col(r, "respond_by")])
+        elif col.header == "Next review":
+            data.append([c.date(v, alignment=col.align) for v in _col(r, "next_review")])
+        elif col.header == "Risk score":
+            data.append([c.number(None if v is None else int(v), alignment=col.align) for v in _col(r, "risk_score")])
+        elif col.header == "Risk":  # the rating's own colour, whatever program opens the file
+            data.append([c.text(v, fill=_RATING_FILLS[str(v)][0], font=_RATING_FILLS[str(v)][1], alignment=col.align)
+                         if str(v) in _RATING_FILLS else c.text(v, alignment=col.align) for v in values["Risk"]])
         else:
             fill = _INPUT_FILL if col.header in ("decision", "note") else None
             data.append(c.text_column(values[col.header], fill=fill, alignment=col.align))
-    _set_heights(ws, row_heights(RECOMMENDATION_COLUMNS, values, n))
-    _colour_rules(ws, _letter(RECOMMENDATION_COLUMNS, "Action"), n, _ACTION_COLOURS)
-    _decision_validation(ws, _letter(RECOMMENDATION_COLUMNS, "decision"), n)
-    _write_columns(ws, RECOMMENDATION_COLUMNS, data)
+    _set_heights(ws, row_heights(columns, values, n))
+    _colour_rules(ws, _letter(columns, "Action"), n, _ACTION_COLOURS)
+    _decision_validation(ws, _letter(columns, "decision"), n)
+    _write_columns(ws, columns, data)
     actions = r["action"].astype(str).str.upper() if n else pd.Series([], dtype=str)
     to_recover = int(pd.array(r["amount_pence"], dtype="Int64").fillna(0).sum()) if n else 0
     counts = ", ".join(f"{a} {int((actions == a).sum())}" for a in _ACTION_ORDER if (actions == a).any()) or "none"
     ws.append([])
-    ws.append(_totals_row(c, RECOMMENDATION_COLUMNS, {"Recipient": "Total", "Name": f"{n:,} recipients",
-                                                      "Action": counts, "Amount": to_recover,
-                                                      "Reasons": "money to recover (REPAY, and STOP with money to "
-                                                                 "recover)"}))
+    totals = {"Recipient": "Total", "Name": f"{n:,} recipients", "Action": counts, "Amount": to_recover,
+              "Reasons": "money to recover (REPAY, and STOP with money to recover)"}
+    if rated:
+        ratings = r["risk_rating"].astype("string").str.lower() if n else pd.Series([], dtype="string")
+        totals["Risk reasons"] = ", ".join(f"{k} {int((ratings == k).sum())}" for k in _RATING_COLOURS)
+    ws.append(_totals_row(c, columns, totals))
 
 
 def _reconciliation_sheet(wb: Workbook, rec: pd.DataFrame, *, period: str, people: pd.DataFrame | None = None) -> None:
@@ -690,9 +715,9 @@ def _rule_label(rule_id: object, room: int = 60) -> str:
 
 def _summary_sheet(wb: Workbook, *, period: str, run_time: datetime, policy_version: str, findings: pd.DataFrame,
                    recommendations: pd.DataFrame, quarantine: pd.DataFrame, overflow: list[str] = (),
-                   people: pd.DataFrame | None = None) -> None:
+                   people: pd.DataFrame | None = None, review_months: dict | None = None) -> None:
     ws = wb.create_sheet("Summary")
-    fig = summary_figures(findings, recommendations, quarantine)
+    fig = summary_figures(findings, recommendations, quarantine, review_months)
     c = _Cells(ws)
     widths = (46, 20, 10, 10, 10, 10, 10, 17)
     for letter, width in zip("ABCDEFGH", widths):
@@ -759,10 +784,20 @@ def _summary_sheet(wb: Workbook, *, period: str, run_time: datetime, policy_vers
         add(c.text(label), c.text(row.recipient_id), int(row.findings), None, None, None, None,
             c.money(row.money_at_stake_pence))
     rcp_last = len(rows)
+    rating_header = rating_last = 0
+    if fig.by_rating is not None:  # the recommendations carry risk ratings (decide.risk)
+        add()
+        section("Recipients by risk rating")
+        rating_header = add(c.header("Risk rating"), c.header("Recipients"), c.header("Review"))
+        for row in fig.by_rating.itertuples(index=False):
+            fill, font = _RATING_FILLS[row.rating]
+            add(c.text(row.rating, fill=fill, font=font), int(row.recipients), c.text(row.review))
+        rating_last = len(rows)
+    has_ratings = fig.by_rating is not None and int(fig.by_rating["recipients"].sum()) > 0
 
     # the charts start on a page of their own, side by side, each whole on that page
     chart_row = len(rows) + 2
-    if rule_last > rule_header or rcp_last > rcp_header:
+    if rule_last > rule_header or rcp_last > rcp_header or has_ratings:
         ws.row_breaks.append(Break(id=chart_row - 1))
         add()
         add(c.text("Charts", font=_SECTION_FONT))
@@ -794,8 +829,32 @@ def _summary_sheet(wb: Workbook, *, period: str, run_time: datetime, policy_vers
         chart2.height, chart2.width = height, 10.5
         chart2.anchor = _cells_anchor(chart_row, 5, 8, height)
         ws.add_chart(chart2)
+    if has_ratings:
+        below = chart_row + (max(int(round(height / 0.529)), 1) + 1 if rule_last > rule_header or rcp_last > rcp_header else 0)
+        ws.add_chart(_rating_chart(ws, rating_header, rating_last, below))
     for r in rows:
         ws.append(r)
+
+
+def _rating_chart(ws: Any, header: int, last: int, row: int) -> BarChart:
+    """Recipients by risk rating: one bar per rating in the rating's colour (the Summary's table)."""
+    from openpyxl.chart.marker import DataPoint
+
+    chart = BarChart()
+    chart.type = "col"
+    chart.title = "Recipients by risk rating"
+    chart.y_axis.title = "Recipients"
+    chart.add_data(Reference(ws, min_col=2, min_row=header, max_row=last), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=header + 1, max_row=last))
+    series = chart.series[0]
+    for i, rating in enumerate(list(_RATING_COLOURS)[: last - header]):
+        point = DataPoint(idx=i)
+        point.graphicalProperties.solidFill = _RATING_COLOURS[rating][1]
+        series.dPt.append(point)
+    chart.legend = None
+    chart.height, chart.width = 7.0, 12.0
+    chart.anchor = _cells_anchor(row, 0, 3, chart.height)
+    return chart
 
 
 def _cells_anchor(row: int, first_col: int, end_col: int, height_cm: float) -> Any:
@@ -833,6 +892,11 @@ HOW_TO_USE = [
      "payment is on. Colours: red high, amber medium, blue low, grey information."),
     ("Recommendations", "One row per recipient: STOP, REPAY, REVIEW or NONE, with the reasons and the respond-by "
      "date. An accepted STOP or REPAY gives a letter to the family when the reports are written again."),
+    ("Risk rating", "Red, amber or green per recipient (the Risk columns of Recommendations and Exceptions), from a "
+     "score over recent months: findings by severity, payments without evidence, funds held back, missing "
+     "statements and findings an officer upheld. Risk reasons gives the three largest parts of the score with their "
+     "points. Red asks for a review now, amber for reviews more often than green; the Summary sheet gives each "
+     "rating's interval and Next review the date."),
     ("Reconciliation", "Per recipient: opening balance + council credits + other credits - debits = closing balance; "
      "evidenced and unevidenced debits; budget and spend to date; the contingency held (PBP 5.3)."),
     ("Data quality", "Files and rows that could not be read, with the reason; ask the family for a readable copy."),
@@ -951,12 +1015,15 @@ def write_workbook(path: Path | str, *, period: str, run_time: datetime, policy_
     if len(quarantine) and sort_cols:
         q_sorted = quarantine.sort_values(sort_cols, kind="mergesort").reset_index(drop=True)
     shown_q, over_q = _fit_sheet(q_sorted, "Data quality", "exceptions.csv (rule DQ-ROW-REJECTED)")
+    review_months = policy.raw.get("risk", {}).get("review_months") if policy is not None else None
     _summary_sheet(wb, period=period, run_time=run_time, policy_version=policy_version, findings=findings,
                    recommendations=recommendations, quarantine=quarantine,
-                   overflow=[n for n in (over_f, over_q) if n], people=people)
+                   overflow=[n for n in (over_f, over_q) if n], people=people, review_months=review_months)
     stake = summary_figures(findings, recommendations, quarantine).money_at_stake_pence
+    ratings = (dict(zip(recommendations["recipient_id"].astype(str), recommendations["risk_rating"]))
+               if "risk_rating" in recommendations.columns else None)
     ex_ws, fast = _exceptions_sheet(wb, shown_findings, decisions, fast_rows, period=period,
-                                    money_at_stake_pence=stake, people=people, sources=sources)
+                                    money_at_stake_pence=stake, people=people, sources=sources, ratings=ratings)
     _recommendations_sheet(wb, recommendations, decisions, period=period, people=people)
     _reconciliation_sheet(wb, reconciliation, period=period, people=people)
     _quarantine_sheet(wb, shown_q, period=period)

@@ -152,6 +152,14 @@ ALTER TABLE year_end ADD COLUMN IF NOT EXISTS family_share_pence BIGINT;
     5: """
 ALTER TABLE statement_totals ADD COLUMN IF NOT EXISTS n_not_counted INTEGER;
 """,
+    # risk rating per recipient and period (decide.risk, docs/risk.md): replaced whole for a period
+    # each time its recommendations are made
+    7: """
+CREATE TABLE IF NOT EXISTS risk_ratings (
+    period VARCHAR, recipient_id VARCHAR, rating VARCHAR, score INTEGER, findings_points INTEGER,
+    evidence_points INTEGER, surplus_points INTEGER, statements_points INTEGER, upheld_points INTEGER,
+    reasons VARCHAR, next_review DATE, policy_digest VARCHAR, run_id VARCHAR, PRIMARY KEY (period, recipient_id));
+""",
 }
 
 
