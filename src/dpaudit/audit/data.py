@@ -63,6 +63,10 @@ class AuditData:
     # recipients whose previous month was audited (a reconciliation row): an overdraft running on
     # from it was reported then
     audited_before: frozenset = frozenset()
+    # one row per invoice read from an inbox month up to the period (every recipient, every earlier
+    # month): recipient_id, invoice_id, supplier, invoice_date, amount_pence, period, file_sha256,
+    # row_no.  Read by the cohort stage on the whole month only (CO-DUPLICATE-INVOICE); a shard gets it empty
+    invoices_to_date: pd.DataFrame = field(default_factory=pd.DataFrame)
     cache: dict = field(default_factory=dict)  # memo of the derived views (``cached_view``), nothing else
 
 
@@ -129,9 +133,12 @@ def load_audit_data(con, period: str, policy: Policy) -> AuditData:
     previous = f"{start - timedelta(days=1):%Y-%m}"
     audited_before = frozenset(r[0] for r in con.execute(
         "SELECT DISTINCT recipient_id FROM reconciliation WHERE period = ?", [previous]).fetchall())
+    invoices_to_date = _pence(_dates(q("""SELECT recipient_id, invoice_id, supplier, invoice_date, amount_pence, period,
+                                                 file_sha256, row_no FROM invoices WHERE period <= ?
+                                          ORDER BY recipient_id, invoice_id""", [period]), ["invoice_date"]))
     return AuditData(period, start, end, policy, recipients, plan_lines, schedule, employees, insurance, providers,
                      txns, statements, receipts, invoices, payslips, hmrc, prior_matches, prior_findings,
-                     quarantine, duplicate_files, csv_covered, audited_before)
+                     quarantine, duplicate_files, csv_covered, audited_before, invoices_to_date=invoices_to_date)
 
 
 def own_account_only(txns: pd.DataFrame, recipients: pd.DataFrame) -> pd.DataFrame:

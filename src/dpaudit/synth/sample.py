@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from dpaudit.core.money import round_half_up_pence
+from dpaudit.synth.cohort import plant_sample_cohort
 from dpaudit.synth.council import CouncilWriter, _write
 from dpaudit.synth.formats import Account, Txn, ofx2
 from dpaudit.synth.sim import Employee, Line, Month, Profile, RecipientSim
@@ -443,6 +444,7 @@ def build_sample(out_dir: Path) -> None:
             shutil.rmtree(out / sub)
     out.mkdir(parents=True, exist_ok=True)
     scs = scenarios()
+    cohort_readme = plant_sample_cohort(scs, SAMPLE_CASES)  # the cases across accounts (CO-*)
     writer = CouncilWriter(out)
     sims = []
     for sc in scs:
@@ -460,4 +462,4 @@ def build_sample(out_dir: Path) -> None:
     _write(out / "year_end_decisions.csv", YEAR_END_DECISIONS.encode("utf-8"))
     stories = {sc.profile.rid: sc.story for sc in scs}
     formats = {sc.profile.rid: sc.profile.fmt for sc in scs}
-    _write(out / "README.md", _readme(sims, stories, formats).encode("utf-8"))
+    _write(out / "README.md", (_readme(sims, stories, formats) + cohort_readme).encode("utf-8"))
