@@ -103,9 +103,9 @@ RULE_TEXT = {
     "PY-BELOW-MIN-WAGE": "Wages below the National Minimum or Living Wage",
     "PY-UNKNOWN-PAYEE": "Payments that look like wages to someone not registered as an employee",
     "RV-REVIEW-DUE": "A review of the direct payment is due",
-    "CO-SHARED-PAYEE": "A personal assistant is also paid from other direct payment accounts beyond what one person can work",
-    "CO-DUPLICATE-INVOICE": "An invoice whose number was already seen in another account's or month's evidence",
-    "CO-PROVIDER-PATTERN": "A provider's payments across all accounts follow an unusual pattern",
+    "CO-SHARED-PAYEE": "A personal assistant paid by too many families, or for more hours a week than one person can work",
+    "CO-DUPLICATE-INVOICE": "An invoice number already seen in another account's or month's evidence",
+    "CO-PROVIDER-PATTERN": "A provider's payments from all accounts follow an unusual pattern",
     "RULE-ERROR": "An audit check could not be completed",
 }
 

@@ -819,8 +819,8 @@ def _catalogue_text() -> dict[str, str]:
     except OSError:
         return {}
     out = {}
-    for m in re.finditer(r"^\|\s*((?:DQ|EV|SP|AC|PY|RV)-[A-Z0-9-]+)\s*\|[^|]*\|(.*)\|[^|]*\|\s*$", text, re.M):
-        out[m.group(1)] = re.sub(r"`([^`]*)`", r"\1", m.group(2).strip())
+    for m in re.finditer(r"^\|\s*((?:DQ|EV|SP|AC|PY|RV|CO)-[A-Z0-9-]+)\s*\|[^|]*\|(.*)\|[^|]*\|\s*$", text, re.M):
+        out[m.group(1)] = re.sub(r"`([^`]*)`", r"\1", m.group(2).strip()).replace("\\|", "|")
     return out
 
 
