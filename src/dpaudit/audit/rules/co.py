@@ -34,7 +34,7 @@ from dpaudit.core.money import format_gbp, gbp_series
 from dpaudit.core.names import merchant_name, normalise_name
 
 EMPLOYEE_DEBITS = "co_employee_debits"
-PROVIDER_AMOUNTS = "co_provider_amounts"
+PROVIDER_SAMPLES = "co_provider_samples"
 # a week's hours are sums of fractions (hours x days in the week / days of the payslip): compared
 # with this margin so that two payslips of exactly 39 hours a week are 78 hours, not 78.0000000001
 HOURS_EPSILON = 1e-9
@@ -71,24 +71,27 @@ def provider_names(data: AuditData) -> dict[str, str]:
     return out
 
 
-@shard_view(PROVIDER_AMOUNTS, order=["provider", "recipient_id", "amount_pence"],
-            sum_by=["provider", "recipient_id", "amount_pence"])
-def provider_amounts(data: AuditData) -> pd.DataFrame:
-    """Debits of at least ``co_sample_min_amount`` to a providers.csv provider, financial year to
-    date, counted per (provider, recipient, amount): ``provider, recipient_id, amount_pence, n``."""
+@shard_view(PROVIDER_SAMPLES, order=["provider", "recipient_id"], sum_by=["provider", "recipient_id"])
+def provider_samples(data: AuditData) -> pd.DataFrame:
+    """Per (providers.csv provider, recipient): its debits of at least ``co_sample_min_amount`` to
+    the provider, financial year to date, counted: ``provider, recipient_id, n, total_pence,
+    round_n`` (whole multiples of ``co_round_unit``) and ``d1``..``d9`` (first significant digits).
+    Counts, so the shards' parts add up and a worker sends a row per provider and account."""
     t = fy_txns(data)
     names = provider_names(data)
-    minimum = data.policy.cohort("co_sample_min_amount")
-    d = t[(t["direction"] == "debit") & (-t["amount_pence"] >= minimum)]
+    pol = data.policy
+    d = t[(t["direction"] == "debit") & (-t["amount_pence"] >= pol.cohort("co_sample_min_amount"))]
     prov = d["cp_canon"].map(names)
-    d = d.assign(provider=prov, amount=-d["amount_pence"].astype("int64"))[prov.notna()]
-    g = d.groupby(["provider", "recipient_id", "amount"], sort=True).size()
-    return pd.DataFrame({
-        "provider": g.index.get_level_values(0).astype(str).to_numpy(dtype=object),
-        "recipient_id": g.index.get_level_values(1).astype(str).to_numpy(dtype=object),
-        "amount_pence": g.index.get_level_values(2).to_numpy(dtype="int64"),
-        "n": g.to_numpy(dtype="int64"),
-    })
+    d = d[prov.notna()]
+    amount = -d["amount_pence"].astype("int64")
+    f = pd.DataFrame({"provider": prov[prov.notna()].astype(str).to_numpy(dtype=object),
+                      "recipient_id": d["recipient_id"].astype(str).to_numpy(dtype=object),
+                      "n": np.ones(len(d), dtype="int64"), "total_pence": amount.to_numpy(dtype="int64"),
+                      "round_n": (amount % pol.cohort("co_round_unit") == 0).to_numpy(dtype="int64")})
+    digit = first_digit(amount).to_numpy()
+    for k in BENFORD_DIGITS:
+        f[f"d{k}"] = (digit == k).astype("int64")
+    return f.groupby(["provider", "recipient_id"], as_index=False, sort=True).sum()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,25 +300,22 @@ def provider_pattern(data: AuditData) -> pd.DataFrame:
     account, financial year to date: first digits against Benford's law, and the share of round
     sums.  One finding per provider (recipient ``COUNCIL``) when either test fails."""
     pol = data.policy
-    s = shard_view_of(data, PROVIDER_AMOUNTS)
+    s = shard_view_of(data, PROVIDER_SAMPLES)
     if s.empty:
         return pd.DataFrame()
     unit = pol.cohort("co_round_unit")
     share = pol.cohort("co_round_share")
     min_b, min_r = pol.cohort("co_benford_min_sample"), pol.cohort("co_round_min_sample")
     limit = pol.cohort("co_benford_chi2")
-    s = s.assign(digit=first_digit(s["amount_pence"]), round=(s["amount_pence"] % unit == 0).astype("int64") * s["n"],
-                 total=s["amount_pence"] * s["n"])
-    digits = s.pivot_table(index="provider", columns="digit", values="n", aggfunc="sum", fill_value=0)
-    digits = digits.reindex(columns=BENFORD_DIGITS, fill_value=0)
-    per = s.groupby("provider").agg(n=("n", "sum"), round=("round", "sum"), total=("total", "sum"),
-                                    accounts=("recipient_id", "nunique"))
+    digit_cols = [f"d{k}" for k in BENFORD_DIGITS]
+    g = s.groupby("provider", sort=True)
+    per = g[["n", "round_n", "total_pence", *digit_cols]].sum().assign(accounts=g["recipient_id"].nunique())
     fy_start = financial_year_bounds(financial_year_of(data.start))[0]
     span = f"{fy_start.day} {fy_start:%B %Y} to {data.end.day} {data.end:%B %Y}"
     rows = []
     for provider, r in per.iterrows():  # one row per provider: a few hundred at most
-        n, rnd = int(r["n"]), int(r["round"])
-        counts = digits.loc[provider].to_numpy(dtype="float64")
+        n, rnd = int(r["n"]), int(r["round_n"])
+        counts = r[digit_cols].to_numpy(dtype="float64")
         chi2 = benford_chi2(counts)
         benford = n >= min_b and Decimal(repr(chi2)) > limit
         rounds = n >= min_r and Decimal(rnd) >= share * n
@@ -323,10 +323,11 @@ def provider_pattern(data: AuditData) -> pd.DataFrame:
             continue
         said = [f"Payments of {format_gbp(pol.cohort('co_sample_min_amount'))} or more to {provider} from all direct "
                 f"payment accounts, {span}: {n} payments from {int(r['accounts'])} accounts totalling "
-                f"{format_gbp(int(r['total']))}."]
+                f"{format_gbp(int(r['total_pence']))}."]
         expected1 = math.log10(2)
-        b_text = (f"Their first digits do not follow Benford's law: chi-square {chi2:.2f} with n = {n} (above {limit}, "
-                  f"8 degrees of freedom, p = 0.01; {counts[0] / n:.1%} start with 1 where {expected1:.1%} would).")
+        b_text = (f"Their first digits do not follow Benford's law: chi-square {chi2:.2f} with n = {n}, above {limit} "
+                  f"(the policy's limit, for 8 degrees of freedom); {counts[0] / n:.1%} start with 1 where "
+                  f"{expected1:.1%} would.")
         if n < min_b:
             b_text = f"(Too few for the first-digit test: n = {n}, it needs {min_b}.)"
         elif not benford:
@@ -336,6 +337,6 @@ def provider_pattern(data: AuditData) -> pd.DataFrame:
         said += ([b_text, r_text] if benford else [r_text, b_text])
         said.append("The provider's invoices with the dates, hours and rates behind these payments, checked "
                     "against the support each family received, would clear this.")
-        rows.append({"recipient_id": COUNCIL, "key": f"{provider}|{data.period}", "amount_pence": int(r["total"]),
+        rows.append({"recipient_id": COUNCIL, "key": f"{provider}|{data.period}", "amount_pence": int(r["total_pence"]),
                      "counterparty": provider, "message": " ".join(said)})
     return pd.DataFrame(rows)
