@@ -10,7 +10,7 @@ calling the engine:
   routine purchases are not Benford-distributed, so the first-digit test fires on providers with
   60 or more payments), recipient ``COUNCIL``.
 - :func:`plant_sample_cohort` plants the sample council's cases (``sample_data/``): one personal
-  assistant (one NI number, four spellings of it) employed and paid by four families in
+  assistant (one NI number, written three ways) employed and paid by four families in
   February; one whose payslips from two families add up to 80 hours in a January week (no NI
   number: the same name); one payroll invoice number paid from two accounts; a provider paid
   round sums from six accounts (and a near miss below the minimum sample).  Each planted debit
@@ -196,7 +196,7 @@ NEAR_MISS_PAYMENTS = {("R00011", 0): [(12, 5000)], ("R00011", 1): [(12, 5000), (
 
 
 def _shared_pas() -> dict[str, Employee]:
-    """One assistant on four families' payroll: the NI number written four ways, the name three."""
+    """One assistant on four families' payroll: the NI number written three ways, the name three."""
     return {"R00003": _pa("R00003", "Dawn Hardy", "JK 12 34 56 A", ["DAWN HARDY", "D HARDY"]),
             "R00004": _pa("R00004", "Dawn Hardy", "JK123456A", ["DAWN HARDY", "D HARDY"]),
             "R00005": _pa("R00005", "Dawn M Hardy", "jk 123456 a", ["DAWN M HARDY", "D HARDY"]),
@@ -289,7 +289,7 @@ payment below is covered by a scheduled council top-up the same month (reference
 COVER`), so no balance or contingency figure changes.
 
 - **CO-SHARED-PAYEE, February**: the personal assistant Dawn Hardy is on four families' payroll with
-  one NI number written four ways (`JK 12 34 56 A`, `JK123456A`, `jk 123456 a`) and three spellings
+  one NI number written three ways (`JK 12 34 56 A`, `JK123456A`, `jk 123456 a`) and three spellings
   of her name (Dawn Hardy, Dawn M Hardy, Dawn Hardy-Lowe). R00003, R00004, R00005 and R00006 each pay
   her £156.00 (12 hours, 2-8 February) with a payslip: paid from 4 accounts, more than {MAX_ACCOUNTS}.
   One finding per account, £156.00 each. Her 48 hours that week are below {MAX_WEEKLY_HOURS}.
