@@ -90,6 +90,8 @@ def test_a_new_cohort_rule_runs_without_changing_the_engine(tmp_path, monkeypatc
     assert len(parts) == 2
     findings, *_ = shard.audit_month(data, [shard.audit_shard(p) for p in parts])
     assert seen == [RIDS[:4]]  # once, on the whole month: never on a shard
+    # the whole month is not categorised again: the cohort rules read what the shards attributed
+    assert "categorised" not in data.cache and {"co_employee_debits", "co_provider_samples"} <= set(data.cache)
     x = findings[findings["rule_id"] == "CO-TEST-COUNT"]
     assert x["message"].tolist() == ["4 accounts"] and x["recipient_id"].tolist() == ["COUNCIL"]
 

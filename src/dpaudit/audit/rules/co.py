@@ -244,6 +244,8 @@ def duplicate_invoice(data: AuditData) -> pd.DataFrame:
     blank = inv["number"] == ""
     by_sum = ("#" + inv["amount_pence"].astype("int64").astype(str) + "|" + inv["invoice_date"].dt.strftime("%Y-%m-%d"))
     inv["group"] = inv["canon"] + "\x1f" + inv["number"].where(~blank, by_sum)
+    # only a group with a row sent this month can give a finding this month
+    inv = inv[inv["group"].isin(inv.loc[inv["period"] == data.period, "group"])]
     inv = inv[inv.groupby("group")["group"].transform("size") > 1]
     if inv.empty:
         return pd.DataFrame()
