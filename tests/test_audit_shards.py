@@ -1,7 +1,9 @@
 """The audit in shards of recipients (worker processes, or a Dask cluster's workers) stores exactly
-what the one-process audit stores (issue 17): findings, matches and reconciliation to the byte."""
+what the one-process audit stores (issue 17): findings, matches and reconciliation to the byte,
+the cohort findings (CO-*, run once on the whole month after the shards, issue 18) included."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +18,8 @@ from dpaudit.store import open_store
 from dpaudit.synth.realistic.__main__ import generate
 
 POLICY = load_policy()
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+COHORT_RULES = {"CO-SHARED-PAYEE", "CO-DUPLICATE-INVOICE", "CO-PROVIDER-PATTERN"}
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +29,19 @@ def council(tmp_path_factory):
     root = tmp_path_factory.mktemp("shards")
     generate(str(root / "c"), n=40, seed=7)
     for p in ("2025-10", "2025-11"):
+        pipeline.run_period(root / "c", p, reports_dir=root / "r", db_path=root / "db.duckdb", officer="Prep",
+                            stages=("ingest",))
+    return root
+
+
+@pytest.fixture(scope="module")
+def sample_council(tmp_path_factory):
+    """The bundled sample council ingested for its three months: its cohort cases span accounts
+    that fall in different shards (the shared assistant's four payers, the two accounts of the
+    long week, the duplicate invoice's two, the round-sum provider's six)."""
+    root = tmp_path_factory.mktemp("shards-sample")
+    shutil.copytree(SAMPLE, root / "c")
+    for p in ("2026-01", "2026-02", "2026-03"):
         pipeline.run_period(root / "c", p, reports_dir=root / "r", db_path=root / "db.duckdb", officer="Prep",
                             stages=("ingest",))
     return root
@@ -46,13 +63,15 @@ class InProcess:
         return (fn(c, *args) for c in chunks)
 
 
-def whole_and_sharded(root: Path, period: str, pool) -> tuple:
+def whole_and_sharded(root: Path, period: str, pool, min_shard: int = 5) -> tuple:
+    """The month audited in one piece (recipient stage, then the cohort stage on the same data)
+    and through ``pipeline.audited`` in shards of at least ``min_shard`` recipients."""
     with open_store(root / "db.duckdb", read_only=True) as con:
         data = load_audit_data(con, period, POLICY)
-    one = shard.merge_shards([shard.audit_shard(data)])
+    one = shard.audit_month(data, [shard.audit_shard(data)])
     with open_store(root / "db.duckdb", read_only=True) as con:
         data = load_audit_data(con, period, POLICY)
-    shard.MIN_SHARD_RECIPIENTS, saved = 5, shard.MIN_SHARD_RECIPIENTS
+    shard.MIN_SHARD_RECIPIENTS, saved = min_shard, shard.MIN_SHARD_RECIPIENTS
     try:
         many = pipeline.audited(data, pool)
     finally:
@@ -66,6 +85,26 @@ def test_shards_give_the_one_process_result(council, period):
     assert len(one[0]) > 20 and one[3] > 100
     for a, b, name in zip(one[:3], many[:3], ("findings", "matches", "reconciliation")):
         # the same values in the same order (pandas infers a text column's type from its values)
+        pd.testing.assert_frame_equal(stored(a), stored(b), obj=name)
+    assert one[3] == many[3]
+
+
+@pytest.mark.parametrize("period", ["2026-01", "2026-02", "2026-03"])
+def test_cohort_findings_across_shards_are_the_one_process_ones(sample_council, period):
+    """Shards of 3 recipients (4 shards, round robin: R00003-R00006 each in another one): every
+    cohort finding of the sample is found once, and the month is the same to the byte."""
+    with open_store(sample_council / "db.duckdb", read_only=True) as con:
+        parts = shard.split(load_audit_data(con, period, POLICY), 4)
+    assert len(parts) == 4 and len({tuple(p.recipients["recipient_id"]) for p in parts}) == 4
+    one, many = whole_and_sharded(sample_council, period, InProcess(4), min_shard=3)
+    co = one[0][one[0]["rule_id"].str.startswith("CO-")]
+    want = {"2026-01": {"CO-SHARED-PAYEE"}, "2026-02": COHORT_RULES, "2026-03": {"CO-PROVIDER-PATTERN"}}[period]
+    assert set(co["rule_id"]) == want
+    # a shard alone sees none of it: each cohort case needs accounts of two or more shards
+    for p in parts:
+        alone = shard.audit_shard(p)[0]
+        assert not alone["rule_id"].str.startswith("CO-").any()
+    for a, b, name in zip(one[:3], many[:3], ("findings", "matches", "reconciliation")):
         pd.testing.assert_frame_equal(stored(a), stored(b), obj=name)
     assert one[3] == many[3]
 
@@ -90,8 +129,8 @@ def test_worker_processes_give_the_one_process_result(council):
 
 def test_a_month_on_a_local_dask_cluster_of_worker_processes_stores_the_same(tmp_path, monkeypatch):
     """The whole month (files read, shards audited) on a ``LocalCluster`` with 2 worker processes
-    writes the same findings, matches, reconciliation, recommendations and exceptions.csv as the
-    plain run."""
+    writes the same findings (cohort findings included), matches, reconciliation, recommendations and
+    exceptions.csv as the plain run."""
     import shutil
 
     from dpaudit.ingest.workers import DaskPool
@@ -103,21 +142,29 @@ def test_a_month_on_a_local_dask_cluster_of_worker_processes_stores_the_same(tmp
               "matches": "SELECT * FROM matches ORDER BY txn_id, evidence_id",
               "reconciliation": "SELECT * FROM reconciliation ORDER BY period, recipient_id",
               "recommendations": "SELECT * EXCLUDE (run_id) FROM recommendations ORDER BY period, recipient_id"}
+    # and the sample council (12 recipients: 2 shards, odd and even), where every cohort rule fires
+    # on accounts of both shards
+    shutil.copytree(SAMPLE, tmp_path / "sample-plain")
+    shutil.copytree(SAMPLE, tmp_path / "sample-dask")
+    months = {"": ("2025-04", "2025-05"), "sample-": ("2026-01", "2026-02", "2026-03")}
     out = {}
     with DaskPool("local", n_workers=2) as pool:
         assert pool.n == 2
-        for name, p in (("plain", Workers(1)), ("dask", pool)):  # Workers(1): all in this process
-            for period in ("2025-04", "2025-05"):
-                pipeline.run_period(tmp_path / name, period, reports_dir=tmp_path / f"r-{name}",
-                                    db_path=tmp_path / f"{name}.duckdb", officer="Prep", pool=p)
-            with open_store(tmp_path / f"{name}.duckdb", read_only=True) as con:
-                out[name] = {t: con.execute(q).df() for t, q in tables.items()}
-    for t in tables:
-        assert len(out["plain"][t]) > 0, t
-        pd.testing.assert_frame_equal(stored(out["plain"][t]), stored(out["dask"][t]), obj=t)
-    for period in ("2025-04", "2025-05"):
-        a = (tmp_path / "r-plain" / period / "exceptions.csv").read_bytes()
-        assert a == (tmp_path / "r-dask" / period / "exceptions.csv").read_bytes()
+        for council in months:
+            for name, p in (("plain", Workers(1)), ("dask", pool)):  # Workers(1): all in this process
+                for period in months[council]:
+                    pipeline.run_period(tmp_path / f"{council}{name}", period, reports_dir=tmp_path / f"r-{council}{name}",
+                                        db_path=tmp_path / f"{council}{name}.duckdb", officer="Prep", pool=p)
+                with open_store(tmp_path / f"{council}{name}.duckdb", read_only=True) as con:
+                    out[council + name] = {t: con.execute(q).df() for t, q in tables.items()}
+    assert COHORT_RULES <= set(out["sample-plain"]["findings"]["rule_id"])
+    for council in months:
+        for t in tables:
+            assert len(out[f"{council}plain"][t]) > 0, t
+            pd.testing.assert_frame_equal(stored(out[f"{council}plain"][t]), stored(out[f"{council}dask"][t]), obj=t)
+        for period in months[council]:
+            a = (tmp_path / f"r-{council}plain" / period / "exceptions.csv").read_bytes()
+            assert a == (tmp_path / f"r-{council}dask" / period / "exceptions.csv").read_bytes()
 
 
 @pytest.mark.parametrize("recipients,workers,shards", [

@@ -20,7 +20,7 @@ from dpaudit.core.policy import SEVERITIES, load_policy
 
 TESTS = Path(__file__).resolve().parent
 RULES_MD = TESTS.parent / "docs" / "rules.md"
-RULE_ID = r"(?:DQ|EV|SP|AC|PY|RV)-[A-Z0-9]+(?:-[A-Z0-9]+)*"
+RULE_ID = r"(?:DQ|EV|SP|AC|PY|RV|CO)-[A-Z0-9]+(?:-[A-Z0-9]+)*"
 NOT_IN_CATALOGUE = {"RULE-ERROR"}  # the runner's own finding for a rule that crashed
 
 

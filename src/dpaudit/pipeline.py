@@ -32,7 +32,7 @@ from dpaudit.ingest import remote
 from dpaudit.ingest.reference import load_reference
 from dpaudit.audit.match import MATCH_COLUMNS
 from dpaudit.core.policy import Policy, load_policy
-from dpaudit.audit.rules import run_rules
+from dpaudit.audit.rules import run_cohort_rules, run_rules
 from dpaudit.store import insert_df, now_utc, open_store, set_holder, transaction
 
 Progress = Callable[[str], None]
@@ -113,9 +113,11 @@ def ingest_period(con, data_dir: Path, period: str, policy: Policy, pool: Any = 
 
 
 def audit_findings(con, period: str, policy: Policy, only: list[str] | None = None) -> tuple[AuditData, pd.DataFrame]:
-    """The period's data and the findings of every enabled rule (or only those named), sorted."""
+    """The period's data and the findings of every enabled rule (or only those named), sorted: the
+    recipient stage, then the cohort stage on the same (whole month's) data."""
     data = load_audit_data(con, period, policy)
-    return data, sort_findings(run_rules(data, only=only))
+    both = pd.concat([run_rules(data, only=only), run_cohort_rules(data, only=only)], ignore_index=True)
+    return data, sort_findings(both.drop_duplicates("exception_id"))
 
 
 def audited(data: AuditData, pool: Any = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
@@ -129,9 +131,9 @@ def audited(data: AuditData, pool: Any = None) -> tuple[pd.DataFrame, pd.DataFra
     n_workers = int(getattr(pool, "n", 1) or 1) if pool is not None else 1
     n = shard.shard_count(len(data.recipients), n_workers)
     if n <= 1:
-        return shard.merge_shards([shard.audit_shard(data)])
+        return shard.audit_month(data, [shard.audit_shard(data)])
     parts = shard.split(data, n)
-    return shard.merge_shards([r for chunk in pool.submit(shard.audit_chunk, [[p] for p in parts]) for r in chunk])
+    return shard.audit_month(data, [r for chunk in pool.submit(shard.audit_chunk, [[p] for p in parts]) for r in chunk])
 
 
 def audit_period(con, period: str, policy: Policy, run_id: str, pool: Any = None) -> dict:

@@ -70,6 +70,10 @@ class AuditData:
     # period, rating), for RV-REVIEW-DUE's schedule (``[risk] schedule_reviews``); this period's
     # rating is made after the audit
     prior_ratings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["recipient_id", "period", "rating"]))
+    # one row per invoice read from an inbox month up to the period (every recipient, every earlier
+    # month): recipient_id, invoice_id, supplier, invoice_date, amount_pence, period, file_sha256,
+    # row_no.  Read by the cohort stage on the whole month only (CO-DUPLICATE-INVOICE); a shard gets it empty
+    invoices_to_date: pd.DataFrame = field(default_factory=pd.DataFrame)
     cache: dict = field(default_factory=dict)  # memo of the derived views (``cached_view``), nothing else
 
 
@@ -157,9 +161,13 @@ def load_audit_data(con, period: str, policy: Policy) -> AuditData:
     prior_ratings = q("""SELECT recipient_id, period, rating FROM risk_ratings WHERE period < ?
                          QUALIFY row_number() OVER (PARTITION BY recipient_id ORDER BY period DESC) = 1
                          ORDER BY recipient_id""", [period])
+    invoices_to_date = _pence(_dates(q("""SELECT recipient_id, invoice_id, supplier, invoice_date, amount_pence, period,
+                                                 file_sha256, row_no FROM invoices WHERE period <= ?
+                                          ORDER BY recipient_id, invoice_id""", [period]), ["invoice_date"]))
     return AuditData(period, start, end, policy, recipients, plan_lines, schedule, employees, insurance, providers,
                      txns, statements, receipts, invoices, payslips, hmrc, prior_matches, prior_findings,
-                     quarantine, duplicate_files, csv_covered, audited_before, contributions, prior_ratings)
+                     quarantine, duplicate_files, csv_covered, audited_before, contributions, prior_ratings,
+                     invoices_to_date)
 
 
 def own_account_only(txns: pd.DataFrame, recipients: pd.DataFrame) -> pd.DataFrame:

@@ -20,6 +20,9 @@ FINDING_COLUMNS = [
     "counterparty", "txn_ref", "line_id", "message", "clause",
 ]
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
+# the recipient_id of a finding about no one family: a cohort check of the council's providers
+# across all accounts (CO-PROVIDER-PATTERN), or a rule that could not run (RULE-ERROR)
+COUNCIL = "COUNCIL"
 
 
 def exception_id(rule_id: str, recipient_id: str, key: str) -> str:

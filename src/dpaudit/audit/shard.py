@@ -10,6 +10,11 @@ are the same to the byte.
 
 Recipients whose folders share a file (a statement sent to two siblings) go to one shard: the
 wrong-account check of the copy reads the first reader's statement.
+
+The cohort rules (CO-*) compare accounts with each other, so they run once, on the whole month,
+after the merge (:func:`audit_month`): each shard also returns its part of the registered shard
+views (what it attributed to employees and providers), which are combined and handed to the
+whole month's data.  The single-process audit goes through the same steps with one shard.
 """
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ from dpaudit.audit.data import AuditData
 
 # the AuditData frames that hold a recipient_id column (the rest are shared by all shards)
 SHARED = {"providers"}
+# frames only the cohort stage reads, on the whole month: a shard gets them empty
+WHOLE_ONLY = {"invoices_to_date"}
 MIN_SHARD_RECIPIENTS = 200  # fewer recipients per shard and moving the data costs more than it saves
 MAX_SHARD_RECIPIENTS = 1000  # more, and a worker holds a large part of the month at once (memory)
 
@@ -59,7 +66,9 @@ def split(data: AuditData, n: int) -> list[AuditData]:
         parts: dict[str, Any] = {}
         for f in fields(AuditData):
             value = getattr(data, f.name)
-            if isinstance(value, pd.DataFrame) and f.name not in SHARED and "recipient_id" in value.columns:
+            if f.name in WHOLE_ONLY:
+                parts[f.name] = value.iloc[0:0]
+            elif isinstance(value, pd.DataFrame) and f.name not in SHARED and "recipient_id" in value.columns:
                 rid = value["recipient_id"]
                 # rows of no recipient (reference rows' quarantine) go to the first shard only
                 mine = rid.map(lambda r: where.get(str(r), 0) if isinstance(r, str) else 0) == k
@@ -70,17 +79,17 @@ def split(data: AuditData, n: int) -> list[AuditData]:
     return shards
 
 
-def audit_shard(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
-    """Findings (finalised), matches, reconciliation and the number of period transactions of one
-    shard (or of a whole month)."""
+def audit_shard(data: AuditData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int, dict]:
+    """Findings (finalised) of the recipient-stage rules, matches, reconciliation, the number of
+    period transactions and the shard views (for the cohort stage) of one shard (or of a whole month)."""
     from dpaudit.audit.match import MATCH_COLUMNS, match_evidence
     from dpaudit.audit.reconcile import reconcile
-    from dpaudit.audit.rules import run_rules
+    from dpaudit.audit.rules import run_rules, shard_views
     from dpaudit.audit.rules.common import period_txns
 
     findings = run_rules(data)
     matches, _, _ = match_evidence(data)
-    return findings, matches[MATCH_COLUMNS], reconcile(data), int(len(period_txns(data)))
+    return findings, matches[MATCH_COLUMNS], reconcile(data), int(len(period_txns(data))), shard_views(data)
 
 
 def audit_chunk(chunk: list[AuditData]) -> list[tuple]:
@@ -89,7 +98,8 @@ def audit_chunk(chunk: list[AuditData]) -> list[tuple]:
 
 
 def merge_shards(results: list[tuple]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
-    """The shards' results as one month's, in the single-process order."""
+    """The shards' results as one month's, in the single-process order (without the cohort stage:
+    :func:`audit_month`)."""
     from dpaudit.audit.findings import sort_findings
 
     findings = pd.concat([r[0] for r in results], ignore_index=True).drop_duplicates("exception_id")
@@ -97,3 +107,19 @@ def merge_shards(results: list[tuple]) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     matches = matches.sort_values(["txn_id", "evidence_id"], kind="mergesort").reset_index(drop=True)
     rec = pd.concat([r[2] for r in results], ignore_index=True).sort_values("recipient_id", kind="mergesort")
     return sort_findings(findings), matches, rec.reset_index(drop=True), sum(r[3] for r in results)
+
+
+def audit_month(data: AuditData, results: list[tuple]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
+    """The month's findings (recipient stage and cohort stage, in :func:`~dpaudit.audit.findings.sort_findings`
+    order), matches, reconciliation and number of period transactions, from the results of
+    :func:`audit_shard` on the shards of ``data`` (or on ``data`` itself).  The cohort rules run
+    here, once, on the whole month's ``data`` with the shards' views combined."""
+    from dpaudit.audit.findings import sort_findings
+    from dpaudit.audit.rules import combine_shard_views, run_cohort_rules, seed_shard_views
+
+    findings, matches, rec, n = merge_shards(results)
+    seed_shard_views(data, combine_shard_views([r[4] for r in results]))
+    cohort = run_cohort_rules(data)
+    if len(cohort):
+        findings = sort_findings(pd.concat([findings, cohort], ignore_index=True).drop_duplicates("exception_id"))
+    return findings, matches, rec, n

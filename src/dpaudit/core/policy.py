@@ -23,6 +23,9 @@ SEVERITIES = ("high", "medium", "low", "info")
 # Thresholds written as strings in TOML so they stay exact: money (pence) or percentages.
 MONEY_KEYS = {"evidence_min_amount", "amount_tolerance", "stop_amount", "transfer_return_min_amount"}
 PCT_KEYS = {"overspend_tolerance_pct", "contingency_min_pct", "contingency_max_pct", "carry_forward_pct"}
+# [cohort] values written as strings: money (pence) and exact decimals
+COHORT_MONEY_KEYS = {"co_sample_min_amount", "co_round_unit"}
+COHORT_DECIMAL_KEYS = {"co_benford_chi2", "co_round_share"}
 
 
 class PolicyError(ValueError):
@@ -67,6 +70,15 @@ class Policy:
         except KeyError as exc:
             raise PolicyError(f"the policy has no [rules.{rule_id}] section; add one with severity, clause and enabled") from exc
         return RuleConfig(rule_id, r["severity"], r["clause"], bool(r["enabled"]))
+
+    def cohort(self, key: str) -> Any:
+        """A ``[cohort]`` threshold: money as pence, ``COHORT_DECIMAL_KEYS`` as ``Decimal``, counts as int."""
+        value = self.raw["cohort"][key]
+        if key in COHORT_MONEY_KEYS:
+            return parse_pence(value)
+        if key in COHORT_DECIMAL_KEYS:
+            return Decimal(value)
+        return int(value)
 
     def keywords(self, key: str) -> list[str]:
         return [str(k).lower() for k in self.raw["keywords"][key]]
@@ -154,6 +166,7 @@ def _validate(raw: dict, src: str) -> None:
     for key, value in raw.get("contributions", {}).items():
         if isinstance(value, int) and value < 0:
             raise PolicyError(f"{src}: contributions.{key} = {value} must not be negative")
+    _validate_cohort(raw.get("cohort", {}), src)
     for rid, r in raw["rules"].items():
         for need in ("severity", "clause", "enabled"):
             if need not in r:
@@ -194,6 +207,24 @@ def _validate_risk(risk: dict, src: str) -> None:
     if risk and not (1 <= risk["window_periods"] and 1 <= risk["rising_months"] and 0 <= risk["dismissed_pct"] <= 100):
         raise PolicyError(f"{src}: risk.window_periods and risk.rising_months must be at least 1, and "
                           "risk.dismissed_pct between 0 and 100")
+def _validate_cohort(co: dict, src: str) -> None:
+    for key, value in co.items():
+        if key in COHORT_MONEY_KEYS:
+            try:
+                if parse_pence(value) <= 0:
+                    raise PolicyError(f"{src}: cohort.{key} = {value!r} must be above zero")
+            except MoneyError as exc:
+                raise PolicyError(f"{src}: cohort.{key} = {value!r} is not money (write it like \"50.00\")") from exc
+        elif key in COHORT_DECIMAL_KEYS:
+            try:
+                v = Decimal(value)
+            except InvalidOperation as exc:
+                raise PolicyError(f"{src}: cohort.{key} = {value!r} is not a number (write it like \"0.5\")") from exc
+            if v < 0 or (key == "co_round_share" and v > 1):
+                raise PolicyError(f"{src}: cohort.{key} = {value} must be " + ("between 0 and 1" if key == "co_round_share"
+                                                                                else "0 or more"))
+        elif isinstance(value, int) and value < 0:
+            raise PolicyError(f"{src}: cohort.{key} = {value} must not be negative")
 
 
 def load_policy(path: Path | str | None = None) -> Policy:

@@ -30,7 +30,9 @@ Precedence ``STOP > REPAY > REVIEW > NONE``:
   this period.  An unevidenced debit that has any (not dismissed) repay-rule finding in any period
   is not counted again, nor one that has since been matched to evidence (a row in ``matches``).
 * ``REVIEW``: any not-dismissed high/medium finding of this period whose rule is not a repayment
-  ground (``repay_rules``, ``EV-NO-EVIDENCE``, ``AC-SURPLUS``).
+  ground (``repay_rules``, ``EV-NO-EVIDENCE``, ``AC-SURPLUS``).  The cohort findings (CO-*) are such
+  grounds (medium) or none at all (low); a finding about no one family (recipient ``COUNCIL``: a
+  provider's pattern across all accounts) gives no recommendation row.
 * ``NONE`` otherwise.
 
 Decision recorded here: when a STOP recipient also has money to recover, the row keeps the REPAY
@@ -49,6 +51,7 @@ from dpaudit.core import dates
 from dpaudit.core import money
 from dpaudit import store
 from dpaudit.audit.data import DP_TYPES
+from dpaudit.audit.findings import COUNCIL
 from dpaudit.core.policy import Policy, PolicyError
 
 ACTIONS = ("STOP", "REPAY", "REVIEW", "NONE")
@@ -101,6 +104,9 @@ RULE_TEXT = {
     "PY-BELOW-MIN-WAGE": "Wages below the National Minimum or Living Wage",
     "PY-UNKNOWN-PAYEE": "Payments that look like wages to someone not registered as an employee",
     "RV-REVIEW-DUE": "A review of the direct payment is due",
+    "CO-SHARED-PAYEE": "A personal assistant paid by too many families, or for more hours a week than one person can work",
+    "CO-DUPLICATE-INVOICE": "An invoice number already seen in another account's or month's evidence",
+    "CO-PROVIDER-PATTERN": "A provider's payments from all accounts follow an unusual pattern",
     "RULE-ERROR": "An audit check could not be completed",
 }
 
@@ -332,7 +338,9 @@ def recommend_period(con: duckdb.DuckDBPyConnection, period: str, policy: Policy
     raised_now = (f_all["period"] == period) & f_all["rule_id"].isin(repay_ground_rules - {UNEVIDENCED_RULE})
     dismissed = f_all[f_all["dismissed"] & (raised_now | due_unev.fillna(False).astype(bool))]
 
-    rcp = eligible_recipients(con, period, also=sorted(set(cur["recipient_id"]) | set(unev["recipient_id"])))
+    # a finding about the council as a whole (recipient COUNCIL) is nobody's recommendation
+    named = (set(cur["recipient_id"]) | set(unev["recipient_id"])) - {COUNCIL}
+    rcp = eligible_recipients(con, period, also=sorted(named))
 
     # one summary per recipient for each part, built with groupby (no per-recipient frame filtering)
     hi_med = ["high", "medium"]

@@ -5,7 +5,9 @@ shows the same numbers.  "Money at stake" is the money the period's findings are
 payment counted once however many rules flag it (a household bill with no receipt is one payment,
 not two), leaving out findings an officer dismissed (a dismissed finding never counts toward a
 repayment).  Per rule, a payment counts under every rule that flags it, so the rules' figures may
-add up to more than the total.
+add up to more than the total.  A finding about no one family (recipient ``COUNCIL``: a provider's
+payments across all accounts, CO-PROVIDER-PATTERN) puts no money at stake (its amount is the year's
+sample the test ran on, payments each family's own audit already covers) and is no recipient.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from dpaudit.audit.findings import SEVERITY_ORDER
+from dpaudit.audit.findings import COUNCIL, SEVERITY_ORDER
 from dpaudit.core.money import format_gbp
 
 SEVERITIES = list(SEVERITY_ORDER)
@@ -99,7 +101,8 @@ def summary_figures(findings: pd.DataFrame, recommendations: pd.DataFrame | None
     f = findings
     status = _status(f)
     amount = pd.array(f["amount_pence"], dtype="Int64").fillna(0).astype("int64") if len(f) else pd.Series([], dtype="int64")
-    stake = pd.Series(amount, index=f.index).where(status != "dismissed", 0) if len(f) else pd.Series([], dtype="int64")
+    stake = pd.Series(amount, index=f.index).where((status != "dismissed") & (f["recipient_id"].astype(str) != COUNCIL), 0) \
+        if len(f) else pd.Series([], dtype="int64")
     once = distinct_stake(f, stake) if len(f) else pd.Series([], dtype="int64")
 
     if len(f):
@@ -143,7 +146,7 @@ def summary_figures(findings: pd.DataFrame, recommendations: pd.DataFrame | None
     return SummaryFigures(
         n_findings=int(len(f)),
         n_open=int((status == "open").sum()) if len(f) else 0,
-        n_recipients_with_findings=int(f["recipient_id"].nunique()) if len(f) else 0,
+        n_recipients_with_findings=int(f.loc[f["recipient_id"].astype(str) != COUNCIL, "recipient_id"].nunique()) if len(f) else 0,
         money_at_stake_pence=int(once.sum()) if len(f) else 0,
         by_status=by_status,
         by_rule=by_rule,

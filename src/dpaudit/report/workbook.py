@@ -44,7 +44,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.pagebreak import Break
 
-from dpaudit.audit.findings import sort_findings
+from dpaudit.audit.findings import COUNCIL, sort_findings
 from dpaudit.core.mask import mask_text
 from dpaudit.report import FORMULA_LEADS
 from dpaudit.report.csvs import pounds_series
@@ -60,6 +60,7 @@ STATUS_TO_DECISION = {"accepted": "accept", "dismissed": "dismiss", "queried": "
                       "accept": "accept", "dismiss": "dismiss", "query": "query"}
 SHEETS = ("Summary", "Exceptions", "Recommendations", "Reconciliation", "Data quality", "How to use")
 TOP_RECIPIENTS = 20
+COUNCIL_NAME = "All accounts (council-wide check)"  # the Name of a finding about no one family
 # under the key figures, in lines short enough to print within the sheet's width
 AT_STAKE_NOTE = ("Money at stake counts each payment once, however many rules flag it.",
                  "The money to recover counts only misused spend, payments still without evidence",
@@ -877,8 +878,8 @@ def _catalogue_text() -> dict[str, str]:
     except OSError:
         return {}
     out = {}
-    for m in re.finditer(r"^\|\s*((?:DQ|EV|SP|AC|PY|RV)-[A-Z0-9-]+)\s*\|[^|]*\|(.*)\|[^|]*\|\s*$", text, re.M):
-        out[m.group(1)] = re.sub(r"`([^`]*)`", r"\1", m.group(2).strip())
+    for m in re.finditer(r"^\|\s*((?:DQ|EV|SP|AC|PY|RV|CO)-[A-Z0-9-]+)\s*\|[^|]*\|(.*)\|[^|]*\|\s*$", text, re.M):
+        out[m.group(1)] = re.sub(r"`([^`]*)`", r"\1", m.group(2).strip()).replace("\\|", "|")
     return out
 
 
@@ -970,6 +971,9 @@ def workbook_lookups(con: Any, period: str) -> dict[str, pd.DataFrame]:
     support officer (``recipients``), and where each transaction of the period came from (file and
     row of its statement: ``transactions``, ``files``), as keyword arguments of :func:`write_workbook`."""
     people = con.execute("SELECT recipient_id, child_name, support_officer FROM recipients").df()
+    # a finding about no one family (recipient COUNCIL) is named for what it is about
+    people = pd.concat([people, pd.DataFrame([{"recipient_id": COUNCIL, "child_name": COUNCIL_NAME}])],
+                       ignore_index=True)
     src = con.execute(
         "SELECT t.txn_id AS txn_ref, f.path, lower(coalesce(f.format, '')) AS format, t.position, t.fitid "
         "FROM transactions t JOIN files f ON f.sha256 = t.file_sha256 "

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from dpaudit.core.dates import add_months, financial_year_bounds, financial_year_of, next_period, parse_period
 from dpaudit.core.money import round_half_up_pence
+from dpaudit.synth.cohort import ProviderSamples
 from dpaudit.synth.formats import EXTENSIONS, Account, Txn, canonical, pounds, write_statement
 from dpaudit.synth.sim import (EVIDENCE_COLUMNS, EXTRA_PROVIDERS, FIRST, GROUND_TRUTH_COLUMNS, INSURERS,
                                MONTH_KINDS, NI_PREFIX, OFFICERS, PA_FIRST, PA_SURNAMES, RECIPIENT_KINDS,
@@ -231,6 +232,7 @@ class CouncilWriter:
         self.providers: dict[str, tuple[str, str]] = {}
         self.fy: list[int] = []
         self.made_dirs: set[str] = set()
+        self.provider_samples = ProviderSamples()  # CO-PROVIDER-PATTERN truth, across all accounts
 
     def add(self, sim: RecipientSim, periods_fy: list[int]) -> None:
         p = sim.p
@@ -255,6 +257,7 @@ class CouncilWriter:
         for pol, ins, s, en, el in p.insurance:
             self.ref["insurance"].append([p.rid, pol, ins, s, en, el])
         self.truth.extend(sim.truth)
+        self.provider_samples.add(sim)
         for mo in sim.months:
             self.write_month(p, mo)
 
@@ -306,6 +309,7 @@ class CouncilWriter:
                                                                             "therapy") else "no"]
                      for n in sorted(provs)]
         _write(ref / "providers.csv", _csv_bytes(REFERENCE_COLUMNS["providers"], prov_rows))
+        self.truth.extend(self.provider_samples.truth(set(provs)))
         truth = sorted(self.truth, key=lambda r: (r[0], r[1]))
         _write(self.out / "ground_truth.csv", _csv_bytes(GROUND_TRUTH_COLUMNS, truth))
         counts: dict[str, int] = {}

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from dpaudit.core.money import round_half_up_pence
 from dpaudit.synth import card
+from dpaudit.synth.cohort import plant_sample_cohort
 from dpaudit.synth.council import CouncilWriter, _write
 from dpaudit.synth.contributions import plant_contributions
 from dpaudit.synth.formats import Account, Txn, ofx2
@@ -452,6 +453,7 @@ def build_sample(out_dir: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     scs = scenarios()
     contributions_readme = plant_contributions(scs, out)  # reference/contributions.csv and its cases
+    cohort_readme = plant_sample_cohort(scs, SAMPLE_CASES)  # the cases across accounts (CO-*)
     writer = CouncilWriter(out)
     sims = []
     for sc in scs:
@@ -469,4 +471,4 @@ def build_sample(out_dir: Path) -> None:
     _write(out / "year_end_decisions.csv", YEAR_END_DECISIONS.encode("utf-8"))
     stories = {sc.profile.rid: sc.story for sc in scs}
     formats = {sc.profile.rid: sc.profile.fmt for sc in scs}
-    _write(out / "README.md", (_readme(sims, stories, formats) + "\n" + contributions_readme).encode("utf-8"))
+    _write(out / "README.md", (_readme(sims, stories, formats) + "\n" + contributions_readme + cohort_readme).encode("utf-8"))
