@@ -257,8 +257,9 @@ def _pay(c: Council, amounts: list[str], payee: str = "ACME CARE LTD", month: st
 
 def test_first_digits_against_benford(tmp_path):
     c = council(tmp_path, 2).provider("Acme Care Ltd", aliases="ACME HOMECARE")
-    # 60 payments: 30 start with 5, 10 each with 1, 2 and 3 (none a multiple of £50)
-    amounts = [f"5{k % 10}.{k:02d}" for k in range(1, 31)] + [f"1{k}.3{k}" for k in range(10)] \
+    # 60 payments: 30 start with 5, 10 each with 1, 2 and 3 (none a multiple of £50), from £20.40 to
+    # £19,000.39: more than the 100 times from least to greatest that Benford's test needs
+    amounts = [f"5{k % 10}.{k:02d}" for k in range(1, 31)] + [f"1{k}000.3{k}" for k in range(10)] \
         + [f"2{k}.4{k}" for k in range(10)] + [f"3{k}.6{k}" for k in range(10)]
     _pay(c, amounts[:30], "ACME HOMECARE")   # an alias counts as the provider
     _pay(c, amounts[30:])
@@ -275,6 +276,40 @@ def test_first_digits_against_benford(tmp_path):
         "COUNCIL", "Acme Care Ltd", total, "low")
     assert f"chi-square {chi2:.2f} with n = 60" in x["message"]
     assert "60 payments from 2 accounts" in x["message"] and "0 of 60" in x["message"]
+    assert "from £20.40 to £19,000.39" in x["message"]
+
+
+def test_benford_needs_amounts_spread_over_two_orders_of_magnitude(tmp_path):
+    """The same skewed first digits within £10-£60 (least to greatest under 100 times): a fixed-price
+    provider's amounts cannot follow Benford's law, so the test does not apply."""
+    c = council(tmp_path, 2).provider("Acme Care Ltd")
+    amounts = [f"5{k % 10}.{k:02d}" for k in range(1, 31)] + [f"1{k}.3{k}" for k in range(10)] \
+        + [f"2{k}.4{k}" for k in range(10)] + [f"3{k}.6{k}" for k in range(10)]
+    _pay(c, amounts)
+    assert benford([10, 10, 10, 0, 30, 0, 0, 0, 0]) > 20.09
+    assert cohort(c, "2025-05", "CO-PROVIDER-PATTERN").empty
+    # one payment of 100 x the least (£10.30 x 100 = £1,030.00): now it applies
+    c = council(tmp_path / "b", 2).provider("Acme Care Ltd")
+    _pay(c, amounts[:-1] + ["1030.00"])
+    assert len(cohort(c, "2025-05", "CO-PROVIDER-PATTERN")) == 1
+
+
+def test_a_provider_pattern_is_raised_in_the_first_month_it_shows_and_not_again_that_year(tmp_path):
+    def run(tmp, may: list[str], june: list[str], period: str) -> pd.DataFrame:
+        c = council(tmp, 2).provider("Acme Care Ltd")
+        _pay(c, may)
+        _pay(c, june, month="2025-06")
+        return cohort(c, period, "CO-PROVIDER-PATTERN")
+
+    rounds = [f"{50 * (k + 1)}.00" for k in range(20)]
+    odd = [f"{12 + k}.34" for k in range(20)]
+    assert len(run(tmp_path / "a", rounds, rounds, "2025-05")) == 1          # fails in May: raised in May
+    assert run(tmp_path / "b", rounds, rounds, "2025-06").empty              # still failing in June: not again
+    assert run(tmp_path / "c", odd[:10], rounds[:5], "2025-05").empty        # May: 0 of 10, too few
+    # June to date: 20 of 35 round (57%) >= 50%, first failing month: raised in June
+    f = run(tmp_path / "d", odd[:15], rounds, "2025-06")
+    assert len(f) == 1 and "20 of 35" in f.iloc[0]["message"]
+    assert run(tmp_path / "e", odd[:15], [], "2025-06").empty                # no payment in June: nothing new
 
 
 def test_benford_below_the_minimum_sample_or_close_to_the_law(tmp_path):
@@ -334,8 +369,8 @@ def test_sample_cohort_findings(sample_run):
                               ("R00003", "CO-SHARED-PAYEE", "156.00"), ("R00004", "CO-SHARED-PAYEE", "156.00"),
                               ("R00005", "CO-SHARED-PAYEE", "156.00"), ("R00006", "CO-DUPLICATE-INVOICE", "20.00"),
                               ("R00006", "CO-SHARED-PAYEE", "156.00")]
-    # March: 28 payments (21 round), + £634.00
-    assert got["2026-03"] == [("COUNCIL", "CO-PROVIDER-PATTERN", "3623.90")]
+    # March: 28 payments (21 round): still a pattern, but raised once a financial year (in February)
+    assert got["2026-03"] == []
     feb = co["2026-02"].set_index(["recipient_id", "rule_id"])["message"]
     assert "R00003, R00004, R00005" in feb[("R00006", "CO-SHARED-PAYEE")]
     assert "17 of 22 (77.3%)" in feb[("COUNCIL", "CO-PROVIDER-PATTERN")]

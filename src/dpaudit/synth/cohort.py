@@ -31,6 +31,7 @@ from dpaudit.synth.sim import COUNCIL_NAME, EXTRA_PROVIDERS, SUPPLIERS, Employee
 SAMPLE_MIN_PENCE = 1000
 BENFORD_MIN_SAMPLE = 60
 BENFORD_CHI2 = 20.09
+BENFORD_MIN_SPAN = 100  # the first-digit test applies only to amounts spread over two orders of magnitude
 ROUND_UNIT_PENCE = 5000
 ROUND_SHARE = 0.5
 ROUND_MIN_SAMPLE = 20
@@ -46,8 +47,13 @@ class _Tally:
     rounds: int = 0
     digits: list[int] = field(default_factory=lambda: [0] * 9)
     accounts: set[str] = field(default_factory=set)
+    least: int | None = None
+    greatest: int = 0
 
     def add(self, other: "_Tally") -> None:
+        if other.least is not None:
+            self.least = other.least if self.least is None else min(self.least, other.least)
+        self.greatest = max(self.greatest, other.greatest)
         self.n += other.n
         self.total += other.total
         self.rounds += other.rounds
@@ -86,6 +92,8 @@ class ProviderSamples:
                 tally.total += amount
                 tally.rounds += amount % ROUND_UNIT_PENCE == 0
                 tally.digits[int(str(amount)[0]) - 1] += 1
+                tally.least = amount if tally.least is None else min(tally.least, amount)
+                tally.greatest = max(tally.greatest, amount)
                 tally.accounts.add(sim.p.rid)
 
     def truth(self, providers: set[str]) -> list[list[str]]:
@@ -93,17 +101,20 @@ class ProviderSamples:
         rows = []
         for name in sorted(providers):
             cum: dict[int, _Tally] = {}
+            raised: set[int] = set()  # financial years in which the provider was raised: once a year
             for period in sorted(self.periods):
                 fy = financial_year_of(date(int(period[:4]), int(period[5:]), 1))
                 acc = cum.setdefault(fy, _Tally())
                 if (period, name) in self.by:
                     acc.add(self.by[(period, name)])
-                if acc.n == 0:
+                if acc.n == 0 or fy in raised:
                     continue
                 chi2 = benford_chi2(acc.digits)
-                benford = acc.n >= BENFORD_MIN_SAMPLE and chi2 > BENFORD_CHI2
+                spread = acc.least is not None and acc.greatest >= BENFORD_MIN_SPAN * acc.least
+                benford = acc.n >= BENFORD_MIN_SAMPLE and spread and chi2 > BENFORD_CHI2
                 rounds = acc.n >= ROUND_MIN_SAMPLE and acc.rounds >= ROUND_SHARE * acc.n
                 if benford or rounds:
+                    raised.add(fy)
                     why = []
                     if benford:
                         why.append(f"chi-square {chi2:.2f} with n = {acc.n}")
@@ -303,11 +314,12 @@ COVER`), so no balance or contingency figure changes.
   in February R00006's payroll invoice from "Peninsula Payroll Ltd" is numbered `inv 0042` - the
   same supplier and number once case and punctuation are set aside. One finding, on R00006's
   later invoice (£20.00); R00005's first invoice is not flagged.
-- **CO-PROVIDER-PATTERN (recipient `COUNCIL`), February and March**: {ROUND_PROVIDER}, an agreed
+- **CO-PROVIDER-PATTERN (recipient `COUNCIL`), February**: {ROUND_PROVIDER}, an agreed
   day-activities provider of {payers} families, is paid round sums: {n1} payments of £10.00 or more in
   January ({r1} of them whole multiples of £50.00; below the minimum sample of {ROUND_MIN_SAMPLE}, so
   no finding), {n2} by February ({r2} round, {r2 / n2:.1%}) and {n3} by March ({r3} round, {r3 / n3:.1%}),
-  at least {ROUND_SHARE:.0%}: one finding each month, amount = the year-to-date sample's total. Too
+  at least {ROUND_SHARE:.0%}: one finding in February, the first month the pattern shows (amount = the
+  year-to-date sample's total), and none in March: a provider is raised once a financial year. Too
   few payments for the first-digit (Benford) test, which needs {BENFORD_MIN_SAMPLE}.
 - **Near miss**: {NEAR_MISS_PROVIDER} is paid only round sums ({near[1]} of {near[0]}) by R00005,
   R00006, R00010 and R00011 - below the minimum sample of {ROUND_MIN_SAMPLE}: no finding.

@@ -71,12 +71,13 @@ def provider_names(data: AuditData) -> dict[str, str]:
     return out
 
 
-@shard_view(PROVIDER_SAMPLES, order=["provider", "recipient_id"], sum_by=["provider", "recipient_id"])
+@shard_view(PROVIDER_SAMPLES, order=["provider", "recipient_id", "month"], sum_by=["provider", "recipient_id", "month"])
 def provider_samples(data: AuditData) -> pd.DataFrame:
-    """Per (providers.csv provider, recipient): its debits of at least ``co_sample_min_amount`` to
-    the provider, financial year to date, counted: ``provider, recipient_id, n, total_pence,
-    round_n`` (whole multiples of ``co_round_unit``) and ``d1``..``d9`` (first significant digits).
-    Counts, so the shards' parts add up and a worker sends a row per provider and account."""
+    """Per (providers.csv provider, recipient, month of the financial year to date): its debits of at
+    least ``co_sample_min_amount`` to the provider, counted: ``provider, recipient_id, month, n,
+    total_pence, round_n`` (whole multiples of ``co_round_unit``), ``min_pence``, ``max_pence`` and
+    ``d1``..``d9`` (first significant digits).  Counts (and least/greatest), so the shards' parts
+    combine exactly and a worker sends a row per provider, account and month."""
     t = fy_txns(data)
     names = provider_names(data)
     pol = data.policy
@@ -86,12 +87,16 @@ def provider_samples(data: AuditData) -> pd.DataFrame:
     amount = -d["amount_pence"].astype("int64")
     f = pd.DataFrame({"provider": prov[prov.notna()].astype(str).to_numpy(dtype=object),
                       "recipient_id": d["recipient_id"].astype(str).to_numpy(dtype=object),
+                      "month": pd.to_datetime(d["posted_date"]).dt.strftime("%Y-%m").to_numpy(dtype=object),
                       "n": np.ones(len(d), dtype="int64"), "total_pence": amount.to_numpy(dtype="int64"),
-                      "round_n": (amount % pol.cohort("co_round_unit") == 0).to_numpy(dtype="int64")})
+                      "round_n": (amount % pol.cohort("co_round_unit") == 0).to_numpy(dtype="int64"),
+                      "min_pence": amount.to_numpy(dtype="int64"), "max_pence": amount.to_numpy(dtype="int64")})
     digit = first_digit(amount).to_numpy()
     for k in BENFORD_DIGITS:
         f[f"d{k}"] = (digit == k).astype("int64")
-    return f.groupby(["provider", "recipient_id"], as_index=False, sort=True).sum()
+    how = {c: ("min" if c == "min_pence" else "max" if c == "max_pence" else "sum")
+           for c in f.columns if c not in ("provider", "recipient_id", "month")}
+    return f.groupby(["provider", "recipient_id", "month"], as_index=False, sort=True).agg(how)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,49 +301,78 @@ def first_digit(pence: pd.Series) -> pd.Series:
     return pence.astype("int64").astype(str).str[0].astype("int64")
 
 
+def provider_tests(sample: pd.Series, pol) -> tuple[float, bool, bool, bool]:
+    """The two tests on one cumulative sample (``n, round_n, min_pence, max_pence, d1..d9``):
+    ``chi2``, whether Benford's test applies (enough debits spanning ``co_benford_min_span`` times
+    from least to greatest: first digits of amounts within one order of magnitude cannot follow
+    Benford's law), whether it fails, and whether the round-sum test fails."""
+    n, rnd = int(sample["n"]), int(sample["round_n"])
+    counts = sample[[f"d{k}" for k in BENFORD_DIGITS]].to_numpy(dtype="float64")
+    chi2 = benford_chi2(counts) if n else 0.0
+    applies = n >= pol.cohort("co_benford_min_sample") and \
+        int(sample["max_pence"]) >= pol.cohort("co_benford_min_span") * int(sample["min_pence"])
+    benford = applies and Decimal(repr(chi2)) > pol.cohort("co_benford_chi2")
+    rounds = n >= pol.cohort("co_round_min_sample") and Decimal(rnd) >= pol.cohort("co_round_share") * n
+    return chi2, applies, benford, rounds
+
+
 @rule("CO-PROVIDER-PATTERN", stage="cohort")
 def provider_pattern(data: AuditData) -> pd.DataFrame:
     """Per providers.csv provider, its payments of at least ``co_sample_min_amount`` from every
-    account, financial year to date: first digits against Benford's law, and the share of round
-    sums.  One finding per provider (recipient ``COUNCIL``) when either test fails."""
+    account, financial year to date: first digits against Benford's law (where the amounts span
+    enough orders of magnitude for it to apply), and the share of round sums.  One finding per
+    provider (recipient ``COUNCIL``) in the first month of the financial year whose sample to date
+    fails either test: a pattern is raised once a year, not again every month it persists."""
     pol = data.policy
     s = shard_view_of(data, PROVIDER_SAMPLES)
     if s.empty:
         return pd.DataFrame()
+    s = s[s["month"] <= data.period]
+    if s.empty:
+        return pd.DataFrame()
     unit = pol.cohort("co_round_unit")
     share = pol.cohort("co_round_share")
-    min_b, min_r = pol.cohort("co_benford_min_sample"), pol.cohort("co_round_min_sample")
+    min_b, span_b = pol.cohort("co_benford_min_sample"), pol.cohort("co_benford_min_span")
     limit = pol.cohort("co_benford_chi2")
     digit_cols = [f"d{k}" for k in BENFORD_DIGITS]
-    g = s.groupby("provider", sort=True)
-    per = g[["n", "round_n", "total_pence", *digit_cols]].sum().assign(accounts=g["recipient_id"].nunique())
+    monthly = s.groupby(["provider", "month"], sort=True).agg(
+        {"n": "sum", "round_n": "sum", "total_pence": "sum", "min_pence": "min", "max_pence": "max",
+         **{c: "sum" for c in digit_cols}})
     fy_start = financial_year_bounds(financial_year_of(data.start))[0]
     span = f"{fy_start.day} {fy_start:%B %Y} to {data.end.day} {data.end:%B %Y}"
     rows = []
-    for provider, r in per.iterrows():  # one row per provider: a few hundred at most
+    for provider, m in monthly.groupby(level="provider", sort=True):  # a few hundred providers, <= 12 months each
+        m = m.droplevel("provider")
+        cum = m[["n", "round_n", "total_pence", *digit_cols]].cumsum()
+        cum["min_pence"], cum["max_pence"] = m["min_pence"].cummin(), m["max_pence"].cummax()
+        failed = [any(provider_tests(cum.loc[month], pol)[2:]) for month in cum.index]
+        if cum.index[-1] != data.period or not failed[-1] or any(failed[:-1]):
+            continue  # no debit this month (the sample is last month's), passes, or raised earlier this year
+        r = cum.loc[data.period]
+        chi2, applies, benford, rounds = provider_tests(r, pol)
         n, rnd = int(r["n"]), int(r["round_n"])
         counts = r[digit_cols].to_numpy(dtype="float64")
-        chi2 = benford_chi2(counts)
-        benford = n >= min_b and Decimal(repr(chi2)) > limit
-        rounds = n >= min_r and Decimal(rnd) >= share * n
-        if not (benford or rounds):
-            continue
+        accounts = int(s.loc[s["provider"] == provider, "recipient_id"].nunique())
         said = [f"Payments of {format_gbp(pol.cohort('co_sample_min_amount'))} or more to {provider} from all direct "
-                f"payment accounts, {span}: {n} payments from {int(r['accounts'])} accounts totalling "
-                f"{format_gbp(int(r['total_pence']))}."]
-        expected1 = math.log10(2)
+                f"payment accounts, {span}: {n} payments from {accounts} accounts totalling "
+                f"{format_gbp(int(r['total_pence']))}, from {format_gbp(int(r['min_pence']))} to "
+                f"{format_gbp(int(r['max_pence']))}."]
         b_text = (f"Their first digits do not follow Benford's law: chi-square {chi2:.2f} with n = {n}, above {limit} "
                   f"(the policy's limit, for 8 degrees of freedom); {counts[0] / n:.1%} start with 1 where "
-                  f"{expected1:.1%} would.")
+                  f"{math.log10(2):.1%} would.")
         if n < min_b:
             b_text = f"(Too few for the first-digit test: n = {n}, it needs {min_b}.)"
+        elif not applies:
+            b_text = (f"(The first-digit test does not apply: the largest payment is less than {span_b} times the "
+                      f"smallest, and Benford's law describes amounts spread over orders of magnitude.)")
         elif not benford:
             b_text = f"Their first digits follow Benford's law closely enough: chi-square {chi2:.2f} with n = {n}."
         r_text = (f"{rnd} of {n} ({Decimal(rnd) / n:.1%}) are whole multiples of {format_gbp(unit)}"
                   + (f", at least {share:.0%} of the sample." if rounds else "."))
         said += ([b_text, r_text] if benford else [r_text, b_text])
-        said.append("The provider's invoices with the dates, hours and rates behind these payments, checked "
-                    "against the support each family received, would clear this.")
+        said.append("This is the first month of the financial year the pattern shows; it is not raised again "
+                    "this year. The provider's invoices with the dates, hours and rates behind these payments, "
+                    "checked against the support each family received, would clear this.")
         rows.append({"recipient_id": COUNCIL, "key": f"{provider}|{data.period}", "amount_pence": int(r["total_pence"]),
                      "counterparty": provider, "message": " ".join(said)})
     return pd.DataFrame(rows)

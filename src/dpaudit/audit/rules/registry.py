@@ -35,7 +35,7 @@ STAGE: dict[str, str] = {}  # rule id -> the stage it runs in
 class ShardView:
     fn: Callable[[AuditData], pd.DataFrame]
     order: tuple[str, ...]      # the combined frame is sorted by these columns
-    sum_by: tuple[str, ...]     # when given: rows of equal keys are added up (numeric columns)
+    sum_by: tuple[str, ...]     # when given: rows of equal keys are added up (numeric columns; min_*/max_* by min/max)
 
 
 SHARD_VIEWS: dict[str, ShardView] = {}
@@ -82,8 +82,10 @@ def combine_shard_views(parts: list[dict[str, pd.DataFrame]], only: str | None =
             continue
         frames = [p[key] for p in parts if key in p]
         f = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        if view.sum_by and len(f):
-            f = f.groupby(list(view.sum_by), as_index=False, sort=True).sum(numeric_only=True)
+        if view.sum_by and len(f):  # counts add up; ``min_*`` / ``max_*`` columns keep the least / greatest
+            how = {c: ("min" if c.startswith("min_") else "max" if c.startswith("max_") else "sum")
+                   for c in f.columns if c not in view.sum_by and pd.api.types.is_numeric_dtype(f[c])}
+            f = f.groupby(list(view.sum_by), as_index=False, sort=True).agg(how)
         if len(f):
             f = f.sort_values(list(view.order), kind="mergesort")
         out[key] = f.reset_index(drop=True)
