@@ -263,7 +263,8 @@ def test_year_end_recovers_the_council_share_through_the_store(tmp_path):
              for p in write_letters(tmp_path / "l", letters) if p.suffix == ".txt"}
     assert ("The amount to repay is £270.00. This is the council's share of the £300.00 held back: the other £30.00 "
             "is the share of your own client contributions and is not asked back.") in texts["A"]
-    assert "The amount to repay is £300.00. This is the council's share of the money held back" in texts["B"]
+    # no contributions paid in: all of it is council funding and the letter does not speak of contributions
+    assert "The amount to repay is £300.00. Please repay it by" in texts["B"] and "contribution" not in texts["B"]
     assert "6.5 weeks of funding" in texts["A"]
 
 

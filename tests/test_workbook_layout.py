@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from dpaudit.decide.recommend import RULE_TEXT
-from dpaudit.report.workbook import EXCEPTION_COLUMNS, SHEETS, row_heights, rule_title, write_workbook
+from dpaudit.report.workbook import EXCEPTION_COLUMNS, HOW_TO_USE_MAX_PAGES, SHEETS, row_heights, rule_title, write_workbook
 from test_workbook import RUN_TIME, small_fixture
 
 PEOPLE = pd.DataFrame({"recipient_id": ["R001", "R002", "R003"], "child_name": ["Amy Smith", "Ben Lee", "Cara Diaz"],
@@ -40,7 +40,9 @@ def test_every_sheet_prints_landscape_one_page_wide(wb):
     for ws in book.worksheets:
         ps = ws.page_setup
         assert ps.orientation == "landscape" and int(ps.paperSize) == 9, ws.title  # A4
-        assert ps.fitToWidth == 1 and ps.fitToHeight == 0 and ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        # as many pages tall as the rows need; the How to use sheet (the catalogue) scaled to fit a few
+        tall = HOW_TO_USE_MAX_PAGES if ws.title == "How to use" else 0
+        assert ps.fitToWidth == 1 and ps.fitToHeight == tall and ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
         assert "&A" in str(ws.oddHeader.left.text) and "&P" in str(ws.oddFooter.center.text)
     for name in ("Exceptions", "Recommendations", "Reconciliation", "Data quality"):
         assert book[name].print_title_rows == "$1:$1", name  # the header row on every printed page

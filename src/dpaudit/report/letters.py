@@ -582,15 +582,15 @@ def write_accepted_letters(con: Any, out_dir: Path | str, period: str, *, policy
 
 
 def council_share_note(amount_pence: int, family_share_pence: object, contributions_in_pence: object) -> str:
-    """What a year-end letter says about the amount: it is the council's share of what was held
-    back; with client contributions paid in, the family's share is named and not asked back (decision 49)."""
+    """What a year-end letter says about the amount when client contributions were paid in: it is the
+    council's share of what was held back, and the family's share is named and not asked back
+    (decision 49).  Nothing otherwise."""
     family = 0 if family_share_pence is None or pd.isna(family_share_pence) else int(family_share_pence)
     contrib = 0 if contributions_in_pence is None or pd.isna(contributions_in_pence) else int(contributions_in_pence)
     if contrib > 0:
         return (f"This is the council's share of the {format_gbp(amount_pence + family)} held back: the other "
                 f"{format_gbp(family)} is the share of your own client contributions and is not asked back.")
-    return ("This is the council's share of the money held back: no client contributions were paid into the "
-            "account in the year, so all of it is council funding.")
+    return ""  # no contributions paid in: all of it is council funding, and a family paying none is not told of them
 
 
 def year_end_letters(year_end: pd.DataFrame, recipients: pd.DataFrame, *, fy: int, letter_date: date | None = None,

@@ -58,6 +58,7 @@ EXCEL_MAX_TEXT = 32767
 DECISIONS = ("accept", "dismiss", "query")
 STATUS_TO_DECISION = {"accepted": "accept", "dismissed": "dismiss", "queried": "query",
                       "accept": "accept", "dismiss": "dismiss", "query": "query"}
+HOW_TO_USE_MAX_PAGES = 3  # printed pages of the How to use sheet (scaled down to fit when the catalogue grows)
 SHEETS = ("Summary", "Exceptions", "Recommendations", "Reconciliation", "Data quality", "How to use")
 TOP_RECIPIENTS = 20
 COUNCIL_NAME = "All accounts (council-wide check)"  # the Name of a finding about no one family
@@ -926,6 +927,8 @@ def _how_to_use_sheet(wb: Workbook, *, period: str, policy: Any = None) -> None:
     for i, col in enumerate(GLOSSARY_COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = col.width
     _page_setup(ws, period, title_rows=None)
+    # the catalogue grows with every rule: printed, the sheet is scaled to stay within a few pages
+    ws.page_setup.fitToHeight = HOW_TO_USE_MAX_PAGES
     c = _Cells(ws)
     rows: list[tuple[list[Any], float | None]] = [([c.text("How to use this workbook", font=_TITLE_FONT)], None),
                                                    ([], None)]
