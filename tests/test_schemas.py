@@ -26,6 +26,8 @@ VALID = {
     "hmrc": dict(tax_month="2025-04", amount_due="70.00", amount_paid="70.00", paid_date="20/05/2025", reference="123PA"),
     "invoices": dict(invoice_id="INV-1", supplier="Homecare", invoice_date="2025-04-30", period_start="2025-04-01",
                      period_end="2025-04-30", amount="1,234.56", hours="40"),
+    "contributions": dict(recipient_id="007", amount="£25.00", frequency="4-Weekly", start_date="06/04/2025",
+                          end_date=""),
 }
 INVALID = {
     "recipients": [("sort_code", "4-00-04"), ("account_number", "12345678901"), ("management_type", "cash"),
@@ -38,7 +40,9 @@ INVALID = {
     "receipts": [("amount", "£1,234.5O"), ("date", "31/02/2025"), ("supplier", "")],
     "payslips": [("gross", ""), ("hours", "ten"), ("period_end", "2025-03-01")],
     "hmrc": [("tax_month", "2025-4"), ("amount_due", "x")],
-    "invoices": [("invoice_date", "31/04/2025"), ("amount", "1.2.3")],
+    "invoices": [("invoice_date", "31/04/2025"), ("amount", "1.2.3"), ("invoice_id", "")],
+    "contributions": [("frequency", "fortnightly"), ("amount", "twenty"), ("start_date", "2025-13-01"),
+                      ("end_date", "2025-01-01"), ("recipient_id", "")],
 }
 
 
