@@ -85,9 +85,14 @@ def _coverage_gaps(data: AuditData) -> list[tuple[str, object, date, date, list[
     """(recipient, account, first day, last day, days not covered, days due) for every recipient whose
     statements must cover the period.  OFX covers DTSTART..DTEND; a CSV/XLSX export the calendar
     month of each of its transactions."""
+    if "coverage_gaps" in data.cache:  # three rules and the payment check read it: worked out once
+        return data.cache["coverage_gaps"]
     out = []
     st = data.statements
     ofx = st[st["source_format"].isin(OFX_FORMATS) & st["start_date"].notna() & st["end_date"].notna()]
+    spans: dict[str, list[tuple]] = {}
+    for rid, s, e in zip(ofx["recipient_id"], ofx["start_date"], ofx["end_date"]):
+        spans.setdefault(rid, []).append((s, e))
     csv = set(data.csv_covered["recipient_id"])
     for r in statement_recipients(data).itertuples(index=False):
         a = max(data.start, r.dp_start_date.date()) if pd.notna(r.dp_start_date) else data.start
@@ -99,10 +104,11 @@ def _coverage_gaps(data: AuditData) -> list[tuple[str, object, date, date, list[
             missing: list[date] = []
         else:
             cov: set[date] = set()
-            for s, e in zip(*(ofx.loc[ofx["recipient_id"] == r.recipient_id, c] for c in ("start_date", "end_date"))):
+            for s, e in spans.get(r.recipient_id, ()):
                 cov.update(_days(max(s.date(), a), min(e.date(), b)))
             missing = [d for d in due if d not in cov]
         out.append((r.recipient_id, r.account_number, a, b, missing, len(due)))
+    data.cache["coverage_gaps"] = out
     return out
 
 
