@@ -408,16 +408,21 @@ class ExtTruth(Truth):
     def recommendations(self, r):
         """defs: CO-SHARED-PAYEE and CO-DUPLICATE-INVOICE are REVIEW grounds on the recipient
         they name (they are medium findings like any other; the base arithmetic counts them);
-        CO-PROVIDER-PATTERN is on COUNCIL and makes no row.  Where a CO finding is itself
-        ambiguous (self.maybe: which of two tied rows is the first, ...) and NONE would become
+        CO-PROVIDER-PATTERN is on COUNCIL and makes no row.  Where a medium or high finding
+        that is no repayment ground is itself ambiguous (which of two tied invoice rows is the
+        first, spend a few pence from the over-budget threshold, ...) and NONE would become
         REVIEW with it, the recommendation is ambiguous."""
+        from .truth import REPAY_RULES, SEV
         n0 = len(self.recs)
         super().recommendations(r)
         maybe = {p for rid, p in self.maybe if rid == r.rid}
+        maybe |= {a["period"] for a in self.ambiguous if a["recipient_id"] == r.rid and
+                  a["period"] and SEV.get(a["rule_id"]) in ("medium", "high") and
+                  a["rule_id"] not in REPAY_RULES | {"AC-SURPLUS"}}
         for b in self.recs[n0:]:
             if b["period"] in maybe and b["action"] == "NONE":
                 b["ambiguous"] = "yes"
-                b["note"] += " (REVIEW if an ambiguous cohort finding is raised here)"
+                b["note"] += " (REVIEW if an ambiguous finding is raised here)"
 
     # ------------------------------------------------------------------ year end
     def year_end_row(self, r):
@@ -461,8 +466,8 @@ CO_INTERPRETATIONS = [
     "amount = the sample's total; raised once a year, in the first month whose sample fails "
     "(Benford only when n >= 60 and greatest >= 100 x least).",
     "(cohort, every council) CO-SHARED-PAYEE and CO-DUPLICATE-INVOICE are REVIEW grounds like "
-    "any medium finding; a NONE that an ambiguous cohort finding would make REVIEW is "
-    "ambiguous.",
+    "any medium finding. A NONE that an ambiguous medium or high finding (no repayment ground) "
+    "would make REVIEW is ambiguous.",
 ]
 
 EXT_INTERPRETATIONS = [
