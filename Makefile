@@ -52,7 +52,7 @@ bench: $(STAMP)
 
 # recall/precision on independently written councils (dpaudit.synth.realistic) -> docs/accuracy.md (not in CI)
 accuracy: $(STAMP)
-	$(BIN)/python scripts/accuracy.py
+	$(BIN)/python scripts/accuracy.py --extended
 
 # kill -9 at random named checkpoints, then re-run and compare with an uninterrupted run (not in CI)
 N ?= 20

@@ -28,15 +28,17 @@ from dpaudit.synth.realistic.truth_ext import (benford_chi2, canon_supplier, con
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "src" / "dpaudit" / "resources" / "policy.default.toml"
 PERIODS = [f"2025-{m:02d}" for m in range(4, 13)] + [f"2026-{m:02d}" for m in range(1, 4)]
-# tree hash of `python -m dpaudit.synth.realistic OUT --recipients 40 --seed 7` at 32c9b0d, before
-# issue 18: the default council (the one tests/test_realistic_accuracy.py scores) must not move
-SEED7_TREE = "b4c7090bb8274138d7b2479c84fa1618221c8908fec49995a0229b64473c8420"
+# tree hash of the files (reference/ and inbox/, not truth/) of `python -m dpaudit.synth.realistic
+# OUT --recipients 40 --seed 7` at 32c9b0d, before issue 18: the default council (the one
+# tests/test_realistic_accuracy.py scores) must not move.  Its truth/ has since gained the cohort
+# checks' findings (they judge every council), so truth/ is left out of the hash.
+SEED7_FILES = "c30707c774bf94674e4c99c5dfcc5dcf65491a4fe4be9e1b5097e464c484c323"
 
 
-def tree_hash(root: Path) -> str:
+def tree_hash(root: Path, skip=()) -> str:
     h = hashlib.sha256()
     for dp, dn, fn in os.walk(root):
-        dn.sort()
+        dn[:] = sorted(x for x in dn if not (Path(dp) == Path(root) and x in skip))
         for f in sorted(fn):
             p = os.path.join(dp, f)
             h.update(os.path.relpath(p, root).encode() + b"\0")
@@ -150,7 +152,31 @@ def test_mcc_lists_are_the_policy_defaults():
 # ---------------------------------------------------------------------- generated councils
 def test_default_council_is_byte_identical_to_before_issue_18(tmp_path):
     generate(str(tmp_path / "c"), n=40, seed=7)
-    assert tree_hash(tmp_path / "c") == SEED7_TREE
+    assert tree_hash(tmp_path / "c", skip=("truth",)) == SEED7_FILES
+
+
+def test_default_council_gets_the_cohort_truth(tmp_path):
+    """the cohort checks judge every council: two families of seed 7 hold Speech Therapy North
+    West's INV-90063 (random numbers collide), January's and March's, both £60.00"""
+    generate(str(tmp_path / "c"), n=40, seed=7)
+    inv = []
+    for p in PERIODS:
+        for f in sorted((tmp_path / "c" / "inbox" / p).glob("*/invoices.csv")):
+            inv += [(p, f.parent.name, r) for r in rows(f)
+                    if norm_invoice(r["invoice_id"]) == "INV90063"
+                    and canon_supplier(r["supplier"]) == "Speech Therapy North West"]
+    assert [(p, r["amount"]) for p, _, r in inv] == [("2026-01", "60.00"), ("2026-03", "60.00")]
+    assert inv[0][1] != inv[1][1]
+    co = [f for f in rows(tmp_path / "c" / "truth" / "findings.csv")
+          if f["rule_id"].startswith("CO-")]
+    assert [(f["rule_id"], f["period"], f["recipient_id"], f["amount"]) for f in co] == \
+        [("CO-DUPLICATE-INVOICE", "2026-03", inv[1][1], "60.00")]
+    recs = {(r["recipient_id"], r["period"]): r for r in
+            rows(tmp_path / "c" / "truth" / "recommendations.csv")}
+    assert recs[(inv[1][1], "2026-03")]["action"] in ("REVIEW", "REPAY", "STOP")
+    assert recs[(inv[1][1], "2026-03")]["ambiguous"] == ""
+    assert (tmp_path / "c" / "truth" / "provider_stats.csv").exists()
+    assert not (tmp_path / "c" / "truth" / "extended.json").exists()
 
 
 @pytest.fixture(scope="module")
@@ -370,9 +396,18 @@ def test_duplicate_invoices(council):
     t = council["tag"]
     assert ("2025-11", t["dup_inv_b"][0], 37000) in got  # 'inv 0042' after 'INV-0042'
     assert ("2025-12", t["dup_resubmit"][0], 12000) in got  # STNW-118 after STNW/118
-    blank = sorted(t["dup_blank_a"] + t["dup_blank_b"])
-    assert ("2025-06", blank[1], 15200) in got and ("2025-06", blank[0], 15200) not in got
+    # the tutor's TD-0616 (June) sent to another family as 'td 0616' (July): July's is flagged
+    assert ("2025-07", t["dup_tutor_b"][0], 15200) in got
+    assert not [g for g in got if g[1] == t["dup_tutor_a"][0]]
     assert ("2025-11", t["dup_inv_a"][0], 37000) not in got
+    # invoice_id is required (defs REVISED): no invoice row is written without one
+    for p in PERIODS:
+        for f in (council["root"] / "inbox" / p).glob("*/invoices.csv"):
+            assert all(norm_invoice(r["invoice_id"]) for r in rows(f)), f
+    # every row after the first of a group in another file is flagged, nothing else
+    tr = rows(council["root"] / "truth" / "duplicate_invoices.csv")
+    assert {(x["folder"], x["recipient_id"], pence(x["amount"])) for x in tr
+            if x["flagged"] == "yes"} == got
 
 
 def test_provider_patterns_cover_every_provider(council):
@@ -380,23 +415,37 @@ def test_provider_patterns_cover_every_provider(council):
     pat = {(f["period"], f["counterparty"]): pence(f["amount"])
            for f in found(council, "CO-PROVIDER-PATTERN")}
     assert {f["recipient_id"] for f in found(council, "CO-PROVIDER-PATTERN")} == {"COUNCIL"}
-    for s in stats:
-        n, rn = int(s["n"]), int(s["round_n"])
-        fires = (n >= 60 and float(s["chi2"]) > 20.09) or (n >= 20 and 2 * rn >= n)
-        assert ((s["period"], s["provider"]) in pat) == fires, s
-        if fires:
-            assert pat[(s["period"], s["provider"])] == pence(s["total"])
     by = {}
     for s in stats:
         by.setdefault(s["provider"], []).append(s)
+    for prov, ss in by.items():
+        ss.sort(key=lambda s: s["period"])
+        first = None
+        for s in ss:  # defs REVISED, by hand from the trace's columns
+            n, rn = int(s["n"]), int(s["round_n"])
+            spread = pence(s["greatest"]) >= 100 * pence(s["least"])
+            fails = (n >= 60 and spread and float(s["chi2"]) > 20.09) or (n >= 20 and 2 * rn >= n)
+            if fails and first is None:
+                first = s
+        raised = [k for k in pat if k[1] == prov]
+        assert raised == ([(first["period"], prov)] if first else []), prov  # once a year
+        if first:
+            assert pat[(first["period"], prov)] == pence(first["total"])
     assert max(int(s["n"]) for s in by["Little Stars Play Scheme"]) < 20
     assert not [k for k in pat if k[1] == "Little Stars Play Scheme"]
     sun = [s for s in by["Sunshine Respite Ltd"] if (s["period"], s["provider"]) in pat]
-    assert sun and all(int(s["n"]) < 60 for s in sun)  # round sums, not Benford
-    oak = [s["period"] for s in by["Oakwood Home Support"] if int(s["n"]) >= 60]
-    assert oak and all((p, "Oakwood Home Support") in pat for p in oak)
-    # a legitimate fixed-price provider fails Benford too once its sample is large enough
-    assert ("2026-03", "Stockport Hydrotherapy Ltd") in pat
+    assert len(sun) == 1 and int(sun[0]["n"]) < 60  # round sums, not Benford
+    # Oakwood: Benford from the month its sample has 60 debits spanning 14.00 .. 1,450.00
+    oak = [s for s in by["Oakwood Home Support"] if (s["period"], s["provider"]) in pat]
+    assert len(oak) == 1 and oak[0]["benford_fails"] == "yes"
+    assert (pence(oak[0]["least"]), pence(oak[0]["greatest"])) == (1400, 145000)
+    before = [s for s in by["Oakwood Home Support"] if s["period"] < oak[0]["period"]]
+    assert before and all(int(s["n"]) < 60 for s in before)
+    # a fixed-price provider's first digits are all one digit, but its amounts do not span two
+    # orders of magnitude: Benford does not apply (defs REVISED), nothing is raised
+    hydro = by["Stockport Hydrotherapy Ltd"][-1]
+    assert int(hydro["n"]) >= 60 and float(hydro["chi2"]) > 20.09
+    assert hydro["benford_applies"] == "" and not [k for k in pat if k[1] == hydro["provider"]]
 
 
 def test_a_debit_naming_a_provider_is_a_debit_to_it():

@@ -8,7 +8,6 @@ import shutil
 import sys
 
 from .generate import Gen
-from .truth import Truth
 from .writers import (csv_text, write, write_card_statements, write_evidence, write_reference,
                       write_statements)
 
@@ -32,11 +31,10 @@ def generate(out, n=40, seed=7, fy=2025, unique_ids=False, features=None):
                 d.doc_id = f"{r.rid}-{d.doc_id}"
             for x in r.txns:
                 x.desc = x.desc  # bank references keep the family's own numbering
-    if feats:
-        from .truth_ext import ExtTruth
-        truth = ExtTruth(gen, recips, feats).run()
-    else:
-        truth = Truth(gen, recips).run()
+    # every council gets the cohort checks' truth (defs: they judge all recipients of a month);
+    # a default council's files are unchanged, only its truth gains the CO-* findings
+    from .truth_ext import ExtTruth
+    truth = ExtTruth(gen, recips, feats).run()
     if os.path.exists(out):
         for sub in ("reference", "inbox", "truth"):
             shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
@@ -72,6 +70,8 @@ def generate(out, n=40, seed=7, fy=2025, unique_ids=False, features=None):
     write(os.path.join(tdir, "recommendations.csv"),
           csv_text(rcols, [[x[c] for c in rcols] for x in truth.recs]))
     write(os.path.join(tdir, "README.md"), readme(gen, recips, truth, n, seed, fy, feats))
+    from .truth_ext import write_traces
+    write_traces(tdir, truth)
     if feats:
         from .truth_ext import write_extended_truth
         write_extended_truth(tdir, gen, recips, truth, feats, n)
@@ -103,10 +103,12 @@ def readme(gen, recips, truth, n, seed, fy, feats=frozenset()):
         L.append(f"| {k} | {cnt[k]} |")
     L += ["", f"Recommendations: {dict(sorted(acts.items()))}", "", "## Interpretations", ""]
     L += [f"- {x}" for x in INTERPRETATIONS]
+    from .truth_ext import CO_INTERPRETATIONS, CO_README, EXT_README, EXT_INTERPRETATIONS
+    L += [f"- {x}" for x in CO_INTERPRETATIONS]
     if feats:
-        from .truth_ext import EXT_README, EXT_INTERPRETATIONS
         L += [f"- {x}" for x in EXT_INTERPRETATIONS]
         L += ["", *EXT_README]
+    L += ["", *CO_README]
     L += ["", "## Recipients", ""]
     for r in recips:
         L.append(f"### {r.rid} ({r.mgmt}, {r.status}, format {r.fmt}, holder {r.holder})")

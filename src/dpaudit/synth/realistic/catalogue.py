@@ -145,5 +145,6 @@ CARD_NOISE = [("MCDONALDS 1342", "5814"), ("GREGGS 2271", "5814"), ("COSTA COFFE
 CONTRIBUTION_KEYWORDS = ["CONTRIBUTION", "CONTRIB", "CLIENT CONT"]
 # defs "Cohort checks": policy [cohort] defaults
 COHORT = dict(co_max_accounts=3, co_max_weekly_hours=78, co_benford_min_sample=60,
+              co_benford_min_span=100,
               co_benford_chi2="20.09", co_round_unit=5000, co_round_share="0.5",
               co_round_min_sample=20, co_min_amount=1000)

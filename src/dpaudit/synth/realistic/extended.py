@@ -32,8 +32,8 @@ EXT_ROLES = [
     # client contributions (with some of the cohort plants)
     ("contributions", ["contrib_weekly_good", "dup_inv_a", "dup_resubmit"]),
     ("contributions", ["contrib_weekly_short", "surplus", "dup_inv_b"]),
-    ("contributions", ["contrib_4weekly_stops", "dup_blank_a"]),
-    ("contributions", ["contrib_monthly_31", "contrib_other_credits", "dup_blank_b"]),
+    ("contributions", ["contrib_4weekly_stops", "dup_tutor_a"]),
+    ("contributions", ["contrib_monthly_31", "contrib_other_credits", "dup_tutor_b"]),
     ("contributions", ["contrib_monthly_payer", "surplus", "prov_round"]),
     ("contributions", ["contrib_arrears", "employer", "prov_round"]),
     # cohort: personal assistants working for several families, providers' amounts
@@ -678,18 +678,26 @@ class Ext:
                                  descr="SALT assessment report (reminder)")
             r.plants.append(f"CO-DUPLICATE-INVOICE: STNW/118 (Sept) sent again as STNW-118 dated "
                             f"{date(fy, 12, 1)} and paid again £120.00 (flagged in December)")
-        for tag in ("dup_blank_a", "dup_blank_b"):
+        # defs (REVISED): invoice_id is required, so the tutor's reused number is written out: the
+        # same invoice number sent to two families a month apart (the later one is flagged)
+        for tag, inv_id, inv_d in (("dup_tutor_a", "TD-0616", date(fy, 6, 16)),
+                                   ("dup_tutor_b", "td 0616", date(fy, 7, 14))):
             if tag in t:
                 g.add_line(r, "education_support", g.line_desc("education_support"),
                            providers=["Tutor Doctor Stockport"])
-                self.invoice_payment(r, rng, "Tutor Doctor Stockport", "Tutor Doctor Stockport", "",
-                                     date(fy, 6, 16), date(fy, 6, 18), 15200, "TUTOR DOCTOR",
-                                     "education_support", "tutor's invoice with no number",
-                                     descr="Tuition (4 x 1 h)")
-                self.shared.setdefault("blank", []).append(r.rid)
-                r.plants.append(f"invoice with a blank invoice_id: Tutor Doctor Stockport "
-                                f"{date(fy, 6, 16)} £152.00 (the same row in another family: "
-                                "the later by recipient_id is CO-DUPLICATE-INVOICE)")
+                self.invoice_payment(r, rng, "Tutor Doctor Stockport", "Tutor Doctor Stockport",
+                                     inv_id, inv_d, inv_d + timedelta(days=2), 15200,
+                                     "TUTOR DOCTOR", "education_support",
+                                     f"tutor's invoice {inv_id}", descr="Tuition (4 x 1 h)")
+                self.shared.setdefault("tutor", []).append(r.rid)
+                if tag == "dup_tutor_a":
+                    r.plants.append(f"invoice {inv_id} Tutor Doctor Stockport {inv_d} £152.00 "
+                                    "(first of a pair: no finding here)")
+                else:
+                    r.plants.append(f"CO-DUPLICATE-INVOICE: '{inv_id}' from Tutor Doctor "
+                                    f"Stockport {inv_d} £152.00 is TD-0616, already in "
+                                    f"{self.shared['tutor'][0]}'s June evidence (flagged in "
+                                    "July)")
         if "prov_round" in t:
             g.add_line(r, "short_breaks", g.line_desc("short_breaks"),
                        providers=["Sunshine Respite Ltd"])
@@ -751,8 +759,22 @@ class Ext:
                                      descr="Home support last week")
                 n += 1
                 d += timedelta(days=7)
-            r.plants.append(f"pays Oakwood Home Support {n} weekly invoices of £700-£990: first "
-                            "digits 7-9 only (CO-PROVIDER-PATTERN Benford once n >= 60)")
+            # Benford applies only to amounts spread over two orders of magnitude (defs
+            # REVISED: greatest >= 100 x least): a £14 sundry in May and a £1,450 respite
+            # fortnight in June spread the provider's sample from June on
+            k = self.seen_tag.get("prov_benford", 0)
+            self.seen_tag["prov_benford"] = k + 1
+            extra = {0: ("OHS-S0514", date(fy, 5, 14), 1400, "Care records folder"),
+                     1: ("OHS-R0609", date(fy, 6, 9), 145000, "Respite cover, two weeks")}.get(k)
+            if extra:
+                inv, d0, amt, what = extra
+                self.invoice_payment(r, rng, "Oakwood Home Support", "Oakwood Home Support", inv,
+                                     d0 - timedelta(days=3), d0, amt, "OAKWOOD HS LTD",
+                                     "agency_care", what, typ="FPO", descr=what)
+                n += 1
+            r.plants.append(f"pays Oakwood Home Support {n} invoices, weekly ones of £700-£990: "
+                            "first digits 7-9 (CO-PROVIDER-PATTERN Benford once n >= 60 and the "
+                            "sample spans 100 x, raised once, in its first failing month)")
 
     # ------------------------------------------------------------------ self-checks
     def check(self, r):

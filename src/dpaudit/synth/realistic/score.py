@@ -11,8 +11,8 @@ both sides before counting (blank column = any value).
 
 A council generated with --extended has truth/extended.json: its card recipients are also scored
 on their own (the MCC-driven SP rules), and the year end's council share is checked for the
-recipients who paid contributions.  For a council without it, engine findings of the CO-* rules
-are left out of the counts and reported as unscored (their truth is not computed there)."""
+recipients who paid contributions.  The CO-* rules are scored on every council (their truth is
+computed for the default councils too)."""
 from __future__ import annotations
 
 import argparse
@@ -34,11 +34,6 @@ FAMILIES = ["DQ", "EV", "SP", "AC", "PY", "RV", "CO"]
 # issue 18: keyed (rule, period, recipient, amount)
 NEW_KEYED = {"AC-CONTRIBUTION-SHORT", "CO-SHARED-PAYEE", "CO-DUPLICATE-INVOICE",
              "CO-PROVIDER-PATTERN"}
-# the cohort rules judge every council, but their truth is computed only for councils generated
-# with the feature (truth/extended.json); elsewhere the engine's are reported, not scored.
-# (AC-CONTRIBUTION-SHORT is scored everywhere: a council without contributions.csv has none.)
-NEW_RULE_FEATURE = {"CO-SHARED-PAYEE": "cohort", "CO-DUPLICATE-INVOICE": "cohort",
-                    "CO-PROVIDER-PATTERN": "cohort"}
 CARD_SP = ("SP-PROHIBITED", "SP-HOUSEHOLD", "SP-CASH")
 
 
@@ -118,10 +113,6 @@ def main(argv=None):
         with open(os.path.join(tdir, "extended.json"), encoding="utf-8") as fh:
             ext = json.load(fh)
     feats = set(ext["features"]) if ext else set()
-    unscored = collections.Counter(r["rule_id"] for r in eng if r["rule_id"] in NEW_RULE_FEATURE
-                                   and NEW_RULE_FEATURE[r["rule_id"]] not in feats)
-    eng = [r for r in eng if not (r["rule_id"] in NEW_RULE_FEATURE
-                                  and NEW_RULE_FEATURE[r["rule_id"]] not in feats)]
     amb_by_rr = collections.defaultdict(list)
     for x in amb:
         amb_by_rr[(x["recipient_id"], x["rule_id"])].append(x)
@@ -152,8 +143,7 @@ def main(argv=None):
     for k, n in both.items():
         per[rule_of(k)][2] += n
     out = {"dropped_ambiguous": {"truth": dropped[0], "engine": dropped[1]},
-           "missing_reports": missing_reports, "rules": {}, "families": {},
-           "unscored": dict(unscored)}
+           "missing_reports": missing_reports, "rules": {}, "families": {}}
 
     def pr(t, f, b):
         rec = b / t if t else None
@@ -166,8 +156,6 @@ def main(argv=None):
     print(f"== findings (ambiguous keys dropped: truth {dropped[0]}, engine {dropped[1]})")
     if missing_reports:
         print(f"   reports missing for {missing_reports}")
-    if unscored:
-        print(f"   not scored (council generated without the feature): {dict(unscored)}")
     print(f"{'rule':24s} {'truth':>6s} {'found':>6s} {'both':>6s} {'recall':>6s} {'prec':>6s}")
     fam = collections.defaultdict(lambda: [0, 0, 0])
     for rule in sorted(per):

@@ -133,6 +133,7 @@ class ExtTruth(Truth):
     def __init__(self, gen, recips, feats):
         super().__init__(gen, recips)
         self.feats = frozenset(feats)
+        self.maybe = []  # (recipient, period) of ambiguous CO findings on a named recipient
         self.trace = {k: [] for k in ("contributions", "cohort_accounts", "cohort_weeks",
                                       "cohort_people", "duplicate_invoices", "provider_stats")}
 
@@ -146,13 +147,12 @@ class ExtTruth(Truth):
             self.state_findings(r)
             for a in r.ambiguous:
                 self.amb(a[0], r, a[1], note=a[5])
-        if "contributions" in self.feats:
-            for r in self.recips:
-                self.contribution_short(r)
-        if "cohort" in self.feats:
-            self.shared_payee()
-            self.duplicate_invoices()
-            self.provider_pattern()
+        for r in self.recips:  # a council without contributions.csv has no contributions rows
+            self.contribution_short(r)
+        # the cohort checks judge every council (defs): their truth is computed for all
+        self.shared_payee()
+        self.duplicate_invoices()
+        self.provider_pattern()
         for r in self.recips:
             self.recommendations(r)
             self.year_end_row(r)
@@ -283,9 +283,16 @@ class ExtTruth(Truth):
             r = next(x for x in self.recips if x.rid == rid)
             self.amb(p, r, "CO-SHARED-PAYEE", note=f"{pid}: over 78 h only with payslips paid "
                                                    f"after {p}: " + "; ".join(why))
+            self.maybe.append((rid, p))
 
     # ------------------------------------------------------------------ CO-DUPLICATE-INVOICE
     def duplicate_invoices(self):
+        """defs: invoices.csv rows with equal (canonical supplier, normalised invoice_id) in two
+        recipients' evidence or in one recipient's evidence in two files/months; the finding is
+        on each row after the first, in the month of the inbox folder it arrived in.  Rows are
+        ordered by folder month, then invoice date (within one month the folder says nothing
+        more); rows of different files tied on both are ambiguous (either may be the first).
+        The rows of one file are one sighting."""
         groups = {}
         for r in self.recips:
             if not r.is_dp:
@@ -293,40 +300,44 @@ class ExtTruth(Truth):
             for d in r.docs:
                 if d.kind != "invoice" or d.folder in r.missing_months:
                     continue
-                sup = canon_supplier(d.supplier)
+                if d.bad_amount:
+                    continue  # DQ-ROW-REJECTED: not evidence
                 idn = norm_invoice(d.doc_id)
-                k = ("id", sup, idn) if idn else ("blank", sup, d.amount, d.d)
-                groups.setdefault(k, []).append((d.d, r.rid, d.folder, r, d))
-        for k in sorted(groups, key=str):
+                if not idn:  # defs REVISED: a blank invoice_id is a rejected row
+                    raise RuntimeError(f"{r.rid}: an invoice with a blank invoice_id is planted")
+                groups.setdefault((canon_supplier(d.supplier), idn), []).append(
+                    (d.folder, d.d, r.rid, r, d))
+        for k in sorted(groups):
             rows = sorted(groups[k], key=lambda x: (x[0], x[1], x[2]))
-            if len(rows) < 2:
-                continue
-            for i, (dd, rid, folder, r, d) in enumerate(rows):
-                earlier = rows[:i]
-                dup = any(e[1] != rid or e[2] != folder for e in earlier)
-                same_file = any(e[1] == rid and e[2] == folder for e in earlier)
-                tie = any((e[0], e[1]) == (dd, rid) for e in earlier)
+            if len({(x[2], x[0]) for x in rows}) < 2:
+                continue  # one file only
+            for i, (folder, dd, rid, r, d) in enumerate(rows):
+                other = [e for e in rows if (e[2], e[0]) != (rid, folder)]
+                before = [e for e in other if (e[0], e[1]) < (folder, dd)]
+                tied = [e for e in other if (e[0], e[1]) == (folder, dd)]
+                flag = "yes" if before else "tie" if tied else ""
                 self.trace["duplicate_invoices"].append(dict(
-                    key="|".join(str(x) for x in k), recipient_id=rid, folder=folder,
+                    supplier=k[0], invoice_key=k[1], recipient_id=rid, folder=folder,
                     invoice_id=d.doc_id, supplier_written=d.supplier, invoice_date=dd.isoformat(),
-                    amount=money(d.amount), flagged=("yes" if i and dup else "")))
-                if i == 0:
-                    continue
-                if same_file or tie or month_of(dd) != folder:
+                    amount=money(d.amount), flagged=flag))
+                if before:
+                    first = before[0]
+                    self.f(folder, r, "CO-DUPLICATE-INVOICE", None, d.amount, k[0],
+                           note=f"invoice {d.doc_id!r} of {k[0]} {dd} {money(d.amount)} already "
+                                f"in {first[2]}'s evidence ({first[0]}, {first[4].doc_id!r})")
+                elif tied:
                     self.amb(folder, r, "CO-DUPLICATE-INVOICE", amount=d.amount,
-                             note=f"{d.doc_id!r}: same file / order tie / date outside folder")
-                    if month_of(dd) != folder:
-                        self.amb(month_of(dd), r, "CO-DUPLICATE-INVOICE", amount=d.amount,
-                                 note="period by invoice_date")
-                    continue
-                if dup:
-                    first = rows[0]
-                    self.f(folder, r, "CO-DUPLICATE-INVOICE", None, d.amount, k[1],
-                           note=f"invoice {d.doc_id!r} of {k[1]} {dd} {money(d.amount)} already "
-                                f"in {first[1]}'s evidence ({first[2]}, {first[4].doc_id!r})")
+                             note=f"{d.doc_id!r}: the same invoice in another file of the same "
+                                  f"month and date ({', '.join(e[2] for e in tied)}): which is "
+                                  "the first is not fixed")
+                    self.maybe.append((rid, folder))
 
     # ------------------------------------------------------------------ CO-PROVIDER-PATTERN
     def provider_pattern(self):
+        """defs REVISED: sample(M) = debits >= 10.00 to the provider from every account, FY start
+        .. M end; Benford applies when n >= 60 and greatest >= 100 x least, fails when chi2 >
+        20.09; round sums fail when n >= 20 and half or more are whole multiples of 50.00.  Raised
+        once a financial year, in the first period whose sample fails."""
         g = self.g
         provs = [p[0] for p in C.PROVIDERS + C.EXT_PROVIDERS]
         debits = {p: [] for p in provs}
@@ -335,10 +346,12 @@ class ExtTruth(Truth):
                 continue
             for x in r.txns:
                 if x.amt <= -CO["co_min_amount"] and x.payee in debits and \
-                        self.observed(r, x) and x.d >= g.fy_start:
+                        self.observed(r, x) and g.fy_start <= x.d <= g.fy_end:
                     debits[x.payee].append((x.d, -x.amt))
         chi_thr = float(CO["co_benford_chi2"])
         for prov in provs:
+            raised = False
+            unsure = None  # first period whose failing is a question of rounding
             for p in g.periods:
                 pe = month_end(date(int(p[:4]), int(p[5:]), 1))
                 amts = [a for d, a in debits[prov] if d <= pe]
@@ -347,48 +360,69 @@ class ExtTruth(Truth):
                     continue
                 chi2 = benford_chi2(amts)
                 n_round = sum(1 for a in amts if a % CO["co_round_unit"] == 0)
-                b_fail = n >= CO["co_benford_min_sample"] and chi2 > chi_thr
+                spread = max(amts) >= CO["co_benford_min_span"] * min(amts)
+                applies = n >= CO["co_benford_min_sample"] and spread
+                b_fail = applies and chi2 > chi_thr
                 r_fail = n >= CO["co_round_min_sample"] and \
                     Fraction(n_round, n) >= Fraction(CO["co_round_share"])
                 total = sum(amts)
+                near = applies and abs(chi2 - chi_thr) < 0.01 and not r_fail
                 self.trace["provider_stats"].append(dict(
-                    provider=prov, period=p, n=n, total=money(total), chi2=f"{chi2:.4f}",
-                    benford_fails="yes" if b_fail else "", round_n=n_round,
-                    round_share=f"{n_round / n:.4f}", round_fails="yes" if r_fail else ""))
-                if n >= CO["co_benford_min_sample"] and abs(chi2 - chi_thr) < 0.01:
+                    provider=prov, period=p, n=n, total=money(total), least=money(min(amts)),
+                    greatest=money(max(amts)), benford_applies="yes" if applies else "",
+                    chi2=f"{chi2:.4f}", benford_fails="yes" if b_fail else "", round_n=n_round,
+                    round_share=f"{n_round / n:.4f}", round_fails="yes" if r_fail else "",
+                    fails="yes" if b_fail or r_fail else "",
+                    finding="" if raised else "yes" if (b_fail or r_fail) and not near and
+                    unsure is None else "ambiguous" if near or (unsure and (b_fail or r_fail))
+                    else ""))
+                if raised:
+                    continue
+                if near:
+                    unsure = unsure or p
                     self.ambiguous.append(dict(period=p, recipient_id="COUNCIL",
                                                rule_id="CO-PROVIDER-PATTERN", txn_date="",
                                                amount="", line_id="",
                                                note=f"{prov}: chi2 {chi2:.4f} at the threshold"))
                     continue
-                if b_fail or r_fail:
-                    why = []
-                    if b_fail:
-                        why.append(f"Benford chi2 {chi2:.2f} > {CO['co_benford_chi2']} (n={n})")
-                    if r_fail:
-                        why.append(f"{n_round} of {n} are whole multiples of "
-                                   f"{money(CO['co_round_unit'])}")
-                    self.f(p, COUNCIL, "CO-PROVIDER-PATTERN", None, total, prov,
-                           note=f"{prov}: " + "; ".join(why))
+                if not (b_fail or r_fail):
+                    continue
+                raised = True
+                if unsure:  # whether an earlier month already failed is a question of rounding
+                    self.ambiguous.append(dict(period=p, recipient_id="COUNCIL",
+                                               rule_id="CO-PROVIDER-PATTERN", txn_date="",
+                                               amount=money(total), line_id="",
+                                               note=f"{prov}: chi2 at the threshold in {unsure}"))
+                    continue
+                why = []
+                if b_fail:
+                    why.append(f"Benford chi2 {chi2:.2f} > {CO['co_benford_chi2']} (n={n}, "
+                               f"{money(min(amts))}..{money(max(amts))})")
+                if r_fail:
+                    why.append(f"{n_round} of {n} are whole multiples of "
+                               f"{money(CO['co_round_unit'])}")
+                self.f(p, COUNCIL, "CO-PROVIDER-PATTERN", None, total, prov,
+                       note=f"{prov}: " + "; ".join(why) + " (first failing month of the year)")
 
     # ------------------------------------------------------------------ recommendations
     def recommendations(self, r):
-        """CO-* findings come from a check run after the per-recipient audit: whether they feed
-        the recipient's recommendation is not fixed by the defs, so a recommendation they would
-        change is marked ambiguous.  AC-CONTRIBUTION-SHORT is a per-recipient medium finding
-        (REVIEW)."""
-        full = self.findings
+        """defs: CO-SHARED-PAYEE and CO-DUPLICATE-INVOICE are REVIEW grounds on the recipient
+        they name (they are medium findings like any other; the base arithmetic counts them);
+        CO-PROVIDER-PATTERN is on COUNCIL and makes no row.  Where a medium or high finding
+        that is no repayment ground is itself ambiguous (which of two tied invoice rows is the
+        first, spend a few pence from the over-budget threshold, ...) and NONE would become
+        REVIEW with it, the recommendation is ambiguous."""
+        from .truth import REPAY_RULES, SEV
         n0 = len(self.recs)
-        self.findings = [f for f in full if not f["rule_id"].startswith("CO-")]
         super().recommendations(r)
-        without = self.recs[n0:]
-        del self.recs[n0:]
-        self.findings = full
-        super().recommendations(r)
-        for a, b in zip(without, self.recs[n0:]):
-            if (a["action"], a["amount"]) != (b["action"], b["amount"]):
+        maybe = {p for rid, p in self.maybe if rid == r.rid}
+        maybe |= {a["period"] for a in self.ambiguous if a["recipient_id"] == r.rid and
+                  a["period"] and SEV.get(a["rule_id"]) in ("medium", "high") and
+                  a["rule_id"] not in REPAY_RULES | {"AC-SURPLUS"}}
+        for b in self.recs[n0:]:
+            if b["period"] in maybe and b["action"] == "NONE":
                 b["ambiguous"] = "yes"
-                b["note"] += f" (without the cohort findings: {a['action']})"
+                b["note"] += " (REVIEW if an ambiguous finding is raised here)"
 
     # ------------------------------------------------------------------ year end
     def year_end_row(self, r):
@@ -416,6 +450,26 @@ class ExtTruth(Truth):
 
 
 # ---------------------------------------------------------------------- truth files
+CO_INTERPRETATIONS = [
+    "(cohort, every council) CO-SHARED-PAYEE amount = the recipient's wage debits to the person "
+    "in the period (0.00 if none). A week over 78 hours that only payslips paid after the "
+    "period end reveal is ambiguous for that period.",
+    "(cohort, every council) CO-DUPLICATE-INVOICE: rows of a (canonical supplier, normalised "
+    "invoice_id) are ordered by the month folder they arrived in, then invoice_date; each row "
+    "in another file after the first is flagged in its folder's month (txn_date blank). Rows "
+    "of two files tied on folder and date are ambiguous (which is the first is not fixed). "
+    "The default councils' random invoice numbers collide now and then: those are real "
+    "duplicates by the defs.",
+    "(cohort, every council) CO-PROVIDER-PATTERN: 'debits to the provider' = debits the "
+    "generator made to it (any name the statement shows), observed, >= 10.00, dated in the "
+    "year, from every DP account including card rows that moved money; recipient COUNCIL; "
+    "amount = the sample's total; raised once a year, in the first month whose sample fails "
+    "(Benford only when n >= 60 and greatest >= 100 x least).",
+    "(cohort, every council) CO-SHARED-PAYEE and CO-DUPLICATE-INVOICE are REVIEW grounds like "
+    "any medium finding. A NONE that an ambiguous medium or high finding (no repayment ground) "
+    "would make REVIEW is ambiguous.",
+]
+
 EXT_INTERPRETATIONS = [
     "(extended) Prepaid cards: a money-moving row is a `settled` row, or an `authorised` row "
     "whose reference has no `settled` row in the same file; its date is that row's date (the "
@@ -429,19 +483,25 @@ EXT_INTERPRETATIONS = [
     "(extended) AC-CONTRIBUTION-SHORT is judged for every period of the year in which a "
     "contributions row's due dates fall; due dates before 1 April do not count, a payment "
     "dated in the year does (the defs' cumulative financial-year sums).",
-    "(extended) CO-SHARED-PAYEE amount = the recipient's wage debits to the person in the "
-    "period (0.00 if none). A week over 78 hours that only payslips paid after the period end "
-    "reveal is ambiguous for that period. CO-* findings that would change a recommendation make "
-    "it ambiguous (whether the cohort check feeds recommendations is not fixed).",
-    "(extended) CO-DUPLICATE-INVOICE: period = the month folder of the later row, which here is "
-    "always the month of its invoice_date (both readings agree); txn_date blank.",
-    "(extended) CO-PROVIDER-PATTERN: 'debits to the provider' = debits the generator made to it "
-    "(any name the statement shows), observed, >= 10.00, from every DP account including card "
-    "rows that moved money; recipient COUNCIL; amount = the sample's total.",
     "(extended) Year end: council_in = council payments credited in the year (card loads "
     "included), contributions_in = contribution credits in the year; repayment (the contract "
     "column) is the council's share; repayment_before_split, council_in, contributions_in and "
     "surplus_weeks follow at the end.",
+]
+
+CO_README = [
+    "## Cohort checks (every council)",
+    "",
+    "- `cohort_people.csv`: every employees.csv row and the person it is (NI number, else name).",
+    "- `cohort_accounts.csv`: per person paid from two or more accounts and period, the accounts.",
+    "- `cohort_weeks.csv`: per shared person and Monday-Sunday week, the hours each account's",
+    "  payslips spread into it (exact fraction and decimal) and the total.",
+    "- `duplicate_invoices.csv`: every invoice row whose (canonical supplier, normalised invoice",
+    "  id) is in two or more files, in order; `flagged` yes = CO-DUPLICATE-INVOICE, tie =",
+    "  ambiguous.",
+    "- `provider_stats.csv`: per provider and period, the sample size, total, least, greatest,",
+    "  whether Benford applies, chi2, round-sum share, which test fails, and `finding` (the",
+    "  first failing month of the year: CO-PROVIDER-PATTERN on COUNCIL).",
 ]
 
 EXT_README = [
@@ -452,17 +512,22 @@ EXT_README = [
     "- `extended.json`: features, card / contribution / extended recipients, policy defaults used.",
     "- `contributions_trace.csv`: per recipient and period, due to date (due dates up to period",
     "  end - 5 days), contribution credits to date, shortfall = AC-CONTRIBUTION-SHORT amount.",
-    "- `cohort_people.csv`: every employees.csv row and the person it is (NI number, else name).",
-    "- `cohort_accounts.csv`: per shared person and period, the accounts that paid them.",
-    "- `cohort_weeks.csv`: per shared person and Monday-Sunday week, the hours each account's",
-    "  payslips spread into it (exact fraction and decimal) and the total.",
-    "- `duplicate_invoices.csv`: every invoice row whose (supplier, invoice id) or (supplier,",
-    "  amount, date) is seen more than once, in order; `flagged` = CO-DUPLICATE-INVOICE.",
-    "- `provider_stats.csv`: per provider and period, the sample size, total, Benford chi2 and",
-    "  round-sum share, and which test fails (CO-PROVIDER-PATTERN on COUNCIL).",
     "- `year_end.csv` extra columns: repayment before the split, council_in, contributions_in,",
     "  surplus in weeks of funding.",
 ]
+
+
+def write_traces(tdir, truth):
+    """the trace files of every council (the cohort checks judge every council)"""
+    import os
+
+    from .writers import csv_text, write
+    for name, rows in truth.trace.items():
+        if not rows:
+            continue
+        cols = list(rows[0])
+        write(os.path.join(tdir, f"{name}_trace.csv" if name == "contributions" else f"{name}.csv"),
+              csv_text(cols, [[x[c] for c in cols] for x in rows]))
 
 
 def write_extended_truth(tdir, gen, recips, truth, feats, n):
@@ -482,7 +547,7 @@ def write_extended_truth(tdir, gen, recips, truth, feats, n):
         "card_recipients": cards,
         "contribution_recipients": contrib,
         "policy_defaults": {**{k: (v if not isinstance(v, int) or k.endswith(("sample", "accounts",
-                                                                               "hours"))
+                                                                               "hours", "span"))
                                    else money(v)) for k, v in C.COHORT.items()},
                             "contribution_keywords": C.CONTRIBUTION_KEYWORDS,
                             "payment_window_days": T["pay_window"],
@@ -492,9 +557,3 @@ def write_extended_truth(tdir, gen, recips, truth, feats, n):
                 "findings like any transaction finding (rule, recipient_id, txn_date, amount)",
     }
     write(os.path.join(tdir, "extended.json"), json.dumps(info, indent=1) + "\n")
-    for name, rows in truth.trace.items():
-        if not rows:
-            continue
-        cols = list(rows[0])
-        write(os.path.join(tdir, f"{name}_trace.csv" if name == "contributions" else f"{name}.csv"),
-              csv_text(cols, [[x[c] for c in cols] for x in rows]))
