@@ -5,6 +5,7 @@ Written from shared/spec/contract.md and rules.md only: it imports nothing from 
 
     python -m dpaudit.synth.realistic OUT --recipients 40 --seed 7 --fy 2025
     python -m dpaudit.synth.realistic.score OUT REPORTS [--json FILE]
+    python -m dpaudit.synth.realistic.risk_truth OUT REPORTS [--json FILE]   (risk ratings)
 
 Extended councils (issue 18, written from the agreed definitions of prepaid cards, client
 contributions and the cohort checks): ``--extended`` (or ``--features cards,contributions,cohort``,
