@@ -59,7 +59,7 @@ def frame(rows) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["exception_id", "period", "recipient_id", "rule_id", "severity", "status"])
 
 
-NO_REC = pd.DataFrame(columns=["period", "recipient_id", "closing_balance_pence", "evidenced_pence",
+NO_REC = pd.DataFrame(columns=["period", "recipient_id", "opening_balance_pence", "closing_balance_pence", "evidenced_pence",
                                "unevidenced_pence", "contingency_pct"])
 
 
@@ -149,7 +149,7 @@ def test_statements_surplus_and_evidence_parts():
             f("R1", "AC-SURPLUS", "medium", "2025-11"), f("R1", "AC-SURPLUS", "medium", "2026-02"),
             f("R1", "AC-SURPLUS", "medium")]
     rec = pd.DataFrame({"period": ["2026-01", "2026-02", "2026-03"], "recipient_id": "R1",
-                        "closing_balance_pence": [500, 400, 300], "evidenced_pence": [70000, 0, 0],
+                        "opening_balance_pence": [600, 500, 400], "closing_balance_pence": [500, 400, 300], "evidenced_pence": [70000, 0, 0],
                         "unevidenced_pence": [20000, 10000, 0], "contingency_pct": ["30", "25", "20"]})
     r = rate(rows, rec=rec).loc["R1"]
     assert r["statements_points"] == 2 * 10 + 1 * 5
@@ -165,7 +165,8 @@ def test_statements_surplus_and_evidence_parts():
 
 
 def test_evidence_share_rounds_half_up():
-    rec = pd.DataFrame({"period": [P], "recipient_id": ["R1"], "closing_balance_pence": [0], "evidenced_pence": [59],
+    rec = pd.DataFrame({"period": [P], "recipient_id": ["R1"], "opening_balance_pence": [0], "closing_balance_pence": [0],
+                        "evidenced_pence": [59],
                         "unevidenced_pence": [1], "contingency_pct": [None]})
     assert rate([], ids=["R1"], rec=rec).loc["R1", "evidence_points"] == 1  # 30 / 60 = 0.5 -> 1
     rec["evidenced_pence"] = 60
@@ -173,9 +174,12 @@ def test_evidence_share_rounds_half_up():
 
 
 def test_a_rising_balance_above_the_contingency_scores_once():
-    def rec(closing, pct, periods=("2025-12", "2026-01", "2026-02", "2026-03")):
-        return pd.DataFrame({"period": list(periods), "recipient_id": "R1", "closing_balance_pence": closing,
-                             "evidenced_pence": 0, "unevidenced_pence": 0, "contingency_pct": pct})
+    def rec(closing, pct, periods=("2025-12", "2026-01", "2026-02", "2026-03"), opening=None):
+        # each month opens where the one before closed (the first a penny lower) unless told otherwise
+        opening = opening or [closing[0] - 1] + list(closing[:-1])
+        return pd.DataFrame({"period": list(periods), "recipient_id": "R1", "opening_balance_pence": opening,
+                             "closing_balance_pence": closing, "evidenced_pence": 0, "unevidenced_pence": 0,
+                             "contingency_pct": pct})
     up = rate([], ids=["R1"], rec=rec([100000, 120000, 130000, 150000], ["8", "9", "9.5", "12.34"])).loc["R1"]
     assert up["surplus_points"] == 10
     assert up["reasons"] == ("The balance rose in each of the last 3 months, to £1,500.00 (12.3% of the annual value, "
@@ -184,6 +188,16 @@ def test_a_rising_balance_above_the_contingency_scores_once():
     assert rate([], ids=["R1"], rec=rec([1, 2, 2, 4], ["7", "8", "9", "11"])).loc["R1", "score"] == 0  # not every month
     assert rate([], ids=["R1"], rec=rec([1, 2, 4], ["8", "9", "11"], ("2025-12", "2026-02", "2026-03"))
                 ).loc["R1", "score"] == 0  # a month not audited
+    # each month is judged on its own statement: the three months each closed above their opening,
+    # though a break between January and February (its own finding) lowered February's opening
+    broken = rec([100000, 120000, 130000, 150000], ["8", "9", "9.5", "12.34"], opening=[90000, 110000, 100000, 140000])
+    assert rate([], ids=["R1"], rec=broken).loc["R1", "surplus_points"] == 10
+    # only 3 months are needed: December (the 4th month back) is not read
+    three = rec([120000, 130000, 150000], ["9", "9.5", "12.34"], ("2026-01", "2026-02", "2026-03"))
+    assert rate([], ids=["R1"], rec=three).loc["R1", "surplus_points"] == 10
+    fell = rec([120000, 130000, 150000], ["9", "9.5", "12.34"], ("2026-01", "2026-02", "2026-03"),
+               opening=[120000, 125000, 140000])  # January closed where it opened: not a rise
+    assert rate([], ids=["R1"], rec=fell).loc["R1", "surplus_points"] == 0
 
 
 def test_top_three_reasons_largest_first():

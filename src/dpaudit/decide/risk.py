@@ -15,8 +15,8 @@ Every weight is in the policy's ``[risk]`` section (docs/risk.md has a worked ex
 * ``evidence``: ``evidence_points`` x the share of the window's debits (reconciliation
   ``unevidenced / (evidenced + unevidenced)``) that has no evidence, rounded half-up.
 * ``surplus``: ``surplus_month_points`` per period of the window with a surplus finding, plus
-  ``rising_points`` when the month-end balance rose in each of the last ``rising_months`` periods and
-  ends above ``contingency_max_pct`` of the annual value.
+  ``rising_points`` when each of the last ``rising_months`` periods (all audited) closed above its own
+  opening balance and the last ends above ``contingency_max_pct`` of the annual value.
 * ``statements``: ``missing_statement_points`` per period with a missing statement, plus
   ``statement_gap_points`` per other period with a gap in the statements.  When dpaudit read a file
   is not when the family sent it (a backfill reads a year at once), so ingest times are not used.
@@ -236,13 +236,19 @@ def _evidence_part(rec: pd.DataFrame, rp: RiskPolicy, w: int) -> pd.DataFrame:
 def _rising_part(rec: pd.DataFrame, period: str, rp: RiskPolicy) -> pd.DataFrame:
     if rec.empty or rp.rising_points <= 0:
         return pd.DataFrame()
-    last = window_periods(period, rp.rising_months + 1)
-    wide = rec[rec["period"].isin(last)].pivot_table(index="recipient_id", columns="period",
-                                                     values="closing_balance_pence", aggfunc="first")
+    # each of the last ``rising_months`` months (all audited) closed above its own opening balance: the
+    # month is judged on its own statement, so the first audited month counts, and a break between
+    # months (its own finding) does not make a rise
+    last = window_periods(period, rp.rising_months)
+    rows = rec[rec["period"].isin(last)].dropna(subset=["opening_balance_pence", "closing_balance_pence"])
+    up = (rows["closing_balance_pence"].astype("int64") > rows["opening_balance_pence"].astype("int64"))
+    wide = rows.assign(up=up).pivot_table(index="recipient_id", columns="period", values="up", aggfunc="first")
+    closings = rows.pivot_table(index="recipient_id", columns="period", values="closing_balance_pence", aggfunc="first")
     if wide.empty or any(p not in wide.columns for p in last):
         return pd.DataFrame()
     wide = wide[last].dropna()
-    rising = (wide.diff(axis=1).iloc[:, 1:] > 0).all(axis=1)
+    rising = wide.astype(bool).all(axis=1)
+    wide = closings.loc[wide.index, last]
     now = rec[rec["period"] == period].set_index("recipient_id")
     pct = now["contingency_pct"].reindex(wide.index)
     above = pct.map(lambda v: v is not None and not pd.isna(v) and Decimal(str(v)) > rp.contingency_max_pct)
@@ -280,7 +286,7 @@ def rate_recipients(period: str, recipients: pd.DataFrame, findings: pd.DataFram
     ``recipients``: ``recipient_id, dp_start_date, dp_end_date, status``.  ``findings``: ``period,
     recipient_id, rule_id, severity, exception_id, status`` (open/accepted/dismissed/queried) of any
     periods: those outside the window are left out here.  ``reconciliation``: ``period,
-    recipient_id, closing_balance_pence, evidenced_pence, unevidenced_pence, contingency_pct``.
+    recipient_id, opening_balance_pence, closing_balance_pence, evidenced_pence, unevidenced_pence, contingency_pct``.
     """
     rp = RiskPolicy.of(policy)
     w = rp.window
@@ -365,7 +371,7 @@ def rate_period(con, period: str, policy: Policy, *, run_id: str | None = None, 
     status = current_status(con, list(findings["exception_id"]), **policy.carry())
     findings["status"] = status["status"].to_numpy() if len(status) else []
     rec = con.execute("""
-        SELECT period, recipient_id, closing_balance_pence, evidenced_pence, unevidenced_pence,
+        SELECT period, recipient_id, opening_balance_pence, closing_balance_pence, evidenced_pence, unevidenced_pence,
                CAST(contingency_pct AS VARCHAR) AS contingency_pct
         FROM reconciliation WHERE list_contains(?::VARCHAR[], period)""", [window]).df()
     out = rate_recipients(period, recipients, findings, rec, policy)
