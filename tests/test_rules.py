@@ -232,6 +232,11 @@ def test_net_mismatch_replaces_no_payslip(c):
     f = c.audit("2025-05")
     assert one(f, "PY-NET-MISMATCH")["amount_pence"] == 1000 and fired(f, "PY-NO-PAYSLIP").empty
     assert fired(f, "EV-NO-EVIDENCE").empty
+    # the reconciliation counts the wage evidenced up to the payslip's net, like a receipt for another amount
+    from dpaudit.audit.reconcile import reconcile
+    rec = reconcile(c.last_data).set_index("recipient_id").loc["R001"]
+    assert rec["evidenced_pence"] + rec["unevidenced_pence"] == rec["debits_pence"]
+    assert rec["unevidenced_pence"] == 1000  # the month's other debits are evidenced; of the wage, £10.00 is not
 
 
 def test_namesake_employees_are_told_apart_by_their_payslips(c):

@@ -35,6 +35,15 @@ def reconcile(data: AuditData) -> pd.DataFrame:
     p = period_txns(data)
     council, _ = council_credits(data)
     _, _, status = match_evidence(data)
+    # a wage paid against a payslip that shows another net pay (PY-NET-MISMATCH) is evidenced up to the
+    # payslip's net, as a payment against a receipt for another amount is (EV-AMOUNT-MISMATCH)
+    from dpaudit.audit.rules.py import net_mismatch_pairs
+    slips = net_mismatch_pairs(data)
+    if len(slips):
+        net = status["txn_id"].map(slips.drop_duplicates("txn_id").set_index("txn_id")["net_pence"]).fillna(0)
+        extra = pd.concat([net.astype("int64"), status["unevidenced_pence"]], axis=1).min(axis=1).clip(lower=0)
+        status = status.assign(evidenced_pence=status["evidenced_pence"] + extra,
+                               unevidenced_pence=status["unevidenced_pence"] - extra)
     st = status.merge(p[["txn_id", "recipient_id"]], on="txn_id")
     ev = st.groupby("recipient_id")[["evidenced_pence", "unevidenced_pence"]].sum()
     cc = council[council["amount_pence"] > 0].groupby("recipient_id")["amount_pence"].sum()

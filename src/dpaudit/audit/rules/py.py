@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from dpaudit.audit.data import AuditData
+from dpaudit.audit.data import AuditData, cached_view
 from dpaudit.core.dates import age_on, next_period, parse_period
 from dpaudit.audit.match import evidence_key, match_evidence, payslip_evidence_id
 from dpaudit.core.money import format_gbp, gbp_series, round_half_up_pence
@@ -47,26 +47,38 @@ def no_payslip(data: AuditData) -> pd.DataFrame:
     return txn_findings(w, msg)
 
 
-@rule("PY-NET-MISMATCH")
-def net_mismatch(data: AuditData) -> pd.DataFrame:
-    """A wage payment whose payslip (same employee, pay date in window) shows another net pay; or a payslip
-    whose gross - tax - employee NI - employee pension is not its net."""
+@cached_view("net_mismatch_pairs")
+def net_mismatch_pairs(data: AuditData) -> pd.DataFrame:
+    """Each wage payment not evidenced to the penny whose payslip (same employee, pay date in window,
+    not another payment's) shows another net pay: the payment's rows plus ``net_pence, diff,
+    pay_date``.  PY-NET-MISMATCH reports them; the reconciliation counts such a payment evidenced up
+    to the payslip's net (as a receipt for another amount is, EV-AMOUNT-MISMATCH)."""
     w = wage_payments(data)
     _, _, status = match_evidence(data)
     w = w.merge(status, on="txn_id")
     w = w[w["evidence_status"] != "evidenced"]
     near = _payslips_near(data, w)
+    if near.empty:
+        return w.iloc[:0].assign(net_pence=pd.Series(dtype="int64"), diff=pd.Series(dtype="int64"),
+                                 pay_date=pd.Series(dtype="datetime64[ns]"))
+    # a payslip another payment matched is that payment's; of the rest, the one dated nearest
+    matches, _, _ = match_evidence(data)
+    paid = matches[matches["evidence_kind"] == "payslip"].merge(data.txns[["txn_id", "recipient_id"]], on="txn_id")
+    taken = set(evidence_key(paid, "evidence_id"))
+    near = near[~evidence_key(near.assign(ev_id=payslip_evidence_id(near))).isin(taken)].copy()
+    near["diff"] = (near["net_pence"].astype("int64") + near["amount_pence"].astype("int64")).abs()
+    near["gap"] = (near["posted_date"] - near["pay_date"]).abs()
+    near = near.sort_values(["txn_id", "gap", "diff", "pay_date"]).drop_duplicates("txn_id")
+    return w.merge(near[["txn_id", "net_pence", "diff", "pay_date"]], on="txn_id")
+
+
+@rule("PY-NET-MISMATCH")
+def net_mismatch(data: AuditData) -> pd.DataFrame:
+    """A wage payment whose payslip (same employee, pay date in window) shows another net pay; or a payslip
+    whose gross - tax - employee NI - employee pension is not its net."""
     frames = []
-    if not near.empty:
-        # a payslip another payment matched is that payment's; of the rest, the one dated nearest
-        matches, _, _ = match_evidence(data)
-        paid = matches[matches["evidence_kind"] == "payslip"].merge(data.txns[["txn_id", "recipient_id"]], on="txn_id")
-        taken = set(evidence_key(paid, "evidence_id"))
-        near = near[~evidence_key(near.assign(ev_id=payslip_evidence_id(near))).isin(taken)].copy()
-        near["diff"] = (near["net_pence"].astype("int64") + near["amount_pence"].astype("int64")).abs()
-        near["gap"] = (near["posted_date"] - near["pay_date"]).abs()
-        near = near.sort_values(["txn_id", "gap", "diff", "pay_date"]).drop_duplicates("txn_id")
-        x = w.merge(near[["txn_id", "net_pence", "diff", "pay_date"]], on="txn_id")
+    x = net_mismatch_pairs(data)
+    if not x.empty:
         msg = ("Paid " + gbp_series(x["amount_pence"].abs()) + " to " + x["name"].astype(str) + " on "
                + x["posted_date"].dt.strftime("%d/%m/%Y") + " but the payslip dated " + x["pay_date"].dt.strftime("%d/%m/%Y")
                + " shows net pay of " + gbp_series(x["net_pence"]) + " (difference " + gbp_series(x["diff"])
