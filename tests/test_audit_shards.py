@@ -169,6 +169,6 @@ def test_a_month_on_a_local_dask_cluster_of_worker_processes_stores_the_same(tmp
 
 
 @pytest.mark.parametrize("recipients,workers,shards", [
-    (300, 2, 1), (400, 2, 2), (1000, 2, 2), (5000, 2, 5), (20000, 2, 20), (20000, 8, 20), (3000, 8, 8), (5000, 1, 1)])
+    (300, 2, 1), (400, 2, 2), (1000, 2, 2), (2000, 2, 4), (5000, 2, 10), (20000, 2, 40), (20000, 8, 40), (3000, 8, 8), (5000, 1, 1)])
 def test_shards_are_one_per_worker_and_never_too_big(recipients, workers, shards):
     assert shard.shard_count(recipients, workers) == shards
