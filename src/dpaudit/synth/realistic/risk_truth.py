@@ -327,12 +327,9 @@ def rebuild(council: str):
     recips = gen.build()
     if feats:
         from .extended import build_extended
-        from .truth_ext import ExtTruth
         recips = recips + build_extended(gen, recips, feats)
-        truth = ExtTruth(gen, recips, feats).run()
-    else:
-        from .truth import Truth
-        truth = Truth(gen, recips).run()
+    from .truth_ext import ExtTruth  # every council's truth includes the cohort checks (as __main__ writes it)
+    truth = ExtTruth(gen, recips, feats).run()
     mine = collections.Counter((f["period"], f["recipient_id"], f["rule_id"], f["txn_date"],
                                 f["amount"]) for f in truth.findings)
     file = collections.Counter((f["period"], f["recipient_id"], f["rule_id"], f["txn_date"],
@@ -377,11 +374,8 @@ class RiskTruth:
             if is_amb(e):
                 rows.append(dict(e, source="engine (ambiguous key)"))
                 self.resolved[e["rule_id"]] += 1
-            elif e["rule_id"] in COHORT_RULES and "cohort" not in self.features:
-                # the oracle computes the cohort rules' truth only for councils generated with
-                # them (score.py leaves the engine's unscored): the engine's count
-                rows.append(dict(e, source="engine (rule without truth)"))
-                self.unscored[e["rule_id"]] += 1
+            # every council's truth has the cohort rules (__main__ writes them for all): no engine
+            # finding is taken in place of a truth any more; ``unscored`` stays for the report
         self.dropped = collections.Counter(f["rule_id"] for f in truth if is_amb(f))
         self.rows = rows
         self.inputs = {}
