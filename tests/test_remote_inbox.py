@@ -178,3 +178,75 @@ def test_a_url_dpaudit_cannot_read_is_a_plain_message(tmp_path, monkeypatch):
     res = CliRunner().invoke(app, ["run", "--data", "memory://no/such/council", "--period", PERIOD,
                                    "--db", str(tmp_path / "x.duckdb")])
     assert res.exit_code == 1 and "does not exist or is not a folder" in res.output
+
+
+def test_a_file_left_by_an_interrupted_run_goes_when_the_url_no_longer_has_it(memfs):
+    """The mirror is what the URL holds now, also when a run stopped after fetching a file and before
+    it wrote down what it had fetched."""
+    fs, root = memfs
+    _upload(fs, SAMPLE, root)
+    url = f"memory://{root}"
+    rep = remote.stage(url, [PERIOD])
+    stray = rep.local / f"inbox/{PERIOD}/R00001/left-behind.csv"   # fetched, never written in the manifest
+    stray.write_text("date,description,amount\n")
+    again = remote.stage(url, [PERIOD])
+    assert not stray.exists() and again.removed == 1
+
+
+def test_an_object_name_no_file_can_have_is_reported_and_the_rest_is_read(memfs, tmp_path):
+    fs, root = memfs
+    _upload(fs, SAMPLE, root)
+    fs.pipe(f"{root}/inbox/{PERIOD}/R00001//double.csv", b"date,description,amount\n")
+    fs.pipe(f"{root}/inbox/{PERIOD}/R00001/./dot.csv", b"date,description,amount\n")
+    rep = remote.stage(f"memory://{root}", [PERIOD])
+    assert sorted(n.rsplit("/", 1)[-1] for n in rep.skipped) == ["dot.csv", "double.csv"]
+    assert rep.fetched > 0 and not list(rep.local.rglob("double.csv"))
+
+
+def test_a_link_that_becomes_a_folder_and_back_is_mirrored_each_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("DPAUDIT_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    box = data / "inbox" / PERIOD / "R1"
+    box.mkdir(parents=True)
+    (data / "reference").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", box / "more")
+    url = f"file://{data}"
+    mirror = remote.stage(url, [PERIOD]).local
+    assert (mirror / f"inbox/{PERIOD}/R1/more").is_symlink()
+    os.unlink(box / "more")
+    (box / "more").mkdir()
+    (box / "more" / "receipts.csv").write_text("receipt_id,date,supplier,amount,description\n")
+    remote.stage(url, [PERIOD])
+    assert (mirror / f"inbox/{PERIOD}/R1/more/receipts.csv").is_file()
+    shutil.rmtree(box / "more")
+    os.symlink(tmp_path / "elsewhere", box / "more")
+    remote.stage(url, [PERIOD])
+    assert (mirror / f"inbox/{PERIOD}/R1/more").is_symlink()
+
+
+def test_the_policy_file_is_never_followed_through_a_link_nor_cut(tmp_path, monkeypatch):
+    monkeypatch.setenv("DPAUDIT_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    (data / "reference").mkdir(parents=True)
+    secret = tmp_path / "secret.toml"
+    secret.write_text('[thresholds]\nmax_file_bytes = 7\n')
+    os.symlink(secret, data / "policy.toml")
+    rep = remote.stage(f"file://{data}")
+    assert not (rep.local / "policy.toml").exists()  # a link to nothing: the default policy applies
+    os.unlink(data / "policy.toml")
+    (data / "policy.toml").write_text("# " + "x" * (remote.POLICY_MAX_BYTES + 10) + "\n")
+    with pytest.raises(remote.RemoteDataError, match="over the 1,048,576-byte limit for a policy file"):
+        remote.stage(f"file://{data}")
+
+
+def test_files_are_capped_at_the_limit_of_the_policy_the_run_uses(memfs, tmp_path):
+    fs, root = memfs
+    _upload(fs, SAMPLE, root)
+    rid = sorted(p.name for p in (SAMPLE / "inbox" / PERIOD).iterdir())[0]
+    fs.pipe(f"{root}/inbox/{PERIOD}/{rid}/big.csv", b"date,description,amount\n" + b"2026-02-01,X,-1.00\n" * 3000)
+    own = tmp_path / "mine.toml"
+    own.write_text("[thresholds]\nmax_file_bytes = 1000000\n")
+    rep = remote.stage(f"memory://{root}", [PERIOD], policy_path=own)
+    assert rep.truncated == 0 and (rep.local / f"inbox/{PERIOD}/{rid}/big.csv").stat().st_size == len(
+        fs.cat(f"{root}/inbox/{PERIOD}/{rid}/big.csv"))

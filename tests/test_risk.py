@@ -237,6 +237,9 @@ def test_risk_policy_is_checked_when_loaded(tmp_path):
     bad.write_text("[risk.review_months]\namber = 0\n", encoding="utf-8")
     with pytest.raises(PolicyError, match="review_months.amber"):
         load_policy(bad)
+    bad.write_text("[risk]\nrising_months = 7\n", encoding="utf-8")  # more than the 6-month window reads
+    with pytest.raises(PolicyError, match="rising_months = 7 is more than risk.window_periods = 6"):
+        load_policy(bad)
     ok = tmp_path / "ok.toml"
     ok.write_text("[risk]\nschedule_reviews = true\nred_score = 40\n", encoding="utf-8")
     assert load_policy(ok).raw["risk"]["red_score"] == 40

@@ -337,3 +337,17 @@ def test_exception_ids_stable_and_order_free(c):
         c.rows[k] = list(reversed(c.rows[k]))
     b = c.audit("2025-05")
     assert sorted(a["exception_id"]) == sorted(b["exception_id"])
+
+
+def test_one_payslip_evidences_one_payment_in_the_reconciliation(c):
+    """Two wages of £300 near one £500 payslip: both are PY-NET-MISMATCH, but the payslip counts
+    as evidence of one payment only (£300 of it), never £600."""
+    from dpaudit.audit.reconcile import reconcile
+
+    c.txn("R001", "2025-05-23", "-300.00", "M JONES")
+    c.txn("R001", "2025-05-24", "-300.00", "M JONES")
+    c.payslip("R001", "E1", "2025-05-23", "500.00", "500.00", hours="30")
+    c.audit("2025-05")
+    rec = reconcile(c.last_data).set_index("recipient_id").loc["R001"]
+    assert rec["evidenced_pence"] + rec["unevidenced_pence"] == rec["debits_pence"]
+    assert rec["unevidenced_pence"] == 30000  # one wage evidenced by the payslip (£300 of its £500), the other not

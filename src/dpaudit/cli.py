@@ -145,7 +145,7 @@ def domain_errors() -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------------------- helpers
-def data_folder(data: str, periods: list[str] = ()) -> Path:
+def data_folder(data: str, periods: list[str] = (), policy: Path | None = None) -> Path:
     """The folder a command reads: ``--data`` itself, or for a URL its local mirror brought up to date
     with ``reference/``, ``profiles/``, ``policy.toml`` and the inbox of ``periods``
     (:mod:`dpaudit.ingest.remote`)."""
@@ -153,9 +153,12 @@ def data_folder(data: str, periods: list[str] = ()) -> Path:
 
     if not is_url(data):
         return Path(data)
-    rep = stage(data, periods)
+    rep = stage(data, periods, policy_path=policy)
     err_console.print(f"{data}: mirrored to {rep.local} ({rep.fetched} file(s) fetched, {rep.unchanged} unchanged, "
                       f"{rep.removed} removed)", highlight=False)
+    for name in rep.skipped:
+        err_console.print(f"{name} was not read: no file of a folder can have that name (an empty, '.' or '..' "
+                          f"part). Rename it at the data folder.", highlight=False)
     return rep.local
 
 
@@ -282,7 +285,7 @@ def ingest(data: DataOpt, period: PeriodOpt, db: DbOpt = None, policy: PolicyOpt
 
     with domain_errors():
         parse_period(period)
-        data = data_folder(data, [period])
+        data = data_folder(data, [period], policy)
         require_inbox(data, [period], policy)
         with stage_progress(quiet) as prog:
             prog.add_task(f"ingest {period}", total=None)
@@ -307,7 +310,7 @@ def audit(data: DataOpt, period: PeriodOpt, db: DbOpt = None, policy: PolicyOpt 
     stages = ("ingest", "audit", "recommend")
     with domain_errors():
         parse_period(period)
-        data = data_folder(data, [period])
+        data = data_folder(data, [period], policy)
         require_inbox(data, [period], policy)
         with stage_progress(quiet) as prog:
             task = prog.add_task(f"{period}: ingest", total=len(stages))
@@ -363,7 +366,7 @@ def run(data: DataOpt,
     results = []
     with domain_errors(), contextlib.ExitStack() as stack:
         todo = expand_periods(period, periods)
-        data = data_folder(data, todo)
+        data = data_folder(data, todo, policy)
         require_inbox(data, todo, policy)
         pool = stack.enter_context(DaskPool(dask)) if dask is not None else None
         with stage_progress(quiet) as prog:

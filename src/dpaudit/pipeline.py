@@ -372,7 +372,8 @@ def run_period(data_dir: Path | str, period: str, *, reports_dir: Path | str | N
     from dpaudit.ingest.workers import Workers
 
     parse_period(period)
-    data_dir = require_data_dir(remote.local_data(data_dir, [period]) if "ingest" in stages else data_dir)
+    data_dir = require_data_dir(remote.local_data(data_dir, [period], policy_path=policy_path)
+                                if "ingest" in stages else data_dir)
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; the stages are {', '.join(STAGES)}")

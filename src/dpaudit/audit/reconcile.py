@@ -37,8 +37,12 @@ def reconcile(data: AuditData) -> pd.DataFrame:
     _, _, status = match_evidence(data)
     # a wage paid against a payslip that shows another net pay (PY-NET-MISMATCH) is evidenced up to the
     # payslip's net, as a payment against a receipt for another amount is (EV-AMOUNT-MISMATCH)
+    from dpaudit.audit.match import used_evidence
     from dpaudit.audit.rules.py import net_mismatch_pairs
     slips = net_mismatch_pairs(data)
+    # one payslip evidences one payment, and not one a payment of another month already had
+    slips = slips[~slips["ev_key"].isin(used_evidence(data))].sort_values(["ev_key", "gap", "diff", "txn_id"])
+    slips = slips.drop_duplicates("ev_key")
     if len(slips):
         net = status["txn_id"].map(slips.drop_duplicates("txn_id").set_index("txn_id")["net_pence"]).fillna(0)
         extra = pd.concat([net.astype("int64"), status["unevidenced_pence"]], axis=1).min(axis=1).clip(lower=0)

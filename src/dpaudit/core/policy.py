@@ -204,6 +204,9 @@ def _validate_risk(risk: dict, src: str) -> None:
     if risk and not (1 <= risk["amber_score"] < risk["red_score"]):
         raise PolicyError(f"{src}: risk.amber_score = {risk['amber_score']} and risk.red_score = {risk['red_score']}: "
                           "amber must be at least 1 and below red")
+    if risk and risk["rising_months"] > risk["window_periods"]:
+        raise PolicyError(f"{src}: risk.rising_months = {risk['rising_months']} is more than risk.window_periods = "
+                          f"{risk['window_periods']}: the months a rising balance is judged on must be in the window")
     if risk and not (1 <= risk["window_periods"] and 1 <= risk["rising_months"] and 0 <= risk["dismissed_pct"] <= 100):
         raise PolicyError(f"{src}: risk.window_periods and risk.rising_months must be at least 1, and "
                           "risk.dismissed_pct between 0 and 100")

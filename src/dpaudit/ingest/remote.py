@@ -25,8 +25,9 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Iterable
 
@@ -34,6 +35,7 @@ URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 MANIFEST = ".dpaudit-mirror.json"  # what each mirrored file was fetched from (size and version tag)
 STAGED_TOP = ("reference", "profiles")  # folders every run reads; plus policy.toml and inbox/<month>
 CHUNK_BYTES = 1 << 20
+POLICY_MAX_BYTES = 1 << 20  # a policy file is a page of settings: larger is refused, never cut
 SOURCE_MARKER = ".dpaudit-source"  # in a mirror: the URL it mirrors
 
 
@@ -91,10 +93,12 @@ class StageReport:
     removed: int = 0
     bytes_fetched: int = 0
     truncated: int = 0
+    skipped: list[str] = field(default_factory=list)  # object names no mirror path can stand for (not read)
 
 
-def _listing(fs, root: str, parts: Iterable[str]) -> dict[str, dict]:
-    """``relative posix path -> info`` of every object under the parts asked for (missing parts: none)."""
+def _listing(fs, root: str, parts: Iterable[str], skipped: list[str]) -> dict[str, dict]:
+    """``relative posix path -> info`` of every object under the parts asked for (missing parts: none);
+    object names no local path can stand for go to ``skipped``."""
     out: dict[str, dict] = {}
     for part in parts:
         base = f"{root.rstrip('/')}/{part}"
@@ -112,11 +116,14 @@ def _listing(fs, root: str, parts: Iterable[str]) -> dict[str, dict]:
             if link is not None:  # a file reached through a linked folder: the link itself is reported
                 out[link] = {"name": link, "type": "file", "islink": True}
                 continue
-            rel = PurePosixPath(name).relative_to(PurePosixPath(root.rstrip("/") or "/")).as_posix() \
-                if name.startswith(root.rstrip("/")) else None
-            if rel is None or rel.startswith("..") or "/../" in f"/{rel}/":
-                continue  # never write outside the mirror
-            out[rel] = inf
+            prefix = root.rstrip("/") + "/"
+            raw = name[len(prefix):] if name.startswith(prefix) else None
+            if raw is None or PurePosixPath(raw).as_posix() != raw or any(p in ("", ".", "..") for p in raw.split("/")):
+                # a key such as "R1//a.csv", "R1/./a.csv" or "../x": no file of the mirror can stand for it
+                # (and nothing may be written outside it): reported, never read
+                skipped.append(name)
+                continue
+            out[raw] = dict(inf, name=name)
     return out
 
 
@@ -135,13 +142,12 @@ def _linked_ancestor(fs, root: str, name: str) -> str | None:
 
 
 def stage(url: str, periods: Iterable[str] = (), *, cache_root: Path | None = None,
-          max_file_bytes: int | None = None) -> StageReport:
+          max_file_bytes: int | None = None, policy_path: str | os.PathLike | None = None) -> StageReport:
     """Bring the local mirror of ``url`` up to date for a run of ``periods``; return where it is.
 
     Only what changed is fetched; files gone from the URL are removed from the mirror (within the
-    parts staged), so the mirror is what the URL holds now."""
-    from dpaudit.core.policy import load_policy
-
+    parts staged), so the mirror is what the URL holds now.  Files are capped at the
+    ``max_file_bytes`` of the policy the run uses (``policy_path``, else the folder's own)."""
     fs, root = _filesystem(url)
     local = mirror_dir(url, cache_root)
     local.mkdir(parents=True, exist_ok=True)
@@ -153,47 +159,85 @@ def stage(url: str, periods: Iterable[str] = (), *, cache_root: Path | None = No
         raise RemoteDataError(f"The data folder {url} could not be listed ({exc}). Check the credentials of this "
                               f"machine and run again.") from exc
     parts = [*STAGED_TOP, "policy.toml", *(f"inbox/{p}" for p in sorted(set(periods)))]
-    listing = _listing(fs, root, parts)
+    report = StageReport(local)
+    listing = _listing(fs, root, parts, report.skipped)
     manifest_path = local / MANIFEST
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
-    if max_file_bytes is None:  # the data folder's own policy decides the limit, as it does for a local run
-        policy_file = local / "policy.toml"
-        if "policy.toml" in listing:
-            _fetch(fs, f"{root.rstrip('/')}/policy.toml", policy_file, 1 << 20)
-        max_file_bytes = int(load_policy(policy_file if policy_file.exists() else None).threshold("max_file_bytes"))
-    report = StageReport(local)
+    if max_file_bytes is None:
+        max_file_bytes = _file_limit(fs, listing, local, policy_path)
     for rel, info in sorted(listing.items()):
         target = local / rel
         version = _version(info)
+        _clear_way(local, target)
         if info.get("islink"):
             if not target.is_symlink():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if target.exists():
-                    target.unlink()
+                if target.is_dir():
+                    shutil.rmtree(target)
                 target.symlink_to(local / ".not-followed")  # reported by the inbox scan, never read
             manifest[rel] = "link"
             continue
         if manifest.get(rel) == version and target.is_file() and not target.is_symlink():
             report.unchanged += 1
             continue
-        n = _fetch(fs, f"{root.rstrip('/')}/{rel}", target, max_file_bytes + 1)
+        n = _fetch(fs, info["name"], target, max_file_bytes + 1)
         report.fetched += 1
         report.bytes_fetched += n
         report.truncated += int(n > max_file_bytes)
         manifest[rel] = version
-    staged_prefixes = tuple(p if p == "policy.toml" else p + "/" for p in parts)
-    for rel in sorted(set(manifest) - set(listing)):
-        if rel == "policy.toml" or rel.startswith(staged_prefixes):
-            target = local / rel
-            if target.is_symlink() or target.is_file():
-                target.unlink()
+    # what the mirror holds under the staged parts and the URL no longer does goes (also a file fetched
+    # by a run that was interrupted before it wrote the manifest)
+    for part in parts:
+        here = local / part
+        present = [here] if here.is_symlink() or here.is_file() else \
+            [p for p in here.rglob("*") if p.is_symlink() or p.is_file()] if here.is_dir() else []
+        for p in present:
+            rel = p.relative_to(local).as_posix()
+            if rel not in listing and not p.name.startswith(".fetch-"):
+                p.unlink()
                 report.removed += 1
-            manifest.pop(rel)
+                manifest.pop(rel, None)
+    for rel in [r for r in manifest if r not in listing and (r == "policy.toml" or r.startswith(tuple(
+            p + "/" for p in parts)))]:
+        manifest.pop(rel)
     (local / SOURCE_MARKER).write_text(url, encoding="utf-8")  # workers elsewhere fetch from here
     tmp = manifest_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(manifest, sort_keys=True, indent=0), encoding="utf-8")
     tmp.replace(manifest_path)
     return report
+
+
+def _file_limit(fs, listing: dict[str, dict], local: Path, policy_path: str | os.PathLike | None) -> int:
+    """``max_file_bytes`` of the policy the run will use: ``--policy`` when given, else the data
+    folder's own ``policy.toml`` (a link is never followed; one over the limit is refused, not cut)."""
+    from dpaudit.core.policy import load_policy
+
+    if policy_path is not None:
+        return int(load_policy(policy_path).threshold("max_file_bytes"))
+    policy_file = local / "policy.toml"
+    info = listing.get("policy.toml")
+    if info is None or info.get("islink"):
+        if policy_file.is_symlink() or policy_file.is_file():
+            policy_file.unlink()
+        return int(load_policy(None).threshold("max_file_bytes"))
+    if int(info.get("size") or 0) > POLICY_MAX_BYTES:
+        raise RemoteDataError(f"policy.toml at the data folder is {int(info['size']):,} bytes, over the "
+                              f"{POLICY_MAX_BYTES:,}-byte limit for a policy file. Check it is the council's policy.")
+    _clear_way(local, policy_file)
+    _fetch(fs, info["name"], policy_file, POLICY_MAX_BYTES)
+    return int(load_policy(policy_file).threshold("max_file_bytes"))
+
+
+def _clear_way(local: Path, target: Path) -> None:
+    """Make room for ``target`` in the mirror: a link or file where a folder of its path must be (the
+    URL changed a link or file into a folder) is removed, as is a folder where the file must be."""
+    here = local
+    for part in target.relative_to(local).parts[:-1]:
+        here = here / part
+        if here.is_symlink() or here.is_file():
+            here.unlink()
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _fetch(fs, remote: str, target: Path, limit: int) -> int:
@@ -218,10 +262,11 @@ def _fetch(fs, remote: str, target: Path, limit: int) -> int:
     return n
 
 
-def local_data(data: str | os.PathLike, periods: Iterable[str] = (), *, cache_root: Path | None = None) -> Path:
+def local_data(data: str | os.PathLike, periods: Iterable[str] = (), *, cache_root: Path | None = None,
+               policy_path: str | os.PathLike | None = None) -> Path:
     """The folder a command reads: ``data`` itself, or the brought-up-to-date mirror of a URL."""
     if is_url(data):
-        return stage(str(data), periods, cache_root=cache_root).local
+        return stage(str(data), periods, cache_root=cache_root, policy_path=policy_path).local
     return Path(data)
 
 
@@ -242,14 +287,16 @@ def source_for(data_dir: Path, max_file_bytes: int) -> RemoteSource | None:
 
 
 def fetch_missing(paths: list[Path], shas: list[str], source: RemoteSource | None) -> dict[Path, Path]:
-    """On a worker: ``planned path -> path to read``.  A path this process sees is read where it is;
-    one it cannot see (another machine) is fetched from ``source`` into this worker's own mirror and
-    must have the SHA-256 the writer planned."""
-    out: dict[Path, Path] = {}
-    missing = [(p, s) for p, s in zip(paths, shas) if not Path(p).exists()]
-    for p in paths:
-        out[Path(p)] = Path(p)
-    if not missing or source is None:
+    """On a worker: ``planned path -> path to read``.  A path this process sees with the planned
+    content is read where it is; any other (another machine, or an old mirror there) is fetched from
+    ``source`` into this worker's own mirror and must have the SHA-256 the writer planned."""
+    out: dict[Path, Path] = {Path(p): Path(p) for p in paths}
+    if source is None:
+        return out
+    # a path this process sees is read where it is only with the planned content: another machine may
+    # hold an old mirror of the same URL at the same path
+    missing = [(p, s) for p, s in zip(paths, shas) if not (Path(p).is_file() and _sha256(Path(p)) == s)]
+    if not missing:
         return out
     fs, root = _filesystem(source.url)
     here = mirror_dir(source.url) / "worker"

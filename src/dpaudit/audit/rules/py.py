@@ -60,16 +60,18 @@ def net_mismatch_pairs(data: AuditData) -> pd.DataFrame:
     near = _payslips_near(data, w)
     if near.empty:
         return w.iloc[:0].assign(net_pence=pd.Series(dtype="int64"), diff=pd.Series(dtype="int64"),
-                                 pay_date=pd.Series(dtype="datetime64[ns]"))
+                                 pay_date=pd.Series(dtype="datetime64[ns]"), ev_key=pd.Series(dtype=object),
+                                 gap=pd.Series(dtype="timedelta64[ns]"))
     # a payslip another payment matched is that payment's; of the rest, the one dated nearest
     matches, _, _ = match_evidence(data)
     paid = matches[matches["evidence_kind"] == "payslip"].merge(data.txns[["txn_id", "recipient_id"]], on="txn_id")
     taken = set(evidence_key(paid, "evidence_id"))
-    near = near[~evidence_key(near.assign(ev_id=payslip_evidence_id(near))).isin(taken)].copy()
+    near = near.assign(ev_key=evidence_key(near.assign(ev_id=payslip_evidence_id(near))))
+    near = near[~near["ev_key"].isin(taken)].copy()
     near["diff"] = (near["net_pence"].astype("int64") + near["amount_pence"].astype("int64")).abs()
     near["gap"] = (near["posted_date"] - near["pay_date"]).abs()
     near = near.sort_values(["txn_id", "gap", "diff", "pay_date"]).drop_duplicates("txn_id")
-    return w.merge(near[["txn_id", "net_pence", "diff", "pay_date"]], on="txn_id")
+    return w.merge(near[["txn_id", "net_pence", "diff", "pay_date", "ev_key", "gap"]], on="txn_id")
 
 
 @rule("PY-NET-MISMATCH")
