@@ -330,6 +330,7 @@ def test_missing_and_gap_follow_coverage_rules(tmp_path):
         {"recipient_id": "R1"}, {"recipient_id": "R2"}, {"recipient_id": "R3"},
         {"recipient_id": "R4", "status": "stopped"}, {"recipient_id": "R5", "dp_start_date": date(2025, 5, 15)},
         {"recipient_id": "R6", "management_type": "notional"}, {"recipient_id": "R7", "dp_end_date": date(2025, 4, 30)},
+        {"recipient_id": "R8", "sort_code": None, "account_number": "0042"},  # paid onto a prepaid card
     ])
     put(tmp_path, "R1", "may.csv", canonical([(_may(9), "DP", 1000)]))  # CSV: covers the whole month
     ofx = (FIX / "uk_current.ofx").read_text().replace("30963412345678", "40478411223344").replace("<BANKID>309634", "<BANKID>404784")
@@ -339,12 +340,14 @@ def test_missing_and_gap_follow_coverage_rules(tmp_path):
     run(tmp_path)
     f = _checks(tmp_path)
     got = {(r.rule_id, r.recipient_id) for r in f.itertuples()}
-    assert {("DQ-STATEMENT-MISSING", "R2"), ("DQ-STATEMENT-GAP", "R3")} <= got
+    assert {("DQ-STATEMENT-MISSING", "R2"), ("DQ-STATEMENT-GAP", "R3"), ("DQ-STATEMENT-MISSING", "R8")} <= got
     assert not {r for r in got if r[1] in ("R1", "R4", "R5", "R6", "R7") and r[0].startswith("DQ-STATEMENT")}
     gap = f[(f.rule_id == "DQ-STATEMENT-GAP")]["message"].iloc[0]
     assert "2025-05-01 to 2025-05-02" in gap and "2025-05-21 to 2025-05-31" in gap and "13 day(s)" in gap
     missing = f[(f.rule_id == "DQ-STATEMENT-MISSING")]["message"].iloc[0]
     assert "****3344" in missing and "11223344" not in missing and "Send the statement" in missing
+    card = f[(f.rule_id == "DQ-STATEMENT-MISSING") & (f.recipient_id == "R8")]["message"].iloc[0]
+    assert "No card statement" in card and "****0042" in card and "card provider's portal" in card
     assert len(finalise(f, POLICY)) == len(f)
 
 

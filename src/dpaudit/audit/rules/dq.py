@@ -119,20 +119,33 @@ def uncovered_days(data: AuditData) -> dict[str, set[date]]:
     return data.cache["uncovered_days"]
 
 
+def card_recipients(data: AuditData) -> set[str]:
+    """Recipients paid onto a prepaid card: registered with the card's last 4 digits and no sort code."""
+    r = data.recipients
+    return {rid for rid, sc, acct in zip(r["recipient_id"], r["sort_code"], r["account_number"])
+            if len(account_digits(acct)) == 4 and not account_digits(sc)}
+
+
 @rule("DQ-STATEMENT-MISSING")
 def statement_missing(data: AuditData) -> pd.DataFrame:
+    cards = card_recipients(data)
     rows = [{"recipient_id": rid, "key": f"{data.period}|missing",
-             "message": f"No bank statement covers any day of {data.period} ({a.isoformat()} to {b.isoformat()}) "
-                        f"for the DP account {mask_account(acct)}. Send the statement for these dates "
-                        f"(an OFX download or a CSV export from the bank)."}
+             "message": (f"No card statement covers any day of {data.period} ({a.isoformat()} to {b.isoformat()}) "
+                         f"for the DP card {mask_account(acct)}. Send the card's export for these dates from the "
+                         f"card provider's portal (CSV or XLSX)." if rid in cards else
+                         f"No bank statement covers any day of {data.period} ({a.isoformat()} to {b.isoformat()}) "
+                         f"for the DP account {mask_account(acct)}. Send the statement for these dates "
+                         f"(an OFX download or a CSV export from the bank).")}
             for rid, acct, a, b, missing, due in _coverage_gaps(data) if len(missing) == due]
     return pd.DataFrame(rows)
 
 
 @rule("DQ-STATEMENT-GAP")
 def statement_gap(data: AuditData) -> pd.DataFrame:
+    cards = card_recipients(data)
     rows = [{"recipient_id": rid, "key": f"{data.period}|gap",
-             "message": f"The statements received for the DP account {mask_account(acct)} do not cover "
+             "message": f"The statements received for the DP {'card' if rid in cards else 'account'} "
+                        f"{mask_account(acct)} do not cover "
                         f"{_fmt_ranges(_ranges(missing))} ({len(missing)} day(s) of {data.period}). Send statements "
                         f"covering these dates so the whole period can be audited."}
             for rid, acct, a, b, missing, due in _coverage_gaps(data) if 0 < len(missing) < due]
