@@ -76,6 +76,11 @@ def account_digits(value: object) -> str:
     return re.sub(r"\D", "", _text(value))
 
 
+def is_card_account(sort_code: object, account_number: object) -> bool:
+    """A recipient paid onto a prepaid card is registered with the card's last 4 digits and no sort code."""
+    return len(account_digits(account_number)) == 4 and not account_digits(sort_code)
+
+
 def account_digits_series(values, *, keep_stars: bool = False):
     """:func:`account_digits` of each value of a pandas Series (computed once per distinct value);
     ``keep_stars`` keeps the mask stars of an export that shows only the last digits (``****6914``)."""

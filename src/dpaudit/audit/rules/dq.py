@@ -11,7 +11,7 @@ import pandas as pd
 
 from dpaudit.audit.data import AuditData, statement_recipients
 from dpaudit.audit.rules.registry import rule
-from dpaudit.core.mask import account_digits, mask_account, same_account
+from dpaudit.core.mask import account_digits, is_card_account, mask_account, same_account
 from dpaudit.core.money import format_gbp
 
 COUNCIL = "COUNCIL"  # recipient_id of findings about council-wide files
@@ -123,7 +123,7 @@ def card_recipients(data: AuditData) -> set[str]:
     """Recipients paid onto a prepaid card: registered with the card's last 4 digits and no sort code."""
     r = data.recipients
     return {rid for rid, sc, acct in zip(r["recipient_id"], r["sort_code"], r["account_number"])
-            if len(account_digits(acct)) == 4 and not account_digits(sc)}
+            if is_card_account(sc, acct)}
 
 
 @rule("DQ-STATEMENT-MISSING")
@@ -222,8 +222,7 @@ def wrong_account(data: AuditData) -> pd.DataFrame:
         if same_account(r.sort_code, r.account_number, r.sort_code_reg, r.account_number_reg) is False:
             sa = r.account_number
             shown = mask_account(sa) if "*" not in str(sa) else "****" + account_digits(str(sa).rsplit("*", 1)[-1])[-4:]
-            # a recipient paid onto a prepaid card is registered with the card's last 4 digits, no sort code
-            card = len(account_digits(r.account_number_reg)) == 4 and not account_digits(r.sort_code_reg)
+            card = is_card_account(r.sort_code_reg, r.account_number_reg)
             what = "card" if card else "account"
             shown = f"{what} {shown}"
             if "|" in str(sa):  # a prepaid-card export holding several cards
