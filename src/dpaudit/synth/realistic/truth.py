@@ -477,7 +477,12 @@ class Truth:
             self.state_findings(r)
             for a in r.ambiguous:
                 self.amb(a[0], r, a[1], note=a[5])
+        self.more_findings()
         for r in self.recips:
             self.recommendations(r)
             self.year_end_row(r)
         return self
+
+    def more_findings(self):
+        """Findings judged after every recipient's own (a subclass's: ExtTruth), before the
+        recommendations that read them."""

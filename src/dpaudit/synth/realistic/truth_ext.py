@@ -138,25 +138,13 @@ class ExtTruth(Truth):
                                       "cohort_people", "duplicate_invoices", "provider_stats")}
 
     # ------------------------------------------------------------------ run
-    def run(self):
-        for r in self.recips:
-            if not r.is_dp:
-                self.amb(None, r, "RV-REVIEW-DUE", note="notional recipient: no DP to review")
-                continue
-            self.txn_findings(r)
-            self.state_findings(r)
-            for a in r.ambiguous:
-                self.amb(a[0], r, a[1], note=a[5])
+    def more_findings(self):
         for r in self.recips:  # a council without contributions.csv has no contributions rows
             self.contribution_short(r)
         # the cohort checks judge every council (defs): their truth is computed for all
         self.shared_payee()
         self.duplicate_invoices()
         self.provider_pattern()
-        for r in self.recips:
-            self.recommendations(r)
-            self.year_end_row(r)
-        return self
 
     # ------------------------------------------------------------------ AC-CONTRIBUTION-SHORT
     def contribution_short(self, r):
